@@ -1,0 +1,1 @@
+//! Placeholder: auth (RFC 7296).

@@ -1,0 +1,1 @@
+//! Placeholder: consts (RFC 7296).

@@ -1,0 +1,1 @@
+//! Placeholder: error (RFC 7296).

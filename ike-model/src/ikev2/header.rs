@@ -1,0 +1,1 @@
+//! Placeholder: header (RFC 7296).

@@ -1,0 +1,1 @@
+//! Placeholder: keylog (RFC 7296).

@@ -1,0 +1,1 @@
+//! Placeholder: keys (RFC 7296).

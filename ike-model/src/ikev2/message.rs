@@ -1,0 +1,1 @@
+//! Placeholder: message (RFC 7296).

@@ -1,0 +1,1 @@
+//! Placeholder: natd (RFC 7296).

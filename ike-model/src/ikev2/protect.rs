@@ -1,0 +1,1 @@
+//! Placeholder: protect (RFC 7296).

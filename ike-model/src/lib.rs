@@ -1,0 +1,6 @@
+//! IKEv1 and IKEv2 as sans-IO protocol libraries: wire codecs, crypto, SA databases and
+//! policies. Nothing here knows the simulation engine exists: the clock and randomness come
+//! in as arguments, so the same code could drive a real UDP socket.
+
+pub mod crypto;
+pub mod ikev2;
