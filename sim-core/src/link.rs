@@ -1,0 +1,309 @@
+//! One-way links: propagation delay, delay jitter, loss (Bernoulli or Gilbert-Elliott
+//! bursts), bandwidth with a finite drop-tail queue, duplication and MTU.
+//!
+//! Reordering is not a parameter: it happens when jitter lets a later packet overtake an
+//! earlier one, as on a real path.
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use crate::dist::Dist;
+use crate::network::NodeId;
+use crate::packet::Packet;
+use crate::rng::{RngStreams, SimRng};
+use crate::time::{Duration, SimTime};
+use crate::trace::DropReason;
+
+/// How a link loses packets.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum LossModel {
+    /// No loss.
+    #[default]
+    None,
+    /// Each packet lost independently with probability `p`.
+    Bernoulli {
+        /// Loss probability per packet.
+        p: f64,
+    },
+    /// Gilbert-Elliott two-state bursts. Before each packet the state changes with the given
+    /// probability; the packet is then lost with the state's loss probability. With
+    /// `loss_good = 0` and `loss_bad = 1`, bursts last `1 / p_bad_to_good` packets on average
+    /// and the long-run loss rate is `p_good_to_bad / (p_good_to_bad + p_bad_to_good)`.
+    GilbertElliott {
+        /// Probability of moving from the good to the bad state, per packet.
+        p_good_to_bad: f64,
+        /// Probability of moving from the bad to the good state, per packet.
+        p_bad_to_good: f64,
+        /// Loss probability in the good state.
+        #[serde(default)]
+        loss_good: f64,
+        /// Loss probability in the bad state.
+        #[serde(default = "one")]
+        loss_bad: f64,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The parameters of a one-way link, as a scenario file gives them. Every field has a
+/// default: a lossless 1 ms link of unlimited bandwidth with a 1500-byte MTU.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkParams {
+    /// One-way propagation delay.
+    pub delay: Duration,
+    /// Extra delay drawn per packet (may reorder packets).
+    pub jitter: Option<Dist<Duration>>,
+    /// Loss model.
+    pub loss: LossModel,
+    /// Bandwidth in bits per second; `None` means packets take no time to serialise.
+    pub bandwidth_bps: Option<u64>,
+    /// Packets that may wait behind the one being transmitted before drop-tail drops.
+    pub queue_packets: u32,
+    /// Probability that a packet is delivered twice.
+    pub duplicate: f64,
+    /// Largest IP packet the link carries, in bytes.
+    pub mtu: u32,
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        LinkParams {
+            delay: Duration::from_millis(1),
+            jitter: None,
+            loss: LossModel::None,
+            bandwidth_bps: None,
+            queue_packets: 1000,
+            duplicate: 0.0,
+            mtu: 1500,
+        }
+    }
+}
+
+/// Why link parameters were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid link parameters: {0}")]
+pub struct LinkParamsError(pub String);
+
+impl LinkParams {
+    /// Checks ranges (probabilities in [0, 1], positive bandwidth and MTU, valid jitter).
+    pub fn validate(&self) -> Result<(), LinkParamsError> {
+        let prob = |name: &str, p: f64| {
+            if (0.0..=1.0).contains(&p) {
+                Ok(())
+            } else {
+                Err(LinkParamsError(format!(
+                    "{name} = {p} is not a probability in [0, 1]"
+                )))
+            }
+        };
+        match self.loss {
+            LossModel::None => {}
+            LossModel::Bernoulli { p } => prob("loss p", p)?,
+            LossModel::GilbertElliott {
+                p_good_to_bad,
+                p_bad_to_good,
+                loss_good,
+                loss_bad,
+            } => {
+                prob("p_good_to_bad", p_good_to_bad)?;
+                prob("p_bad_to_good", p_bad_to_good)?;
+                prob("loss_good", loss_good)?;
+                prob("loss_bad", loss_bad)?;
+            }
+        }
+        prob("duplicate", self.duplicate)?;
+        if self.bandwidth_bps == Some(0) {
+            return Err(LinkParamsError("bandwidth_bps must be > 0".into()));
+        }
+        if self.mtu < 68 {
+            return Err(LinkParamsError(format!(
+                "mtu {} is below the IPv4 minimum of 68",
+                self.mtu
+            )));
+        }
+        if let Some(j) = &self.jitter {
+            j.validate()
+                .map_err(|e| LinkParamsError(format!("jitter: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Time to put `bytes` on the wire at this link's bandwidth (rounded up to a nanosecond).
+    pub fn serialization_delay(&self, bytes: usize) -> Duration {
+        match self.bandwidth_bps {
+            None => Duration::ZERO,
+            Some(bps) => {
+                let bits = bytes as u128 * 8;
+                Duration(((bits * 1_000_000_000).div_ceil(u128::from(bps))) as u64)
+            }
+        }
+    }
+}
+
+/// Per-link counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LinkStats {
+    /// Packets offered to the link.
+    pub offered: u64,
+    /// Packets that will arrive (duplicates counted once more each).
+    pub delivered: u64,
+    /// Bytes that will arrive.
+    pub delivered_bytes: u64,
+    /// Packets lost to the loss model.
+    pub lost: u64,
+    /// Packets dropped by the full queue.
+    pub queue_drops: u64,
+    /// Packets dropped for exceeding the MTU.
+    pub mtu_drops: u64,
+    /// Extra copies made by duplication.
+    pub duplicated: u64,
+}
+
+/// What the link does with one packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// The packet will arrive at `at`, and a duplicate at `duplicate_at` if one was made.
+    Deliver {
+        /// Arrival of the packet.
+        at: SimTime,
+        /// Arrival of a duplicate copy.
+        duplicate_at: Option<SimTime>,
+    },
+    /// The packet is gone.
+    Dropped(DropReason),
+}
+
+/// A one-way link between two nodes, with its own random streams and queue.
+#[derive(Debug)]
+pub struct Link {
+    /// Unique name, e.g. `A->B`; also names its random streams.
+    pub name: String,
+    /// Sending node.
+    pub from: NodeId,
+    /// Receiving node.
+    pub to: NodeId,
+    /// Parameters.
+    pub params: LinkParams,
+    /// Counters.
+    pub stats: LinkStats,
+    ge_bad: bool,
+    /// Transmission end times of packets not yet fully sent, oldest first.
+    backlog: VecDeque<SimTime>,
+    rng_loss: SimRng,
+    rng_delay: SimRng,
+    rng_dup: SimRng,
+}
+
+impl Link {
+    /// A link called `name` whose random streams come from `streams`
+    /// (`link/<name>/loss`, `link/<name>/delay`, `link/<name>/dup`).
+    pub fn new(
+        name: impl Into<String>,
+        from: NodeId,
+        to: NodeId,
+        params: LinkParams,
+        streams: &RngStreams,
+    ) -> Self {
+        let name = name.into();
+        Link {
+            rng_loss: streams.stream(&format!("link/{name}/loss")),
+            rng_delay: streams.stream(&format!("link/{name}/delay")),
+            rng_dup: streams.stream(&format!("link/{name}/dup")),
+            name,
+            from,
+            to,
+            params,
+            stats: LinkStats::default(),
+            ge_bad: false,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// Offers `packet` to the link at `now` and decides its fate: MTU, queue, serialization,
+    /// loss, delay and jitter, duplication, in that order. A lost packet still used the
+    /// link's bandwidth.
+    pub fn transmit(&mut self, now: SimTime, packet: &Packet) -> TxOutcome {
+        self.stats.offered += 1;
+        let len = packet.wire_len();
+        if len > self.params.mtu as usize {
+            self.stats.mtu_drops += 1;
+            return TxOutcome::Dropped(DropReason::ExceedsMtu {
+                mtu: self.params.mtu,
+            });
+        }
+        let departure = if self.params.bandwidth_bps.is_some() {
+            while self.backlog.front().is_some_and(|&end| end <= now) {
+                self.backlog.pop_front();
+            }
+            // The front packet is on the wire; the rest are waiting.
+            let waiting = self.backlog.len().saturating_sub(1);
+            if !self.backlog.is_empty() && waiting >= self.params.queue_packets as usize {
+                self.stats.queue_drops += 1;
+                return TxOutcome::Dropped(DropReason::QueueFull);
+            }
+            let start = self.backlog.back().copied().unwrap_or(now).max(now);
+            let end = start + self.params.serialization_delay(len);
+            self.backlog.push_back(end);
+            end
+        } else {
+            now
+        };
+        if let Some(reason) = self.draw_loss() {
+            self.stats.lost += 1;
+            return TxOutcome::Dropped(reason);
+        }
+        let at = departure + self.draw_delay();
+        let duplicate_at = if self.params.duplicate > 0.0
+            && self.rng_dup.random::<f64>() < self.params.duplicate
+        {
+            self.stats.duplicated += 1;
+            self.stats.delivered += 1;
+            self.stats.delivered_bytes += len as u64;
+            Some(departure + self.draw_delay())
+        } else {
+            None
+        };
+        self.stats.delivered += 1;
+        self.stats.delivered_bytes += len as u64;
+        TxOutcome::Deliver { at, duplicate_at }
+    }
+
+    fn draw_loss(&mut self) -> Option<DropReason> {
+        match self.params.loss {
+            LossModel::None => None,
+            LossModel::Bernoulli { p } => {
+                (self.rng_loss.random::<f64>() < p).then_some(DropReason::RandomLoss)
+            }
+            LossModel::GilbertElliott {
+                p_good_to_bad,
+                p_bad_to_good,
+                loss_good,
+                loss_bad,
+            } => {
+                let flip = self.rng_loss.random::<f64>();
+                if self.ge_bad {
+                    if flip < p_bad_to_good {
+                        self.ge_bad = false;
+                    }
+                } else if flip < p_good_to_bad {
+                    self.ge_bad = true;
+                }
+                let p = if self.ge_bad { loss_bad } else { loss_good };
+                (self.rng_loss.random::<f64>() < p).then_some(DropReason::BurstLoss)
+            }
+        }
+    }
+
+    fn draw_delay(&mut self) -> Duration {
+        let jitter = match &self.params.jitter {
+            Some(d) => d.sample(&mut self.rng_delay),
+            None => Duration::ZERO,
+        };
+        self.params.delay + jitter
+    }
+}

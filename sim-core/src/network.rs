@@ -1,0 +1,477 @@
+//! The network: nodes with addresses and routes, one-way links between them, middlebox
+//! hooks, and the optional capture of every packet that enters a link.
+//!
+//! The network does not run anything itself: [`Network::send`] decides a packet's fate on
+//! its first link and schedules a [`NetEvent`] in the runner's [`Scheduler`];
+//! [`Network::handle`] takes that event back when it is due and either delivers the packet,
+//! forwards it over the next link, or drops it. Every drop is traced with its reason.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+
+use crate::link::{Link, LinkParams, LinkStats, TxOutcome};
+use crate::middlebox::{Direction, HookCtx, Middlebox, Verdict};
+use crate::output::AtomicFile;
+use crate::packet::Packet;
+use crate::pcap::PcapSink;
+use crate::queue::Scheduler;
+use crate::rng::RngStreams;
+use crate::time::SimTime;
+use crate::trace::{DropReason, DropSite, PacketInfo, Trace, TraceEvent, TraceNames};
+
+/// Index of a node in its [`Network`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// Index of a link in its [`Network`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u32);
+
+/// The network's own event: a packet reaches the far end of a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    /// `packet` has crossed `link`.
+    Arrive {
+        /// The link crossed.
+        link: LinkId,
+        /// The packet.
+        packet: Packet,
+    },
+}
+
+/// A packet that reached the node owning its destination address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The receiving node.
+    pub node: NodeId,
+    /// The link it arrived on.
+    pub link: LinkId,
+    /// The packet, as rewritten by any middleboxes on the way.
+    pub packet: Packet,
+}
+
+/// An address prefix routed over a link.
+#[derive(Clone, Copy, Debug)]
+struct PrefixRoute {
+    prefix: IpAddr,
+    len: u8,
+    link: LinkId,
+}
+
+/// A node: a host, gateway, router, ISP box or NAT.
+#[derive(Debug)]
+pub struct Node {
+    /// Unique name.
+    pub name: String,
+    /// Addresses the node accepts packets for.
+    pub addrs: Vec<IpAddr>,
+    /// Whether the node forwards packets not addressed to it (routers, NATs, ISPs).
+    pub forwarding: bool,
+    host_routes: BTreeMap<IpAddr, LinkId>,
+    prefix_routes: Vec<PrefixRoute>,
+    middleboxes: Vec<Box<dyn Middlebox>>,
+}
+
+/// Why the network could not be built as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkError {
+    /// A node or link name is used twice.
+    #[error("duplicate name \"{0}\"")]
+    DuplicateName(String),
+    /// A node id does not exist.
+    #[error("unknown node id {0}")]
+    UnknownNode(u32),
+    /// A link id does not exist, or does not leave the given node.
+    #[error("link {link} does not leave node {node}")]
+    BadRouteLink {
+        /// The node.
+        node: String,
+        /// The link.
+        link: String,
+    },
+    /// A prefix length is out of range for the address family.
+    #[error("prefix length {0} is too long")]
+    BadPrefix(u8),
+}
+
+/// Nodes, links and the optional capture of one run.
+#[derive(Debug, Default)]
+pub struct Network {
+    nodes: Vec<Node>,
+    links: Vec<Link>,
+    next_packet_id: u64,
+    capture: Option<Capture>,
+    link_hooks: Vec<Vec<Box<dyn Middlebox>>>,
+}
+
+struct Capture {
+    sink: PcapSink<AtomicFile>,
+    error: Option<io::Error>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Capture({} packets)", self.sink.packets())
+    }
+}
+
+fn prefix_matches(prefix: IpAddr, len: u8, addr: IpAddr) -> bool {
+    match (prefix, addr) {
+        (IpAddr::V4(p), IpAddr::V4(a)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
+            u32::from(p) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(p), IpAddr::V6(a)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
+            u128::from(p) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+impl Network {
+    /// An empty network.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a node that accepts packets for `addrs`.
+    pub fn add_node(
+        &mut self,
+        name: impl Into<String>,
+        addrs: Vec<IpAddr>,
+        forwarding: bool,
+    ) -> Result<NodeId, NetworkError> {
+        let name = name.into();
+        if self.nodes.iter().any(|n| n.name == name) {
+            return Err(NetworkError::DuplicateName(name));
+        }
+        self.nodes.push(Node {
+            name,
+            addrs,
+            forwarding,
+            host_routes: BTreeMap::new(),
+            prefix_routes: Vec::new(),
+            middleboxes: Vec::new(),
+        });
+        Ok(NodeId(self.nodes.len() as u32 - 1))
+    }
+
+    /// Adds a one-way link from `from` to `to`. Its random streams are named after `name`,
+    /// so adding a link never changes another link's random numbers.
+    pub fn add_link(
+        &mut self,
+        name: impl Into<String>,
+        from: NodeId,
+        to: NodeId,
+        params: LinkParams,
+        streams: &RngStreams,
+    ) -> Result<LinkId, NetworkError> {
+        let name = name.into();
+        for n in [from, to] {
+            if n.0 as usize >= self.nodes.len() {
+                return Err(NetworkError::UnknownNode(n.0));
+            }
+        }
+        if self.links.iter().any(|l| l.name == name) {
+            return Err(NetworkError::DuplicateName(name));
+        }
+        self.links.push(Link::new(name, from, to, params, streams));
+        self.link_hooks.push(Vec::new());
+        Ok(LinkId(self.links.len() as u32 - 1))
+    }
+
+    /// Routes packets for `prefix/len` leaving `node` over `link` (longest prefix wins;
+    /// `len` 0 is the default route; a full-length prefix is a host route).
+    pub fn add_route(
+        &mut self,
+        node: NodeId,
+        prefix: IpAddr,
+        len: u8,
+        link: LinkId,
+    ) -> Result<(), NetworkError> {
+        let max = if prefix.is_ipv4() { 32 } else { 128 };
+        if len > max {
+            return Err(NetworkError::BadPrefix(len));
+        }
+        let n = self
+            .nodes
+            .get(node.0 as usize)
+            .ok_or(NetworkError::UnknownNode(node.0))?;
+        match self.links.get(link.0 as usize) {
+            Some(l) if l.from == node => {}
+            _ => {
+                return Err(NetworkError::BadRouteLink {
+                    node: n.name.clone(),
+                    link: format!("#{}", link.0),
+                });
+            }
+        }
+        let n = &mut self.nodes[node.0 as usize];
+        if len == max {
+            n.host_routes.insert(prefix, link);
+        } else {
+            n.prefix_routes.push(PrefixRoute { prefix, len, link });
+            n.prefix_routes.sort_by(|a, b| b.len.cmp(&a.len));
+        }
+        Ok(())
+    }
+
+    /// Attaches a middlebox to a node: it sees every packet arriving at and leaving it.
+    pub fn add_node_middlebox(&mut self, node: NodeId, mb: Box<dyn Middlebox>) {
+        self.nodes[node.0 as usize].middleboxes.push(mb);
+    }
+
+    /// Attaches a middlebox to a link: it sees every packet entering the link.
+    pub fn add_link_middlebox(&mut self, link: LinkId, mb: Box<dyn Middlebox>) {
+        self.link_hooks[link.0 as usize].push(mb);
+    }
+
+    /// Starts capturing every packet accepted onto any link into the pcap file at `path`
+    /// (time-stamped with the time the node hands it to the link).
+    pub fn capture_to(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
+        self.capture = Some(Capture {
+            sink: PcapSink::create(path)?,
+            error: None,
+        });
+        Ok(())
+    }
+
+    /// Completes the capture file, if any; reports the first write error of the run.
+    pub fn finish_capture(&mut self) -> io::Result<u64> {
+        match self.capture.take() {
+            None => Ok(0),
+            Some(Capture { error: Some(e), .. }) => Err(e),
+            Some(Capture { sink, .. }) => {
+                let n = sink.packets();
+                sink.finish()?;
+                Ok(n)
+            }
+        }
+    }
+
+    /// The node with id `id`.
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0 as usize]
+    }
+
+    /// The link with id `id`.
+    pub fn link(&self, id: LinkId) -> &Link {
+        &self.links[id.0 as usize]
+    }
+
+    /// Finds a node by name.
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NodeId(i as u32))
+    }
+
+    /// Counters of every link, by id.
+    pub fn link_stats(&self) -> impl Iterator<Item = (LinkId, &str, LinkStats)> {
+        self.links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (LinkId(i as u32), l.name.as_str(), l.stats))
+    }
+
+    /// Node and link names for printing trace records.
+    pub fn names(&self) -> TraceNames {
+        TraceNames {
+            nodes: self.nodes.iter().map(|n| n.name.clone()).collect(),
+            links: self.links.iter().map(|l| l.name.clone()).collect(),
+        }
+    }
+
+    fn route(&self, node: NodeId, dst: IpAddr) -> Option<LinkId> {
+        let n = &self.nodes[node.0 as usize];
+        if let Some(&l) = n.host_routes.get(&dst) {
+            return Some(l);
+        }
+        n.prefix_routes
+            .iter()
+            .find(|r| prefix_matches(r.prefix, r.len, dst))
+            .map(|r| r.link)
+    }
+
+    /// Sends `packet` from `node`: gives it a run-unique id, routes it and offers it to the
+    /// first link. The outcome is traced; arrivals are scheduled in `sched`.
+    pub fn send<E: From<NetEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        trace: &mut Trace,
+        node: NodeId,
+        mut packet: Packet,
+    ) {
+        self.next_packet_id += 1;
+        packet.id = self.next_packet_id;
+        self.forward(sched, trace, node, packet);
+    }
+
+    /// Handles a due network event: the packet arrives at the link's far node, passes its
+    /// ingress middleboxes, and is delivered there or forwarded on.
+    pub fn handle<E: From<NetEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        trace: &mut Trace,
+        event: NetEvent,
+    ) -> Option<Delivery> {
+        let NetEvent::Arrive { link, mut packet } = event;
+        let now = sched.now();
+        let node = self.links[link.0 as usize].to;
+        let ctx = HookCtx {
+            now,
+            node: Some(node),
+            link,
+            direction: Direction::Ingress,
+        };
+        let n = &mut self.nodes[node.0 as usize];
+        if let Err(reason) = run_hooks(&mut n.middleboxes, &ctx, &mut packet) {
+            drop_packet(trace, now, DropSite::Node(node), reason, &packet);
+            return None;
+        }
+        if n.addrs.contains(&packet.dst) {
+            trace.emit(now, || TraceEvent::PacketDelivered {
+                node,
+                packet: PacketInfo::from(&packet),
+            });
+            return Some(Delivery { node, link, packet });
+        }
+        if !n.forwarding {
+            drop_packet(
+                trace,
+                now,
+                DropSite::Node(node),
+                DropReason::NoReceiver,
+                &packet,
+            );
+            return None;
+        }
+        if packet.ttl <= 1 {
+            drop_packet(
+                trace,
+                now,
+                DropSite::Node(node),
+                DropReason::TtlExceeded,
+                &packet,
+            );
+            return None;
+        }
+        packet.ttl -= 1;
+        self.forward(sched, trace, node, packet);
+        None
+    }
+
+    /// Routes `packet` out of `node` and offers it to the chosen link.
+    fn forward<E: From<NetEvent>>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        trace: &mut Trace,
+        node: NodeId,
+        mut packet: Packet,
+    ) {
+        let now = sched.now();
+        let Some(link) = self.route(node, packet.dst) else {
+            drop_packet(
+                trace,
+                now,
+                DropSite::Node(node),
+                DropReason::NoRoute,
+                &packet,
+            );
+            return;
+        };
+        let egress = HookCtx {
+            now,
+            node: Some(node),
+            link,
+            direction: Direction::Egress,
+        };
+        if let Err(reason) = run_hooks(
+            &mut self.nodes[node.0 as usize].middleboxes,
+            &egress,
+            &mut packet,
+        ) {
+            drop_packet(trace, now, DropSite::Node(node), reason, &packet);
+            return;
+        }
+        let on_link = HookCtx {
+            node: None,
+            ..egress
+        };
+        if let Err(reason) = run_hooks(&mut self.link_hooks[link.0 as usize], &on_link, &mut packet)
+        {
+            drop_packet(trace, now, DropSite::Link(link), reason, &packet);
+            return;
+        }
+        match self.links[link.0 as usize].transmit(now, &packet) {
+            TxOutcome::Dropped(reason) => {
+                if reason != DropReason::QueueFull
+                    && !matches!(reason, DropReason::ExceedsMtu { .. })
+                {
+                    // It was on the wire before it was lost: a capture at the sender sees it.
+                    self.capture(now, &packet);
+                }
+                drop_packet(trace, now, DropSite::Link(link), reason, &packet);
+            }
+            TxOutcome::Deliver { at, duplicate_at } => {
+                self.capture(now, &packet);
+                trace.emit(now, || TraceEvent::PacketSent {
+                    link,
+                    packet: PacketInfo::from(&packet),
+                });
+                if let Some(dup) = duplicate_at {
+                    sched.schedule_at(
+                        dup,
+                        NetEvent::Arrive {
+                            link,
+                            packet: packet.clone(),
+                        }
+                        .into(),
+                    );
+                }
+                sched.schedule_at(at, NetEvent::Arrive { link, packet }.into());
+            }
+        }
+    }
+
+    fn capture(&mut self, now: SimTime, packet: &Packet) {
+        if let Some(c) = &mut self.capture
+            && c.error.is_none()
+            && let Err(e) = c.sink.write(now, packet)
+        {
+            c.error = Some(e);
+        }
+    }
+}
+
+fn run_hooks(
+    hooks: &mut [Box<dyn Middlebox>],
+    ctx: &HookCtx,
+    packet: &mut Packet,
+) -> Result<(), DropReason> {
+    for mb in hooks {
+        if let Verdict::Drop(reason) = mb.process(ctx, packet) {
+            return Err(reason);
+        }
+    }
+    Ok(())
+}
+
+fn drop_packet(trace: &mut Trace, now: SimTime, site: DropSite, reason: DropReason, p: &Packet) {
+    trace.emit(now, || TraceEvent::PacketDropped {
+        site,
+        reason,
+        packet: PacketInfo::from(p),
+    });
+}

@@ -1,0 +1,275 @@
+//! The event queue: a binary heap ordered by (time, insertion sequence).
+//!
+//! Events at the same instant come out in the order they were scheduled, so a run is a pure
+//! function of its inputs (ns-3's `Scheduler` rule). Payloads live in a slab beside the heap
+//! so that cancellation is O(1) and lazy: a cancelled slot is emptied and its heap entry is
+//! skipped when it reaches the top, without scanning the heap.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::time::{Duration, SimTime};
+
+/// Names a scheduled event so that it can be cancelled. Stale ids (the event already ran or
+/// was cancelled) are harmless: cancelling them does nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventId {
+    slot: u32,
+    generation: u32,
+}
+
+/// What the heap holds: 24 bytes, ordering keys first.
+#[derive(Clone, Copy)]
+struct Entry {
+    time: SimTime,
+    seq: u64,
+    slot: u32,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.seq == other.seq
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest (time, seq) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .time
+            .cmp(&self.time)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+struct Slot<E> {
+    generation: u32,
+    payload: Option<E>,
+}
+
+/// The scheduler of one run: the virtual clock plus the pending events of type `E`.
+///
+/// `E` is the runner's own event enum; sim-core's components (the network) produce events
+/// that convert into it.
+pub struct Scheduler<E> {
+    now: SimTime,
+    heap: BinaryHeap<Entry>,
+    slots: Vec<Slot<E>>,
+    free: Vec<u32>,
+    next_seq: u64,
+    pending: usize,
+    processed: u64,
+}
+
+impl<E> Default for Scheduler<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Scheduler<E> {
+    /// An empty queue with the clock at zero.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty queue with room for `n` pending events before it reallocates.
+    pub fn with_capacity(n: usize) -> Self {
+        Scheduler {
+            now: SimTime::ZERO,
+            heap: BinaryHeap::with_capacity(n),
+            slots: Vec::with_capacity(n),
+            free: Vec::new(),
+            next_seq: 0,
+            pending: 0,
+            processed: 0,
+        }
+    }
+
+    /// The current virtual time: the time of the event being handled.
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Events still to run (cancelled ones excluded).
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Events handed out by [`Scheduler::pop`] so far.
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// Schedules `event` at absolute time `at`. Times in the past run "now" (at the current
+    /// instant, after everything already scheduled for it), never before the clock.
+    #[inline]
+    pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventId {
+        let time = at.max(self.now);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                let entry = &mut self.slots[s as usize];
+                entry.payload = Some(event);
+                s
+            }
+            None => {
+                let s = u32::try_from(self.slots.len()).expect("more than 2^32 pending events");
+                self.slots.push(Slot {
+                    generation: 0,
+                    payload: Some(event),
+                });
+                s
+            }
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Entry { time, seq, slot });
+        self.pending += 1;
+        EventId {
+            slot,
+            generation: self.slots[slot as usize].generation,
+        }
+    }
+
+    /// Schedules `event` after `delay` from now.
+    #[inline]
+    pub fn schedule_in(&mut self, delay: Duration, event: E) -> EventId {
+        self.schedule_at(self.now.saturating_add(delay), event)
+    }
+
+    /// Cancels a pending event and returns its payload; `None` if it already ran or was
+    /// cancelled. The heap entry stays until it surfaces and is then skipped.
+    pub fn cancel(&mut self, id: EventId) -> Option<E> {
+        let slot = self.slots.get_mut(id.slot as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        let payload = slot.payload.take()?;
+        self.pending -= 1;
+        Some(payload)
+    }
+
+    /// The time of the next live event, if any (skips cancelled entries).
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        while let Some(top) = self.heap.peek() {
+            if self.slots[top.slot as usize].payload.is_some() {
+                return Some(top.time);
+            }
+            let e = self.heap.pop().expect("peeked");
+            self.release(e.slot);
+        }
+        None
+    }
+
+    /// Removes the next event, advances the clock to its time and returns it.
+    #[inline]
+    pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        while let Some(e) = self.heap.pop() {
+            let payload = self.slots[e.slot as usize].payload.take();
+            self.release(e.slot);
+            if let Some(p) = payload {
+                self.now = e.time;
+                self.pending -= 1;
+                self.processed += 1;
+                return Some((e.time, p));
+            }
+        }
+        None
+    }
+
+    /// Returns a slot to the free list; bumping the generation makes old ids stale.
+    #[inline]
+    fn release(&mut self, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_time_events_run_in_scheduling_order() {
+        let mut q = Scheduler::new();
+        let t = SimTime(1_000);
+        for i in 0..100u32 {
+            q.schedule_at(t, i);
+        }
+        q.schedule_at(SimTime(500), 999);
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        let mut expected = vec![999];
+        expected.extend(0..100);
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn events_come_out_in_time_order_and_advance_the_clock() {
+        let mut q = Scheduler::new();
+        for t in [50u64, 10, 40, 20, 30] {
+            q.schedule_at(SimTime(t), t);
+        }
+        let mut last = SimTime::ZERO;
+        while let Some((t, e)) = q.pop() {
+            assert_eq!(t, SimTime(e));
+            assert!(t >= last);
+            assert_eq!(q.now(), t);
+            last = t;
+        }
+        assert_eq!(q.processed(), 5);
+    }
+
+    #[test]
+    fn cancel_removes_only_the_named_event() {
+        let mut q = Scheduler::new();
+        let a = q.schedule_at(SimTime(10), "a");
+        let b = q.schedule_at(SimTime(20), "b");
+        let c = q.schedule_at(SimTime(30), "c");
+        assert_eq!(q.cancel(b), Some("b"));
+        assert_eq!(q.cancel(b), None, "second cancel is a no-op");
+        assert_eq!(q.pending(), 2);
+        assert_eq!(q.pop(), Some((SimTime(10), "a")));
+        assert_eq!(q.cancel(a), None, "cancelling a fired event is a no-op");
+        assert_eq!(q.pop(), Some((SimTime(30), "c")));
+        assert_eq!(q.pop(), None);
+        let _ = c;
+    }
+
+    #[test]
+    fn stale_id_does_not_cancel_a_reused_slot() {
+        let mut q = Scheduler::new();
+        let a = q.schedule_at(SimTime(10), 1);
+        assert_eq!(q.pop(), Some((SimTime(10), 1)));
+        let b = q.schedule_at(SimTime(20), 2);
+        assert_eq!(a.slot, b.slot, "slot is reused");
+        assert_eq!(q.cancel(a), None);
+        assert_eq!(q.pop(), Some((SimTime(20), 2)));
+    }
+
+    #[test]
+    fn past_times_run_now_after_already_scheduled_events() {
+        let mut q = Scheduler::new();
+        q.schedule_at(SimTime(100), 1);
+        q.pop();
+        q.schedule_at(SimTime(100), 2);
+        q.schedule_at(SimTime(5), 3);
+        assert_eq!(q.pop(), Some((SimTime(100), 2)));
+        assert_eq!(q.pop(), Some((SimTime(100), 3)));
+    }
+
+    #[test]
+    fn peek_skips_cancelled_events() {
+        let mut q = Scheduler::new();
+        let a = q.schedule_at(SimTime(1), ());
+        q.schedule_at(SimTime(2), ());
+        q.cancel(a);
+        assert_eq!(q.peek_time(), Some(SimTime(2)));
+    }
+}
