@@ -221,7 +221,7 @@ impl Network {
             n.host_routes.insert(prefix, link);
         } else {
             n.prefix_routes.push(PrefixRoute { prefix, len, link });
-            n.prefix_routes.sort_by(|a, b| b.len.cmp(&a.len));
+            n.prefix_routes.sort_by_key(|r| std::cmp::Reverse(r.len));
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-use pcap_file::{DataLink, TsResolution};
+use pcap_file::{DataLink, Endianness, TsResolution};
 
 use crate::output::AtomicFile;
 use crate::packet::Packet;
@@ -33,6 +33,7 @@ impl<W: Write> PcapSink<W> {
             datalink: DataLink::RAW,
             ts_resolution: TsResolution::NanoSecond,
             snaplen: 65_535,
+            endianness: Endianness::Little,
             ..PcapHeader::default()
         };
         Ok(PcapSink {

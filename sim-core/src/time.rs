@@ -164,7 +164,7 @@ impl fmt::Display for Duration {
         if ns == 0 {
             return f.write_str("0s");
         }
-        if ns % NS_PER_S == 0 {
+        if ns.is_multiple_of(NS_PER_S) {
             let mut s = ns / NS_PER_S;
             let (h, m);
             h = s / 3600;
@@ -183,7 +183,7 @@ impl fmt::Display for Duration {
             return Ok(());
         }
         for (unit, name) in [(NS_PER_MS, "ms"), (NS_PER_US, "us"), (1, "ns")] {
-            if ns % unit == 0 {
+            if ns.is_multiple_of(unit) {
                 return write!(f, "{}{name}", ns / unit);
             }
         }
