@@ -4,3 +4,4 @@
 
 pub mod crypto;
 pub mod ikev2;
+pub mod policy;
