@@ -20,6 +20,7 @@ pub mod network;
 pub mod output;
 pub mod packet;
 pub mod pcap;
+pub mod pcap_read;
 pub mod queue;
 pub mod rng;
 pub mod time;
