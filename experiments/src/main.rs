@@ -20,6 +20,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check a scenario file and print what it describes, or the first error in it.
+    Validate {
+        /// The scenario file (RON).
+        file: PathBuf,
+    },
+    /// List the bundled scenarios.
+    List,
     /// Run a small engine demo (two hosts, a lossy path) and print what happened.
     Demo {
         /// Master seed of the run.
@@ -31,9 +38,47 @@ enum Command {
     },
 }
 
+/// Where the bundled scenarios live: beside the binary's crate in a source checkout.
+fn bundled_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Validate { file } => match experiments::scenario::load_scenario(&file) {
+            Ok(s) => {
+                println!(
+                    "{}: ok: {} peers, {} tunnels, {} simulated, seed {}",
+                    file.display(),
+                    s.peers.len(),
+                    s.tunnels.len(),
+                    s.duration,
+                    s.seed
+                );
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
+        Command::List => {
+            let dir = bundled_dir();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+                .collect();
+            files.sort();
+            for f in files {
+                let desc = experiments::scenario::load_scenario(&f)
+                    .map(|s| s.description)
+                    .unwrap_or_else(|e| format!("(invalid: {e})"));
+                println!(
+                    "{:<28} {desc}",
+                    f.file_name().unwrap_or_default().to_string_lossy()
+                );
+            }
+        }
         Command::Demo { seed, out } => {
             let s = demo::run_demo(seed, &out)?;
             print!("{}", std::fs::read_to_string(out.join("trace.log"))?);

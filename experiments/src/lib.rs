@@ -1,0 +1,3 @@
+//! experiments: scenario files, the runner, metrics and sweeps behind the `ikesim` program.
+
+pub mod scenario;

@@ -1,0 +1,252 @@
+//! Reading a scenario file: RON syntax and types first (with the field path from
+//! `serde_path_to_error` and the position from RON), then the checks that need the whole
+//! scenario (peer names, address clashes, policy ranges). Every error names the file, the
+//! line and column, the field, and what was expected.
+
+use std::fmt;
+use std::path::Path;
+
+use super::model::Scenario;
+
+/// A scenario that could not be used, and exactly where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (as given on the command line).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// The field, as a path such as `peers.gw-a.retransmit.timeout` or `tunnels[0].initiator`.
+    pub field: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
+        if !self.field.is_empty() && self.field != "." {
+            write!(f, "field `{}`: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and checks the scenario file at `path`.
+pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: name.clone(),
+        line: 0,
+        col: 0,
+        field: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse_scenario(&name, &src)
+}
+
+/// Parses and checks scenario text; `file` only names it in errors.
+pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    let err = |line: usize, col: usize, field: String, message: String| ScenarioError {
+        file: file.to_string(),
+        line,
+        col,
+        field,
+        message,
+    };
+    // Optional fields are written bare (`dpd: "5s"`, not `dpd: Some("5s")`).
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut de = ron::Deserializer::from_str_with_options(src, &options).map_err(|e| {
+        err(
+            e.span.start.line,
+            e.span.start.col,
+            String::new(),
+            e.code.to_string(),
+        )
+    })?;
+    let scenario: Scenario = match serde_path_to_error::deserialize(&mut de) {
+        Ok(s) => s,
+        Err(e) => {
+            let field = e.path().to_string();
+            let spanned = de.span_error(e.into_inner());
+            return Err(err(
+                spanned.span.start.line,
+                spanned.span.start.col,
+                field,
+                spanned.code.to_string(),
+            ));
+        }
+    };
+    if let Err(e) = de.end() {
+        let spanned = de.span_error(e);
+        return Err(err(
+            spanned.span.start.line,
+            spanned.span.start.col,
+            String::new(),
+            format!("{} (text after the end of the scenario)", spanned.code),
+        ));
+    }
+    check(&scenario, src).map_err(|(field, needle, message)| {
+        let (line, col) = locate(src, &field, needle.as_deref());
+        err(line, col, field, message)
+    })?;
+    Ok(scenario)
+}
+
+/// Whole-scenario checks. An error is (field path, text to point at, message).
+fn check(s: &Scenario, _src: &str) -> Result<(), (String, Option<String>, String)> {
+    let fail = |field: String, needle: Option<String>, msg: String| Err((field, needle, msg));
+    if s.duration == sim_core::Duration::ZERO {
+        return fail(
+            "duration".into(),
+            None,
+            "must be longer than zero, e.g. \"10m\"".into(),
+        );
+    }
+    if s.peers.len() != 2 {
+        return fail(
+            "peers".into(),
+            None,
+            format!(
+                "the two-site network needs exactly 2 peers, found {}",
+                s.peers.len()
+            ),
+        );
+    }
+    let mut seen = Vec::new();
+    for (name, p) in &s.peers {
+        if let Some(other) = seen.iter().find(|(_, a)| *a == p.address) {
+            let (o, _): &(&String, std::net::IpAddr) = other;
+            return fail(
+                format!("peers.{name}.address"),
+                Some(p.address.to_string()),
+                format!("address {} is already used by peer \"{o}\"", p.address),
+            );
+        }
+        seen.push((name, p.address));
+        let policy_checks = [
+            ("retransmit", p.retransmit.as_ref().map(|r| r.validate())),
+            (
+                "ike_lifetime",
+                p.ike_lifetime.as_ref().map(|l| l.validate()),
+            ),
+            (
+                "child_lifetime",
+                p.child_lifetime.as_ref().map(|l| l.validate()),
+            ),
+        ];
+        for (what, res) in policy_checks {
+            if let Some(Err(m)) = res {
+                return fail(format!("peers.{name}.{what}"), None, m);
+            }
+        }
+        if p.window == Some(0) {
+            return fail(
+                format!("peers.{name}.window"),
+                None,
+                "window must be at least 1".into(),
+            );
+        }
+    }
+    if s.tunnels.is_empty() {
+        return fail(
+            "tunnels".into(),
+            None,
+            "no tunnels: add at least one (initiator: ..., responder: ...)".into(),
+        );
+    }
+    let names: Vec<&str> = s.peers.keys().map(String::as_str).collect();
+    for (i, t) in s.tunnels.iter().enumerate() {
+        for (role, who) in [("initiator", &t.initiator), ("responder", &t.responder)] {
+            if !s.peers.contains_key(who) {
+                return fail(
+                    format!("tunnels[{i}].{role}"),
+                    Some(format!("\"{who}\"")),
+                    format!("unknown peer \"{who}\"; expected one of {names:?}"),
+                );
+            }
+        }
+        if t.initiator == t.responder {
+            return fail(
+                format!("tunnels[{i}].responder"),
+                Some(format!("\"{}\"", t.responder)),
+                "a tunnel needs two different peers".into(),
+            );
+        }
+    }
+    for (name, params) in [
+        ("forward", Some(&s.network.forward)),
+        ("reverse", s.network.reverse.as_ref()),
+    ] {
+        if let Some(Err(e)) = params.map(|p| p.validate()) {
+            return fail(format!("network.{name}"), None, e.0);
+        }
+    }
+    for who in s.network.filters.keys() {
+        if !s.peers.contains_key(who) {
+            return fail(
+                format!("network.filters.{who}"),
+                Some(format!("\"{who}\"")),
+                format!("unknown peer \"{who}\"; expected one of {names:?}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Finds where to point for a field path: the `needle` text after the path's first key,
+/// else the last key of the path, else the start of the file. Returns 1-based (line, col).
+fn locate(src: &str, field: &str, needle: Option<&str>) -> (usize, usize) {
+    let keys: Vec<&str> = field
+        .split(['.', '['])
+        .map(|k| k.trim_end_matches(']'))
+        .filter(|k| !k.is_empty() && !k.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let section = keys.first().and_then(|k| find_key(src, k, 0)).unwrap_or(0);
+    let mut at = None;
+    if let Some(n) = needle {
+        // The n-th element of a list: skip earlier occurrences is not attempted; the first
+        // occurrence inside the section is the best pointer a reader needs.
+        at = src[section..].find(n).map(|i| section + i);
+    }
+    if at.is_none() {
+        let mut from = section;
+        for k in keys.iter().skip(1) {
+            if let Some(i) = find_key(src, k, from) {
+                from = i;
+            }
+        }
+        at = Some(from);
+    }
+    let at = at.unwrap_or(0);
+    let line = src[..at].matches('\n').count() + 1;
+    let col = at - src[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// The byte offset of `key` used as a field name (`key:` or `"key":`) at or after `from`.
+fn find_key(src: &str, key: &str, from: usize) -> Option<usize> {
+    let mut start = from;
+    while let Some(i) = src[start..].find(key) {
+        let pos = start + i;
+        let after = src[pos + key.len()..].trim_start_matches('"').trim_start();
+        let before_ok = pos == 0
+            || !src[..pos]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        if before_ok && after.starts_with(':') {
+            return Some(if src[..pos].ends_with('"') {
+                pos - 1
+            } else {
+                pos
+            });
+        }
+        start = pos + key.len();
+    }
+    None
+}

@@ -1,0 +1,167 @@
+//! What a scenario file says: seed, duration, crypto mode, the network, the peers with their
+//! policies, the tunnels between them, and what to write. Every field with a sensible
+//! default may be left out.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
+use serde::{Deserialize, Serialize};
+use sim_core::link::LinkParams;
+use sim_core::middlebox::FilterRule;
+use sim_core::{Duration, TraceLevel};
+
+/// A whole scenario (the root of a `.ron` file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name, used in outputs.
+    #[serde(default)]
+    pub name: String,
+    /// What the scenario is for, in a sentence or two.
+    #[serde(default)]
+    pub description: String,
+    /// Master seed (the command line's `--seed` overrides it).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: Duration,
+    /// `Real` crypto (actual DH, AES, HMAC) or `Modeled` (same sizes, costs charged).
+    #[serde(default)]
+    pub crypto: CryptoMode,
+    /// The network between the peers.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// The IKE peers, by name (ordered by name, so iteration is deterministic).
+    pub peers: BTreeMap<String, PeerSpec>,
+    /// The tunnels to bring up.
+    pub tunnels: Vec<TunnelSpec>,
+    /// What the run writes.
+    #[serde(default)]
+    pub outputs: OutputSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The two crypto modes of DESIGN.md.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CryptoMode {
+    /// MODP Diffie-Hellman, AES-CBC, HMAC-SHA1: real bytes Wireshark decrypts.
+    #[default]
+    Real,
+    /// The same messages and sizes with deterministic stand-in bytes; CPU costs charged.
+    Modeled,
+}
+
+/// The network. For now a path between exactly two sites, one link each way, with an
+/// optional ISP filter on each side.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// The link from the first peer (by name order) to the second.
+    #[serde(default)]
+    pub forward: LinkParams,
+    /// The link back; the same as `forward` when left out.
+    #[serde(default)]
+    pub reverse: Option<LinkParams>,
+    /// Drop rules applied at a peer's ISP, by peer name.
+    #[serde(default)]
+    pub filters: BTreeMap<String, Vec<FilterRule>>,
+}
+
+/// Behaviour presets named after the implementations they reproduce (docs/REFERENCE.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Preset {
+    /// strongSwan 5.9/6.x defaults.
+    #[default]
+    StrongSwan,
+    /// libreswan defaults.
+    Libreswan,
+}
+
+/// One IKE peer: its address and policy. Left-out policy fields come from the preset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSpec {
+    /// The peer's IP address.
+    pub address: IpAddr,
+    /// The implementation it behaves like.
+    #[serde(default)]
+    pub preset: Preset,
+    /// IKE proposals in strongSwan syntax, most preferred first (e.g. `aes128-sha1-modp2048`).
+    #[serde(default)]
+    pub ike_proposals: Option<Vec<String>>,
+    /// ESP proposals in strongSwan syntax (a DH group here means PFS on rekey).
+    #[serde(default)]
+    pub esp_proposals: Option<Vec<String>>,
+    /// Retransmission of requests.
+    #[serde(default)]
+    pub retransmit: Option<RetransmitPolicy>,
+    /// IKE SA rekey and expiry.
+    #[serde(default)]
+    pub ike_lifetime: Option<LifetimePolicy>,
+    /// CHILD_SA rekey and expiry.
+    #[serde(default)]
+    pub child_lifetime: Option<LifetimePolicy>,
+    /// Liveness checks when nothing was received for this long; off when left out.
+    #[serde(default)]
+    pub dpd: Option<Duration>,
+    /// Requests this peer allows outstanding (SET_WINDOW_SIZE); 1 when left out.
+    #[serde(default)]
+    pub window: Option<u32>,
+    /// Pre-shared key; `ike-ref-test-psk` (the reference captures' key) when left out.
+    #[serde(default)]
+    pub psk: Option<String>,
+}
+
+/// IKE versions and modes a tunnel may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IkeVersion {
+    /// IKEv2 (RFC 7296).
+    #[default]
+    IKEv2,
+    /// IKEv1 Main Mode + Quick Mode (RFC 2409).
+    IKEv1Main,
+    /// IKEv1 Aggressive Mode + Quick Mode (RFC 2409).
+    IKEv1Aggressive,
+}
+
+/// A tunnel between two peers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelSpec {
+    /// The peer that starts it.
+    pub initiator: String,
+    /// The other peer.
+    pub responder: String,
+    /// IKE version.
+    #[serde(default)]
+    pub version: IkeVersion,
+    /// When the initiator starts it.
+    #[serde(default)]
+    pub start: Duration,
+}
+
+/// What a run writes besides `summary.json`, `exchanges.csv` and `sa_events.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Write `capture.pcap` and its Wireshark decryption tables.
+    pub pcap: bool,
+    /// Write `trace.log`.
+    pub trace: bool,
+    /// How much the trace records.
+    pub trace_level: TraceLevel,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            pcap: false,
+            trace: true,
+            trace_level: TraceLevel::Full,
+        }
+    }
+}
