@@ -1,3 +1,4 @@
 //! experiments: scenario files, the runner, metrics and sweeps behind the `ikesim` program.
 
+pub mod metrics;
 pub mod scenario;

@@ -3,5 +3,6 @@
 //! in as arguments, so the same code could drive a real UDP socket.
 
 pub mod crypto;
+pub mod events;
 pub mod ikev2;
 pub mod policy;

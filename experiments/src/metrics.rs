@@ -1,0 +1,363 @@
+//! Metrics of a run, from the endpoints' events: one row per exchange (`exchanges.csv`), one
+//! row per SA change (`sa_events.csv`), and the aggregates of `summary.json`. Definitions are
+//! DESIGN.md's: exchange latency is measured at the initiator; establishment time runs from
+//! the tunnel's start to the first CHILD_SA installed at both ends.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use ike_model::events::{Event, SaChange, SaKind};
+use serde::Serialize;
+use sim_core::output::AtomicFile;
+use sim_core::{Duration, SimTime};
+
+/// Seconds with nanosecond precision, exactly (no float rounding), for CSV and JSON.
+pub fn secs(ns: u64) -> String {
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+/// The two ends of a tunnel, by node name.
+#[derive(Clone, Debug)]
+pub struct TunnelInfo {
+    /// Initiating peer.
+    pub initiator: String,
+    /// Responding peer.
+    pub responder: String,
+    /// When the initiator starts it.
+    pub start: SimTime,
+}
+
+/// One row of `exchanges.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExchangeRow {
+    /// Tunnel index.
+    pub tunnel: u32,
+    /// `IKEv2` or `IKEv1`.
+    pub ike_version: String,
+    /// Exchange type name.
+    pub exchange: String,
+    /// establish / rekey-child / rekey-ike / delete / dpd / create-child.
+    pub purpose: String,
+    /// Node that initiated the exchange.
+    pub initiator: String,
+    /// The other node.
+    pub responder: String,
+    /// First transmission of the first request, seconds.
+    pub start_s: String,
+    /// Completion at the initiator, seconds.
+    pub end_s: String,
+    /// end - start, seconds.
+    pub latency_s: String,
+    /// Retransmitted requests.
+    pub retransmissions: u32,
+    /// success / refused:NOTIFY / timeout / aborted:why.
+    pub outcome: String,
+}
+
+/// One row of `sa_events.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SaRow {
+    /// When, seconds.
+    pub time_s: String,
+    /// The node whose SA it is.
+    pub node: String,
+    /// Tunnel index.
+    pub tunnel: u32,
+    /// ike / child.
+    pub sa_kind: String,
+    /// SPI(s) in hex.
+    pub spi: String,
+    /// installed / rekeyed / deleted / expired.
+    pub event: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Collects the events of one run.
+#[derive(Debug)]
+pub struct Metrics {
+    tunnels: Vec<TunnelInfo>,
+    exchanges: Vec<ExchangeRow>,
+    sa_rows: Vec<SaRow>,
+    /// First CHILD_SA installation per tunnel at (initiator, responder).
+    first_child: Vec<[Option<SimTime>; 2]>,
+    by_type: BTreeMap<String, BTreeMap<String, u64>>,
+    retransmissions: u64,
+}
+
+/// Minimum, median and maximum of a sample, in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Spread {
+    /// Number of values.
+    pub n: usize,
+    /// Smallest.
+    pub min_s: Option<f64>,
+    /// Median (lower middle for even counts, so it is one of the values).
+    pub median_s: Option<f64>,
+    /// Largest.
+    pub max_s: Option<f64>,
+}
+
+impl Spread {
+    /// The spread of `values`.
+    pub fn of(mut values: Vec<Duration>) -> Self {
+        values.sort();
+        let s = |d: &Duration| d.as_secs_f64();
+        Spread {
+            n: values.len(),
+            min_s: values.first().map(s),
+            median_s: values.get(values.len().saturating_sub(1) / 2).map(s),
+            max_s: values.last().map(s),
+        }
+    }
+}
+
+impl Metrics {
+    /// An empty collector for these tunnels.
+    pub fn new(tunnels: Vec<TunnelInfo>) -> Self {
+        let n = tunnels.len();
+        Metrics {
+            tunnels,
+            exchanges: Vec::new(),
+            sa_rows: Vec::new(),
+            first_child: vec![[None, None]; n],
+            by_type: BTreeMap::new(),
+            retransmissions: 0,
+        }
+    }
+
+    /// Records `event`, reported at `now` by the endpoint on node `node`.
+    pub fn record(&mut self, now: SimTime, node: &str, event: &Event) {
+        match event {
+            Event::ExchangeFinished {
+                tunnel,
+                version,
+                kind,
+                purpose,
+                started,
+                ended,
+                retransmissions,
+                outcome,
+            } => {
+                let responder = self
+                    .tunnels
+                    .get(*tunnel as usize)
+                    .map(|t| {
+                        if t.initiator == node {
+                            t.responder.clone()
+                        } else {
+                            t.initiator.clone()
+                        }
+                    })
+                    .unwrap_or_default();
+                let outcome_s = outcome.to_string();
+                *self
+                    .by_type
+                    .entry(kind.to_string())
+                    .or_default()
+                    .entry(outcome_s.clone())
+                    .or_default() += 1;
+                self.retransmissions += u64::from(*retransmissions);
+                self.exchanges.push(ExchangeRow {
+                    tunnel: *tunnel,
+                    ike_version: version.to_string(),
+                    exchange: kind.to_string(),
+                    purpose: purpose.to_string(),
+                    initiator: node.to_string(),
+                    responder,
+                    start_s: secs(started.as_nanos()),
+                    end_s: secs(ended.as_nanos()),
+                    latency_s: secs(ended.saturating_since(*started).as_nanos()),
+                    retransmissions: *retransmissions,
+                    outcome: outcome_s,
+                });
+            }
+            Event::Sa {
+                tunnel,
+                kind,
+                spi,
+                change,
+                reason,
+            } => {
+                if *kind == SaKind::Child
+                    && *change == SaChange::Installed
+                    && let Some(t) = self.tunnels.get(*tunnel as usize)
+                {
+                    let side = usize::from(t.initiator != node);
+                    let slot = &mut self.first_child[*tunnel as usize][side];
+                    if slot.is_none() {
+                        *slot = Some(now);
+                    }
+                }
+                self.sa_rows.push(SaRow {
+                    time_s: secs(now.as_nanos()),
+                    node: node.to_string(),
+                    tunnel: *tunnel,
+                    sa_kind: kind.to_string(),
+                    spi: spi.clone(),
+                    event: change.to_string(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+
+    /// Establishment time of each tunnel that has a CHILD_SA at both ends.
+    pub fn establishment_times(&self) -> Vec<(u32, Duration)> {
+        self.first_child
+            .iter()
+            .enumerate()
+            .filter_map(|(i, [a, b])| {
+                let both = (*a)?.max((*b)?);
+                Some((i as u32, both.saturating_since(self.tunnels[i].start)))
+            })
+            .collect()
+    }
+
+    /// Exchanges counted by type, then by outcome.
+    pub fn exchanges_by_type(&self) -> &BTreeMap<String, BTreeMap<String, u64>> {
+        &self.by_type
+    }
+
+    /// Total retransmitted requests.
+    pub fn retransmissions(&self) -> u64 {
+        self.retransmissions
+    }
+
+    /// The exchange rows, in completion order.
+    pub fn exchanges(&self) -> &[ExchangeRow] {
+        &self.exchanges
+    }
+
+    /// The SA rows, in time order.
+    pub fn sa_rows(&self) -> &[SaRow] {
+        &self.sa_rows
+    }
+
+    /// Writes `exchanges.csv` and `sa_events.csv` into `dir`, each whole.
+    pub fn write_csvs(&self, dir: &Path) -> io::Result<()> {
+        write_csv(
+            &dir.join("exchanges.csv"),
+            &self.exchanges,
+            EXCHANGE_COLUMNS,
+        )?;
+        write_csv(&dir.join("sa_events.csv"), &self.sa_rows, SA_COLUMNS)
+    }
+}
+
+const EXCHANGE_COLUMNS: &[&str] = &[
+    "tunnel",
+    "ike_version",
+    "exchange",
+    "purpose",
+    "initiator",
+    "responder",
+    "start_s",
+    "end_s",
+    "latency_s",
+    "retransmissions",
+    "outcome",
+];
+const SA_COLUMNS: &[&str] = &[
+    "time_s", "node", "tunnel", "sa_kind", "spi", "event", "reason",
+];
+
+/// Writes rows with a header line even when there are no rows.
+fn write_csv<T: Serialize>(path: &Path, rows: &[T], header: &[&str]) -> io::Result<()> {
+    let file = AtomicFile::create(path)?;
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(file);
+    w.write_record(header).map_err(io::Error::other)?;
+    for r in rows {
+        w.serialize(r).map_err(io::Error::other)?;
+    }
+    let file = w
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ike_model::events::{ExchangeKind, IkeVersion, Outcome, Purpose};
+
+    fn t(ms: u64) -> SimTime {
+        SimTime(ms * 1_000_000)
+    }
+
+    #[test]
+    fn establishment_needs_a_child_sa_at_both_ends() {
+        let mut m = Metrics::new(vec![TunnelInfo {
+            initiator: "a".into(),
+            responder: "b".into(),
+            start: t(1000),
+        }]);
+        let child = |spi: &str| Event::Sa {
+            tunnel: 0,
+            kind: SaKind::Child,
+            spi: spi.into(),
+            change: SaChange::Installed,
+            reason: "IKE_AUTH".into(),
+        };
+        m.record(t(1070), "b", &child("c1"));
+        assert!(m.establishment_times().is_empty());
+        m.record(t(1080), "a", &child("c2"));
+        m.record(t(1500), "a", &child("c3"));
+        assert_eq!(
+            m.establishment_times(),
+            vec![(0, Duration::from_millis(80))]
+        );
+    }
+
+    #[test]
+    fn exchanges_are_counted_by_type_and_outcome_with_exact_latency() {
+        let mut m = Metrics::new(vec![TunnelInfo {
+            initiator: "a".into(),
+            responder: "b".into(),
+            start: SimTime::ZERO,
+        }]);
+        let ex = |outcome: Outcome, r| Event::ExchangeFinished {
+            tunnel: 0,
+            version: IkeVersion::V2,
+            kind: ExchangeKind::CreateChildSa,
+            purpose: Purpose::RekeyChild,
+            started: SimTime(1),
+            ended: SimTime(40_000_001),
+            retransmissions: r,
+            outcome,
+        };
+        m.record(SimTime(40_000_001), "b", &ex(Outcome::Success, 0));
+        m.record(
+            SimTime(40_000_001),
+            "a",
+            &ex(Outcome::Refused("TEMPORARY_FAILURE".into()), 2),
+        );
+        assert_eq!(m.exchanges()[0].latency_s, "0.040000000");
+        assert_eq!(
+            m.exchanges()[0].responder,
+            "a",
+            "b initiated, so a responded"
+        );
+        assert_eq!(m.retransmissions(), 2);
+        let c = &m.exchanges_by_type()["CREATE_CHILD_SA"];
+        assert_eq!(c["success"], 1);
+        assert_eq!(c["refused:TEMPORARY_FAILURE"], 1);
+    }
+
+    #[test]
+    fn spread_reports_min_median_max() {
+        let s = Spread::of(vec![
+            Duration::from_secs(3),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+        ]);
+        assert_eq!(
+            (s.min_s, s.median_s, s.max_s),
+            (Some(1.0), Some(2.0), Some(3.0))
+        );
+        assert_eq!(Spread::of(vec![]).median_s, None);
+    }
+}
