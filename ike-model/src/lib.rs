@@ -6,3 +6,4 @@ pub mod crypto;
 pub mod events;
 pub mod ikev2;
 pub mod policy;
+pub mod wire;

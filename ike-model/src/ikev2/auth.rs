@@ -1,1 +1,0 @@
-//! Placeholder: auth (RFC 7296).

@@ -1,1 +1,0 @@
-//! Placeholder: keylog (RFC 7296).

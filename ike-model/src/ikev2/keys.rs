@@ -1,1 +1,0 @@
-//! Placeholder: keys (RFC 7296).

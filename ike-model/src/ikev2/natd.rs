@@ -1,1 +1,0 @@
-//! Placeholder: natd (RFC 7296).

@@ -1,1 +1,0 @@
-//! Placeholder: protect (RFC 7296).
