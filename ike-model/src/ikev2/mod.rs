@@ -8,3 +8,8 @@ pub mod message;
 pub mod payload;
 
 // Keys and protection (RFC 7296 §2.13-2.17, §2.23, §3.14).
+pub mod auth;
+pub mod keylog;
+pub mod keys;
+pub mod natd;
+pub mod protect;
