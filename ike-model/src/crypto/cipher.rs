@@ -62,7 +62,7 @@ impl EncrAlg {
                 len: iv.len(),
             });
         }
-        if data.len() % BLOCK != 0 {
+        if !data.len().is_multiple_of(BLOCK) {
             return Err(CryptoError::Length {
                 what: "CBC input",
                 len: data.len(),

@@ -58,7 +58,7 @@ impl DhGroup {
     }
 
     /// Bytes of a public value or shared secret (the KE payload's data length).
-    pub fn len(self) -> usize {
+    pub fn value_len(self) -> usize {
         self.bits() as usize / 8
     }
 
@@ -99,7 +99,7 @@ fn pi_scaled(bits: u32) -> BigUint {
         let mut k = 0u32;
         while power > BigUint::from(0u32) {
             let term = &power / (2 * k + 1);
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 pos += term;
             } else {
                 neg += term;
@@ -165,7 +165,7 @@ impl DhPrivate {
     pub fn from_exponent(group: DhGroup, x: BigUint) -> Self {
         let public = pad_to(
             BigUint::from(2u32).modpow(&x, group.prime()).to_bytes_be(),
-            group.len(),
+            group.value_len(),
         );
         DhPrivate { group, x, public }
     }
@@ -184,7 +184,7 @@ impl DhPrivate {
     /// value; refuses values outside 1 < y < p - 1.
     pub fn shared_secret(&self, peer: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let p = self.group.prime();
-        if peer.len() != self.group.len() {
+        if peer.len() != self.group.value_len() {
             return Err(CryptoError::Length {
                 what: "DH public value",
                 len: peer.len(),
@@ -194,6 +194,9 @@ impl DhPrivate {
         if y <= BigUint::from(1u32) || y >= p - 1u32 {
             return Err(CryptoError::BadPublicValue);
         }
-        Ok(pad_to(y.modpow(&self.x, p).to_bytes_be(), self.group.len()))
+        Ok(pad_to(
+            y.modpow(&self.x, p).to_bytes_be(),
+            self.group.value_len(),
+        ))
     }
 }
