@@ -30,41 +30,34 @@ const SUITE: IkeSuite = IkeSuite {
 fn log_dumps(file: &str) -> Vec<(String, Vec<u8>)> {
     let text =
         std::fs::read_to_string(format!("{}/{file}", common::case_dir("ikev2-rekey"))).unwrap();
-    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut want = 0usize;
+    let mut out: Vec<(String, Vec<u8>, usize)> = Vec::new();
     for line in text.lines() {
         let Some((_, rest)) = line.split_once("> ") else {
             continue;
         };
-        if let Some((label, tail)) = rest.split_once(" => ") {
-            if let Some(n) = tail.split(' ').next().and_then(|n| n.parse::<usize>().ok()) {
-                if tail.contains("bytes @") {
-                    out.push((label.trim().to_string(), Vec::with_capacity(n)));
-                    want = n;
-                    continue;
-                }
-            }
-        }
-        if let Some((label_bytes, _)) = out
-            .last_mut()
-            .map(|(l, b)| (l.clone(), b))
-            .filter(|(_, b)| b.len() < want)
+        if let Some((label, tail)) = rest.split_once(" => ")
+            && tail.contains(" bytes @ ")
+            && let Some(n) = tail.split(' ').next().and_then(|n| n.parse::<usize>().ok())
         {
-            let _ = label_bytes;
-            let t = rest.trim_start();
-            if let Some((off, hexpart)) = t.split_once(": ") {
-                if off.chars().all(|c| c.is_ascii_digit()) {
-                    let b = &mut out.last_mut().unwrap().1;
-                    for tok in hexpart.split(' ').take_while(|s| s.len() == 2) {
-                        if b.len() < want {
-                            b.push(u8::from_str_radix(tok, 16).unwrap());
-                        }
-                    }
+            out.push((label.trim().to_string(), Vec::with_capacity(n), n));
+            continue;
+        }
+        // A dump line: "  16: 4A A4 28 18   J.(." (offset, hex bytes, ASCII).
+        let Some((off, hexpart)) = rest.trim_start().split_once(": ") else {
+            continue;
+        };
+        if !off.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Some((_, bytes, want)) = out.last_mut() {
+            for tok in hexpart.split(' ').take_while(|s| s.len() == 2) {
+                if bytes.len() < *want {
+                    bytes.push(u8::from_str_radix(tok, 16).unwrap());
                 }
             }
         }
     }
-    out
+    out.into_iter().map(|(l, b, _)| (l, b)).collect()
 }
 
 fn all(dumps: &[(String, Vec<u8>)], label: &str) -> Vec<Vec<u8>> {
