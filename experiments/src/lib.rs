@@ -1,4 +1,5 @@
 //! experiments: scenario files, the runner, metrics and sweeps behind the `ikesim` program.
 
+pub mod inspect;
 pub mod metrics;
 pub mod scenario;

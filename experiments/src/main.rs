@@ -20,6 +20,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print every IKE packet of a capture (ours or a real one), decrypted with --keys.
+    Inspect {
+        /// The pcap file.
+        capture: PathBuf,
+        /// Folder holding `ikev2_decryption_table` (a run's output or a Wireshark profile).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a scenario file and print what it describes, or the first error in it.
     Validate {
         /// The scenario file (RON).
@@ -46,6 +57,22 @@ fn bundled_dir() -> PathBuf {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Inspect {
+            capture,
+            keys,
+            json,
+        } => {
+            let keys = match keys {
+                Some(dir) => experiments::inspect::load_keys(&dir)?,
+                None => Default::default(),
+            };
+            let packets = experiments::inspect::inspect(&capture, &keys)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&packets)?);
+            } else {
+                print!("{}", experiments::inspect::render_text(&packets));
+            }
+        }
         Command::Validate { file } => match experiments::scenario::load_scenario(&file) {
             Ok(s) => {
                 println!(

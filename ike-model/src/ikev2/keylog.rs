@@ -21,3 +21,55 @@ pub fn decryption_table_line(spi_i: u64, spi_r: u64, keys: &IkeSaKeys) -> String
         keys.suite.integ.wireshark_name()
     )
 }
+
+/// Why a decryption-table line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad ikev2_decryption_table line: {0}")]
+pub struct KeylogError(pub String);
+
+/// Reads one `ikev2_decryption_table` line back into (SPIi, SPIr, keys). Only the
+/// protection keys are in the table: `sk_d`, `sk_pi` and `sk_pr` come back empty and the PRF
+/// is set to HMAC-SHA1; the result serves `protect::open`, nothing else.
+pub fn parse_decryption_table_line(line: &str) -> Result<(u64, u64, IkeSaKeys), KeylogError> {
+    use crate::crypto::{EncrAlg, IntegAlg, PrfAlg};
+    let bad = |why: &str| KeylogError(format!("{why}: {line}"));
+    let f: Vec<&str> = line
+        .trim()
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .collect();
+    if f.len() != 8 {
+        return Err(bad("expected 8 comma-separated fields"));
+    }
+    let spi = |s: &str| u64::from_str_radix(s, 16).map_err(|_| bad("SPI is not 16 hex digits"));
+    let key = |s: &str| hex::decode(s).map_err(|_| bad("key is not hex"));
+    let encr = match f[4] {
+        "AES-CBC-128 [RFC3602]" => EncrAlg::AesCbc { key_bits: 128 },
+        "AES-CBC-192 [RFC3602]" => EncrAlg::AesCbc { key_bits: 192 },
+        "AES-CBC-256 [RFC3602]" => EncrAlg::AesCbc { key_bits: 256 },
+        _ => return Err(bad("unsupported encryption algorithm")),
+    };
+    let integ = match f[7] {
+        "HMAC_SHA1_96 [RFC2404]" => IntegAlg::HmacSha1_96,
+        "HMAC_SHA2_256_128 [RFC4868]" => IntegAlg::HmacSha256_128,
+        _ => return Err(bad("unsupported integrity algorithm")),
+    };
+    let keys = IkeSaKeys {
+        suite: super::keys::IkeSuite {
+            encr,
+            integ,
+            prf: PrfAlg::HmacSha1,
+        },
+        sk_d: Vec::new(),
+        sk_ai: key(f[5])?,
+        sk_ar: key(f[6])?,
+        sk_ei: key(f[2])?,
+        sk_er: key(f[3])?,
+        sk_pi: Vec::new(),
+        sk_pr: Vec::new(),
+    };
+    if keys.sk_ei.len() != encr.key_len() || keys.sk_ai.len() != integ.key_len() {
+        return Err(bad("key length does not match the algorithm"));
+    }
+    Ok((spi(f[0])?, spi(f[1])?, keys))
+}
