@@ -5,6 +5,9 @@ use crate::ikev2::consts::ProtocolId;
 use crate::ikev2::error::DecodeError;
 use crate::wire::Reader;
 
+/// Most SPIs a decoder accepts in one Delete payload.
+pub const MAX_SPIS: usize = 1024;
+
 /// SAs to delete: the IKE SA itself (no SPIs) or CHILD_SAs by the sender's inbound SPI.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeletePayload {
@@ -22,6 +25,10 @@ impl PayloadBody for DeletePayload {
         let protocol = ProtocolId(r.u8("Delete payload")?);
         let spi_size = r.u8("Delete payload")?;
         let n = usize::from(r.u16("Delete payload")?);
+        // Zero-size SPIs would let four bytes ask for 65,535 entries.
+        if n > MAX_SPIS {
+            return Err(DecodeError::TooMany("Delete SPIs"));
+        }
         if usize::from(spi_size) * n != r.remaining() {
             return Err(DecodeError::BadLength {
                 what: "Delete SPIs",
