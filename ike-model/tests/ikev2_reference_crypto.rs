@@ -14,7 +14,9 @@ use ike_model::crypto::{EncrAlg, IntegAlg, PrfAlg};
 use ike_model::ikev2::auth::psk_auth;
 use ike_model::ikev2::consts::{ExchangeType, NotifyType, ProtocolId};
 use ike_model::ikev2::keylog::decryption_table_line;
-use ike_model::ikev2::keys::{IkeSaKeys, IkeSuite, derive_ike_keys, skeyseed, skeyseed_rekey};
+use ike_model::ikev2::keys::{
+    IkeSaKeys, IkeSuite, child_keys, derive_ike_keys, skeyseed, skeyseed_rekey,
+};
 use ike_model::ikev2::message::Message;
 use ike_model::ikev2::natd::natd_hash;
 use ike_model::ikev2::payload::Payload;
@@ -94,6 +96,35 @@ fn ike_spi(payloads: &[Payload]) -> Option<u64> {
     })
 }
 
+fn esp_spi(payloads: &[Payload]) -> Option<Vec<u8>> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Sa(sa) if sa.proposals[0].protocol == ProtocolId::ESP => {
+            Some(sa.proposals[0].spi.clone())
+        }
+        _ => None,
+    })
+}
+
+/// The ESP SAs Wireshark used: SPI (hex) -> (encryption key, integrity key).
+fn esp_table() -> HashMap<String, (Vec<u8>, Vec<u8>)> {
+    let text = std::fs::read_to_string(format!(
+        "{}/wireshark-profile/esp_sa",
+        common::case_dir("ikev2-rekey")
+    ))
+    .unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').map(|s| s.trim_matches('"')).collect();
+            let key = |s: &str| hex::decode(s.trim_start_matches("0x")).unwrap();
+            (
+                f[3].trim_start_matches("0x").to_string(),
+                (key(f[5]), key(f[7])),
+            )
+        })
+        .collect()
+}
+
 fn check_keys(k: &IkeSaKeys, dumps: &[(String, Vec<u8>)], i: usize) {
     for (label, ours) in [
         ("Sk_d secret", &k.sk_d),
@@ -154,6 +185,9 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
     // Walk every protected message: open it with its IKE SA's keys, compare with Wireshark,
     // reseal it, and derive each rekeyed IKE SA when its CREATE_CHILD_SA completes.
     let mut pending_rekey: Option<(Vec<u8>, u64, bool)> = None; // (Ni, new SPIi, sent by A)
+    let esp = esp_table();
+    let mut pending_child: Option<(Vec<u8>, Vec<u8>)> = None; // (Ni, initiator's inbound SPI)
+    let mut child_sas_checked = 0;
     let mut rekeys = 0;
     let mut auth_checked = 0;
     for (i, bytes) in msgs.iter().enumerate().skip(2) {
@@ -210,6 +244,39 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
             auth_checked += 1;
         }
 
+        // CHILD_SA keys (§2.17, no PFS here): KEYMAT = prf+(SK_d, Ni | Nr), initiator's
+        // keys first; packets towards the responder carry the responder's SPI.
+        if let Some(spi) = esp_spi(&opened.inner) {
+            let in_auth = outer.header.exchange == ExchangeType::IKE_AUTH;
+            if !outer.header.is_response() {
+                let n = if in_auth {
+                    ni.clone()
+                } else {
+                    nonce(&opened.inner)
+                };
+                pending_child = Some((n, spi));
+            } else {
+                let (cni, spi_of_initiator) = pending_child.take().expect("child request first");
+                let cnr = if in_auth {
+                    nr.clone()
+                } else {
+                    nonce(&opened.inner)
+                };
+                let ck = child_keys(PrfAlg::HmacSha1, &keys.sk_d, None, &cni, &cnr, 16, 20);
+                assert_eq!(
+                    esp[&hex::encode(&spi)],
+                    (ck.encr_i.clone(), ck.integ_i.clone()),
+                    "frame {frame}: keys towards the responder"
+                );
+                assert_eq!(
+                    esp[&hex::encode(&spi_of_initiator)],
+                    (ck.encr_r.clone(), ck.integ_r.clone()),
+                    "frame {frame}: keys towards the initiator"
+                );
+                child_sas_checked += 2;
+            }
+        }
+
         let is_ike_rekey = outer.header.exchange == ExchangeType::CREATE_CHILD_SA
             && opened.inner.iter().any(|p| matches!(p, Payload::Ke(_)))
             && ike_spi(&opened.inner).is_some();
@@ -237,6 +304,11 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
         }
     }
     assert_eq!(rekeys, 2);
+    assert_eq!(
+        child_sas_checked,
+        esp.len(),
+        "every ESP SA in the table was derived"
+    );
     assert_eq!(auth_checked, 2);
 
     // Our key log equals the table Wireshark used to decrypt this capture.
