@@ -6,12 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use ike_model::ikev2::error::DecodeError;
 use ike_model::ikev2::keylog::parse_decryption_table_line;
 use ike_model::ikev2::keys::IkeSaKeys;
 use ike_model::ikev2::message::Message;
 use ike_model::ikev2::payload::{Payload, encoded_len};
-use ike_model::ikev2::protect::open;
+use ike_model::ikev2::protect::{OpenError, open};
 use serde::Serialize;
 use sim_core::Transport;
 use sim_core::pcap_read::read_capture;
@@ -158,7 +157,9 @@ fn describe_v2(ike: &[u8], keys: &BTreeMap<(u64, u64), IkeSaKeys>, p: &mut Inspe
             p.icv = "correct".into();
             p.payloads.extend(o.inner.iter().map(listed));
         }
-        Err(ike_model::ikev2::protect::OpenError::Decode(e @ DecodeError::Truncated(_))) => {
+        // The outer message already decoded, so a decode error here is in the decrypted
+        // inner payloads: the ICV had verified.
+        Err(OpenError::Decode(e)) => {
             p.icv = "correct".into();
             p.error = Some(format!("inner payloads: {e}"));
         }

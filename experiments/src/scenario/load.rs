@@ -90,7 +90,7 @@ pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> 
             format!("{} (text after the end of the scenario)", spanned.code),
         ));
     }
-    check(&scenario, src).map_err(|(field, needle, message)| {
+    check(&scenario).map_err(|(field, needle, message)| {
         let (line, col) = locate(src, &field, needle.as_deref());
         err(line, col, field, message)
     })?;
@@ -98,7 +98,7 @@ pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> 
 }
 
 /// Whole-scenario checks. An error is (field path, text to point at, message).
-fn check(s: &Scenario, _src: &str) -> Result<(), (String, Option<String>, String)> {
+fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
     let fail = |field: String, needle: Option<String>, msg: String| Err((field, needle, msg));
     if s.duration == sim_core::Duration::ZERO {
         return fail(
