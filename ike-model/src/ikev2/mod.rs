@@ -2,6 +2,7 @@
 
 // Wire format (RFC 7296 §3).
 pub mod consts;
+pub mod endpoint;
 pub mod error;
 pub mod header;
 pub mod message;
