@@ -2,4 +2,5 @@
 
 pub mod inspect;
 pub mod metrics;
+pub mod runner;
 pub mod scenario;

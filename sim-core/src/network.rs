@@ -108,6 +108,8 @@ pub struct Network {
 struct Capture {
     sink: PcapSink<AtomicFile>,
     error: Option<io::Error>,
+    /// Links captured; all when `None`.
+    links: Option<Vec<LinkId>>,
 }
 
 impl std::fmt::Debug for Capture {
@@ -242,8 +244,25 @@ impl Network {
         self.capture = Some(Capture {
             sink: PcapSink::create(path)?,
             error: None,
+            links: None,
         });
         Ok(())
+    }
+
+    /// Restricts the capture to packets entering `links` (e.g. only what leaves the
+    /// gateways, as tcpdump on them would see it, instead of every hop).
+    pub fn capture_only(&mut self, links: Vec<LinkId>) {
+        if let Some(c) = &mut self.capture {
+            c.links = Some(links);
+        }
+    }
+
+    /// Ids of the links leaving `node`.
+    pub fn links_from(&self, node: NodeId) -> Vec<LinkId> {
+        (0..self.links.len() as u32)
+            .map(LinkId)
+            .filter(|l| self.links[l.0 as usize].from == node)
+            .collect()
     }
 
     /// Completes the capture file, if any; reports the first write error of the run.
@@ -420,12 +439,12 @@ impl Network {
                     && !matches!(reason, DropReason::ExceedsMtu { .. })
                 {
                     // It was on the wire before it was lost: a capture at the sender sees it.
-                    self.capture(now, &packet);
+                    self.capture(now, link, &packet);
                 }
                 drop_packet(trace, now, DropSite::Link(link), reason, &packet);
             }
             TxOutcome::Deliver { at, duplicate_at } => {
-                self.capture(now, &packet);
+                self.capture(now, link, &packet);
                 trace.emit(now, || TraceEvent::PacketSent {
                     link,
                     packet: PacketInfo::from(&packet),
@@ -445,9 +464,10 @@ impl Network {
         }
     }
 
-    fn capture(&mut self, now: SimTime, packet: &Packet) {
+    fn capture(&mut self, now: SimTime, link: LinkId, packet: &Packet) {
         if let Some(c) = &mut self.capture
             && c.error.is_none()
+            && c.links.as_ref().is_none_or(|l| l.contains(&link))
             && let Err(e) = c.sink.write(now, packet)
         {
             c.error = Some(e);

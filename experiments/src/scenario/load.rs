@@ -107,6 +107,13 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
             "must be longer than zero, e.g. \"10m\"".into(),
         );
     }
+    if s.crypto == super::model::CryptoMode::Modeled {
+        return fail(
+            "crypto".into(),
+            None,
+            "Modeled crypto is not available yet; use Real".into(),
+        );
+    }
     if s.peers.len() != 2 {
         return fail(
             "peers".into(),
@@ -144,6 +151,25 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
                 return fail(format!("peers.{name}.{what}"), None, m);
             }
         }
+        for (what, list, parse) in [
+            ("ike_proposals", &p.ike_proposals, 0),
+            ("esp_proposals", &p.esp_proposals, 1),
+        ] {
+            for prop in list.iter().flatten() {
+                let r = if parse == 0 {
+                    super::proposals::parse_ike(prop).map(|_| ())
+                } else {
+                    super::proposals::parse_esp(prop).map(|_| ())
+                };
+                if let Err(m) = r {
+                    return fail(
+                        format!("peers.{name}.{what}"),
+                        Some(format!("\"{prop}\"")),
+                        m,
+                    );
+                }
+            }
+        }
         if p.window == Some(0) {
             return fail(
                 format!("peers.{name}.window"),
@@ -170,6 +196,13 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
                 );
             }
         }
+        if t.version != super::model::IkeVersion::IKEv2 {
+            return fail(
+                format!("tunnels[{i}].version"),
+                None,
+                "IKEv1 tunnels are not available yet; use IKEv2".into(),
+            );
+        }
         if t.initiator == t.responder {
             return fail(
                 format!("tunnels[{i}].responder"),
@@ -177,6 +210,13 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
                 "a tunnel needs two different peers".into(),
             );
         }
+    }
+    if s.tunnels.len() > 1 {
+        return fail(
+            "tunnels".into(),
+            None,
+            "only one tunnel between the two peers is supported for now".into(),
+        );
     }
     for (name, params) in [
         ("forward", Some(&s.network.forward)),

@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod model;
+pub mod proposals;
 
 pub use load::{ScenarioError, load_scenario, parse_scenario};
 pub use model::Scenario;

@@ -206,6 +206,7 @@ pub(super) fn respond(
         child_spi_in: 0,
     });
     let i = ep.sas.len() - 1;
+    ep.log_keys(i);
     ep.send_response(i, 0, reply);
 }
 

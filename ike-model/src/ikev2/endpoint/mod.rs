@@ -150,6 +150,8 @@ pub struct Endpoint {
     sas: Vec<IkeSa>,
     out: VecDeque<Transmit>,
     events: VecDeque<(SimTime, Event)>,
+    /// Wireshark `ikev2_decryption_table` lines of every IKE SA that got keys, in order.
+    pub key_log: Vec<String>,
     /// Tunnel index by peer address, for SAs this endpoint responds to.
     peers: Vec<(IpAddr, u32)>,
     /// Datagrams dropped because they did not parse or belonged to no SA.
@@ -170,6 +172,7 @@ impl Endpoint {
             out: VecDeque::new(),
             events: VecDeque::new(),
             peers: Vec::new(),
+            key_log: Vec::new(),
             dropped: 0,
         }
     }
@@ -322,6 +325,17 @@ impl Endpoint {
             }
         }
         self.sas.retain(|s| s.state != IkeState::Dead);
+    }
+
+    /// Records the decryption-table line of SA `i` once it has keys.
+    fn log_keys(&mut self, i: usize) {
+        let sa = &self.sas[i];
+        if let Some(k) = &sa.keys {
+            self.key_log
+                .push(crate::ikev2::keylog::decryption_table_line(
+                    sa.spi_i, sa.spi_r, k,
+                ));
+        }
     }
 
     fn random_bytes(&mut self, n: usize) -> Vec<u8> {

@@ -1,0 +1,290 @@
+//! Runs a scenario: builds the network, puts an IKE endpoint on each peer's node, drives
+//! them with the engine, and writes the outputs. One wake-up per endpoint is kept in the
+//! queue; a wake-up made stale by a newer one is ignored by its generation number.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ike_model::events::Event;
+use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig};
+use ike_model::policy::RetransmitPolicy;
+use serde_json::json;
+use sim_core::output::{AtomicFile, write_atomic};
+use sim_core::trace::TraceEvent;
+use sim_core::{NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
+use topologies::{Site, two_site};
+
+use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
+use crate::scenario::Scenario;
+use crate::scenario::model::Preset;
+use crate::scenario::proposals::{DEFAULT_ESP, DEFAULT_IKE, parse_esp, parse_ike};
+
+enum Ev {
+    Net(NetEvent),
+    Start { tunnel: usize },
+    Wake { peer: usize, generation: u64 },
+}
+
+impl From<NetEvent> for Ev {
+    fn from(e: NetEvent) -> Self {
+        Ev::Net(e)
+    }
+}
+
+/// One peer in the run.
+struct Peer {
+    name: String,
+    node: NodeId,
+    ep: Endpoint,
+    armed: Option<SimTime>,
+    generation: u64,
+}
+
+/// What a finished run reports to the terminal.
+pub struct RunReport {
+    /// The summary written to `summary.json`.
+    pub summary: serde_json::Value,
+    /// Events the engine handled.
+    pub events: u64,
+}
+
+fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
+    let p = &s.peers[name];
+    let ike = p
+        .ike_proposals
+        .as_ref()
+        .and_then(|v| v.first())
+        .map_or(DEFAULT_IKE, String::as_str);
+    let esp = p
+        .esp_proposals
+        .as_ref()
+        .and_then(|v| v.first())
+        .map_or(DEFAULT_ESP, String::as_str);
+    let (suite, dh) = parse_ike(ike).map_err(anyhow::Error::msg)?;
+    let (esp_encr, esp_integ, _pfs) = parse_esp(esp).map_err(anyhow::Error::msg)?;
+    let retransmit = p.retransmit.clone().unwrap_or(match p.preset {
+        Preset::StrongSwan => RetransmitPolicy::strongswan(),
+        Preset::Libreswan => RetransmitPolicy::libreswan(),
+    });
+    Ok(EndpointConfig {
+        addr: p.address,
+        psk: p
+            .psk
+            .clone()
+            .unwrap_or_else(|| "ike-ref-test-psk".into())
+            .into_bytes(),
+        suite,
+        dh,
+        dh_exponent_bits: None,
+        esp_encr,
+        esp_integ,
+        retransmit,
+    })
+}
+
+/// Runs `s` with `seed` and writes its outputs into `out`.
+pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let streams = RngStreams::new(seed);
+    let names: Vec<String> = s.peers.keys().cloned().collect();
+    let site = |n: &str| Site {
+        name: n.to_string(),
+        addr: s.peers[n].address,
+        isp_filter: s.network.filters.get(n).cloned().unwrap_or_default(),
+    };
+    let reverse = s
+        .network
+        .reverse
+        .clone()
+        .unwrap_or_else(|| s.network.forward.clone());
+    let topo = two_site(
+        &site(&names[0]),
+        &site(&names[1]),
+        s.network.forward.clone(),
+        reverse,
+    );
+    let mut built = topo.instantiate(&streams)?;
+    let gateways = [built.nodes[0], built.nodes[3]];
+    let mut peers: Vec<Peer> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let ep = Endpoint::new(
+            endpoint_config(s, n)?,
+            streams.stream(&format!("endpoint/{n}")),
+        );
+        peers.push(Peer {
+            name: n.clone(),
+            node: gateways[i],
+            ep,
+            armed: None,
+            generation: 0,
+        });
+    }
+    let peer_index = |name: &str| names.iter().position(|n| n == name).expect("validated");
+    let mut tunnels = Vec::new();
+    for (t, spec) in s.tunnels.iter().enumerate() {
+        let r = peer_index(&spec.responder);
+        let init_addr = s.peers[&spec.initiator].address;
+        peers[r].ep.add_peer(init_addr, t as u32);
+        tunnels.push(TunnelInfo {
+            initiator: spec.initiator.clone(),
+            responder: spec.responder.clone(),
+            start: SimTime::ZERO + spec.start,
+        });
+    }
+    if s.outputs.pcap {
+        built.net.capture_to(out.join("capture.pcap"))?;
+        let egress = gateways
+            .iter()
+            .flat_map(|g| built.net.links_from(*g))
+            .collect();
+        built.net.capture_only(egress);
+    }
+    let mut metrics = Metrics::new(tunnels);
+    let mut trace = Trace::new(s.outputs.trace_level);
+    let mut sched: Scheduler<Ev> = Scheduler::new();
+    for (t, spec) in s.tunnels.iter().enumerate() {
+        sched.schedule_at(SimTime::ZERO + spec.start, Ev::Start { tunnel: t });
+    }
+    let end = SimTime::ZERO + s.duration;
+    while let Some(t) = sched.peek_time() {
+        if t > end {
+            break;
+        }
+        let (now, ev) = sched.pop().expect("peeked");
+        let touched = match ev {
+            Ev::Start { tunnel } => {
+                let spec = &s.tunnels[tunnel];
+                let i = peer_index(&spec.initiator);
+                let dst = s.peers[&spec.responder].address;
+                peers[i].ep.start_tunnel(now, tunnel as u32, dst);
+                Some(i)
+            }
+            Ev::Wake { peer, generation } => {
+                if peers[peer].generation != generation {
+                    None
+                } else {
+                    peers[peer].armed = None;
+                    peers[peer].ep.handle_timeout(now);
+                    Some(peer)
+                }
+            }
+            Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
+                let i = peers.iter().position(|p| p.node == d.node)?;
+                if let Transport::Udp { src_port, dst_port } = d.packet.transport {
+                    let from = SocketAddr::new(d.packet.src, src_port);
+                    let to = SocketAddr::new(d.packet.dst, dst_port);
+                    peers[i]
+                        .ep
+                        .handle_datagram(now, from, to, &d.packet.payload);
+                }
+                Some(i)
+            }),
+        };
+        if let Some(i) = touched {
+            let p = &mut peers[i];
+            while let Some(tx) = p.ep.poll_transmit() {
+                let pkt = Packet::udp(
+                    tx.src.ip(),
+                    tx.src.port(),
+                    tx.dst.ip(),
+                    tx.dst.port(),
+                    tx.payload,
+                );
+                built.net.send(&mut sched, &mut trace, p.node, pkt);
+            }
+            while let Some((at, e)) = p.ep.poll_event() {
+                trace.emit(at, || TraceEvent::Note {
+                    node: Some(p.node),
+                    category: "ike".into(),
+                    text: describe(&e),
+                });
+                metrics.record(at, &p.name, &e);
+            }
+            let next = p.ep.poll_timeout();
+            if next != p.armed {
+                p.generation += 1;
+                p.armed = next;
+                if let Some(t) = next {
+                    sched.schedule_at(
+                        t,
+                        Ev::Wake {
+                            peer: i,
+                            generation: p.generation,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    let captured = built.net.finish_capture()?;
+    if s.outputs.pcap {
+        let mut seen = BTreeSet::new();
+        let mut table = String::new();
+        for p in &peers {
+            for line in &p.ep.key_log {
+                if seen.insert(line.clone()) {
+                    table.push_str(line);
+                    table.push('\n');
+                }
+            }
+        }
+        write_atomic(out.join("ikev2_decryption_table"), table.as_bytes())?;
+    }
+    metrics.write_csvs(out)?;
+    if s.outputs.trace {
+        let mut f = AtomicFile::create(out.join("trace.log"))?;
+        trace.write_text(&built.net.names(), &mut f)?;
+        f.flush()?;
+        f.commit()?;
+    }
+    let est = metrics.establishment_times();
+    let summary = json!({
+        "scenario": s.name,
+        "seed": seed,
+        "fingerprint": trace.fingerprint(),
+        "sim_time_s": secs(s.duration.as_nanos()),
+        "events": sched.processed(),
+        "tunnels": s.tunnels.len(),
+        "tunnels_established": est.len(),
+        "establishment_time": Spread::of(est.iter().map(|(_, d)| *d).collect()),
+        "exchanges": metrics.exchanges_by_type(),
+        "retransmissions": metrics.retransmissions(),
+        "packets_captured": captured,
+        "datagrams_dropped_by_endpoints": peers.iter().map(|p| p.ep.dropped).sum::<u64>(),
+    });
+    write_atomic(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    Ok(RunReport {
+        summary,
+        events: sched.processed(),
+    })
+}
+
+/// One trace line for an endpoint event.
+fn describe(e: &Event) -> String {
+    match e {
+        Event::ExchangeFinished {
+            kind,
+            purpose,
+            outcome,
+            retransmissions,
+            ..
+        } => format!(
+            "{kind} ({purpose}) {outcome}, latency {}, {retransmissions} retransmissions",
+            e.latency().unwrap_or_default()
+        ),
+        Event::Sa {
+            kind,
+            spi,
+            change,
+            reason,
+            ..
+        } => format!("{kind} SA {spi} {change} ({reason})"),
+    }
+}
