@@ -92,9 +92,10 @@ fn main() -> Result<()> {
                 r.events,
                 wall.elapsed().as_secs_f64()
             );
+            let e = &sum["establishment_time"];
             println!(
-                "tunnels established: {}/{}; establishment time (s): {}",
-                sum["tunnels_established"], sum["tunnels"], sum["establishment_time"]
+                "tunnels established: {}/{}; establishment time min {} s, median {} s, max {} s",
+                sum["tunnels_established"], sum["tunnels"], e["min_s"], e["median_s"], e["max_s"]
             );
             println!("exchanges: {}", sum["exchanges"]);
             println!("retransmissions: {}", sum["retransmissions"]);
