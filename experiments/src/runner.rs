@@ -82,6 +82,7 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         esp_encr,
         esp_integ,
         retransmit,
+        dpd: p.dpd,
     })
 }
 

@@ -171,3 +171,35 @@ fn udp_500_blocked_the_initiator_gives_up_after_strongswans_schedule() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_liveness_scenario_checks_every_5s_from_both_sides() {
+    let out = tmp("liveness");
+    run(
+        &format!("{}/scenarios/liveness.ron", env!("CARGO_MANIFEST_DIR")),
+        None,
+        &out,
+    );
+    let csv = std::fs::read_to_string(out.join("exchanges.csv")).unwrap();
+    let dpd: Vec<Vec<&str>> = csv
+        .lines()
+        .filter(|l| l.contains(",dpd,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    // 60 s, a check from each side roughly every 5 s after the last message received.
+    assert_eq!(dpd.len(), 22);
+    assert!(dpd.iter().any(|r| r[4] == "gw-a") && dpd.iter().any(|r| r[4] == "gw-b"));
+    for r in &dpd {
+        assert_eq!(r[8], "0.030400000", "one round trip of 2 x 15.2 ms");
+        assert_eq!(r[10], "success");
+    }
+    let starts: Vec<f64> = dpd
+        .iter()
+        .filter(|r| r[4] == "gw-a")
+        .map(|r| r[6].parse().unwrap())
+        .collect();
+    for w in starts.windows(2) {
+        assert!((w[1] - w[0] - 5.0304).abs() < 1e-9, "{starts:?}");
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}

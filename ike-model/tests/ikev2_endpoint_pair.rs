@@ -29,6 +29,7 @@ fn config(addr: &str, psk: &str) -> EndpointConfig {
         esp_encr: EncrAlg::AesCbc { key_bits: 128 },
         esp_integ: IntegAlg::HmacSha1_96,
         retransmit: RetransmitPolicy::strongswan(),
+        dpd: None,
     }
 }
 
@@ -75,9 +76,15 @@ impl Pair {
     /// Runs until nothing is left, dropping the datagrams whose send index (from 0) is in
     /// `drop`.
     fn run(&mut self, drop: &[usize]) {
+        self.run_until(SimTime::MAX, drop);
+    }
+
+    /// As [`Pair::run`], stopping before the first event after `horizon`.
+    fn run_until(&mut self, horizon: SimTime, drop: &[usize]) {
         self.eps[0].start_tunnel(SimTime::ZERO, 0, B.parse::<IpAddr>().unwrap());
         self.flush(SimTime::ZERO, drop);
-        while let Some((now, ev)) = self.sched.pop() {
+        while self.sched.peek_time().is_some_and(|t| t <= horizon) {
+            let (now, ev) = self.sched.pop().expect("peeked");
             match ev {
                 Ev::Deliver {
                     to,
@@ -334,4 +341,64 @@ fn tshark_decodes_and_decrypts_the_setup() {
         "decrypted AUTH payloads are shown"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn dpd_sends_an_empty_informational_after_5s_of_silence() {
+    let mut p = Pair::new("ike-ref-test-psk", 9);
+    p.eps[0] = Endpoint::new(
+        EndpointConfig {
+            dpd: Some(Duration::from_secs(5)),
+            ..config(A, "ike-ref-test-psk")
+        },
+        RngStreams::new(9).stream("endpoint/A"),
+    );
+    p.run_until(SimTime(21_000_000_000), &[]);
+    let dpd = p.finished(0, ExchangeKind::Informational);
+    let ends: Vec<u64> = dpd
+        .iter()
+        .map(|e| match e {
+            Event::ExchangeFinished {
+                started,
+                ended,
+                outcome: Outcome::Success,
+                ..
+            } => {
+                assert_eq!(*ended - *started, p.delay * 2, "one round trip");
+                started.as_nanos() / 1_000_000
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Established at 40 ms; each check goes 5 s after the last answer arrived.
+    assert_eq!(ends, vec![5040, 10060, 15080, 20100]);
+    let sizes: Vec<usize> = p.wire.iter().skip(4).map(|(_, _, b)| b.len()).collect();
+    assert_eq!(
+        sizes,
+        vec![76; 8],
+        "empty INFORMATIONAL request and response"
+    );
+}
+
+#[test]
+fn dpd_gives_up_with_the_retransmission_schedule_when_the_peer_vanishes() {
+    let mut p = Pair::new("ike-ref-test-psk", 10);
+    p.eps[0] = Endpoint::new(
+        EndpointConfig {
+            dpd: Some(Duration::from_secs(5)),
+            ..config(A, "ike-ref-test-psk")
+        },
+        RngStreams::new(10).stream("endpoint/A"),
+    );
+    p.run_until(SimTime(400_000_000_000), &(4..100).collect::<Vec<_>>());
+    let dpd = p.finished(0, ExchangeKind::Informational);
+    assert_eq!(dpd.len(), 1);
+    assert!(
+        matches!(dpd[0], Event::ExchangeFinished { started, ended, outcome: Outcome::Timeout, retransmissions: 5, .. }
+        if *started == SimTime(5_040_000_000) && *ended == SimTime(5_040_000_000 + 165_060_000_000))
+    );
+    assert!(
+        p.eps[0].ike_sas().is_empty(),
+        "the dead peer's IKE SA is destroyed"
+    );
 }

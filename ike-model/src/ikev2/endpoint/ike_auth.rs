@@ -31,7 +31,7 @@ fn header(ep: &Endpoint, i: usize, flags: u8, message_id: u32) -> Header {
 }
 
 /// Seals `inner` with fresh IV and padding from the endpoint's random stream.
-fn protect(ep: &mut Endpoint, i: usize, h: &Header, inner: &[Payload]) -> Vec<u8> {
+pub(super) fn protect(ep: &mut Endpoint, i: usize, h: &Header, inner: &[Payload]) -> Vec<u8> {
     let keys = ep.sas[i].keys.clone().expect("keys after IKE_SA_INIT");
     let block = keys.suite.encr.block_len();
     let plain = crate::ikev2::payload::encode_payload_chain(inner).1.len();
@@ -269,6 +269,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8
     let spi = esp_spi_of(&opened.inner);
     match (idr, auth, spi) {
         (Some(idr), Some(auth), Some(spi)) if auth == peer_auth(ep, i, &idr) => {
+            ep.sas[i].last_received = now;
             ep.finish_exchange(
                 i,
                 now,

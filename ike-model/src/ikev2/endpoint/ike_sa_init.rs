@@ -78,6 +78,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
         pending: None,
         last_response: None,
         child_spi_in: 0,
+        last_received: now,
     });
     let i = ep.sas.len() - 1;
     ep.send_request(i, now, bytes, ExchangeKind::IkeSaInit, Purpose::Establish);
@@ -123,6 +124,7 @@ fn accept(ep: &Endpoint, m: &Message) -> Result<(Vec<u8>, Vec<u8>), NotifyType> 
 /// Answers an IKE_SA_INIT request as responder.
 pub(super) fn respond(
     ep: &mut Endpoint,
+    now: SimTime,
     from: SocketAddr,
     local: SocketAddr,
     h: &Header,
@@ -204,6 +206,7 @@ pub(super) fn respond(
         pending: None,
         last_response: None,
         child_spi_in: 0,
+        last_received: now,
     });
     let i = ep.sas.len() - 1;
     ep.log_keys(i);

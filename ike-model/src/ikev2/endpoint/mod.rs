@@ -10,6 +10,7 @@
 
 mod ike_auth;
 mod ike_sa_init;
+mod informational;
 pub mod messages;
 
 use std::collections::VecDeque;
@@ -20,6 +21,7 @@ use sim_core::{SimRng, SimTime};
 
 use crate::crypto::{DhGroup, DhPrivate, EncrAlg, IntegAlg};
 use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind};
+use crate::ikev2::consts::ExchangeType;
 use crate::ikev2::header::Header;
 use crate::ikev2::keys::{ChildKeys, IkeSaKeys, IkeSuite};
 use crate::policy::RetransmitPolicy;
@@ -54,6 +56,9 @@ pub struct EndpointConfig {
     pub esp_integ: IntegAlg,
     /// Request retransmission.
     pub retransmit: RetransmitPolicy,
+    /// Liveness check after this long without receiving anything (strongSwan's
+    /// `dpd_delay`); off when `None`.
+    pub dpd: Option<sim_core::Duration>,
 }
 
 /// Where an IKE SA is in its life.
@@ -140,6 +145,8 @@ pub struct IkeSa {
     /// The last response we sent: (message ID, bytes), resent for a retransmitted request.
     last_response: Option<(u32, Vec<u8>)>,
     child_spi_in: u32,
+    /// When a valid message last arrived on this SA (for DPD).
+    last_received: SimTime,
 }
 
 /// An IKEv2 endpoint.
@@ -199,9 +206,11 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.sas
-            .iter()
-            .filter_map(|s| s.pending.as_ref().map(|p| p.next_at))
+        (0..self.sas.len())
+            .filter_map(|i| {
+                let retransmit = self.sas[i].pending.as_ref().map(|p| p.next_at);
+                retransmit.or_else(|| informational::dpd_due(self, i))
+            })
             .min()
     }
 
@@ -225,6 +234,10 @@ impl Endpoint {
     /// Retransmits due requests; gives up on those whose schedule ran out.
     pub fn handle_timeout(&mut self, now: SimTime) {
         for i in 0..self.sas.len() {
+            if informational::dpd_due(self, i).is_some_and(|t| t <= now) {
+                informational::send_liveness_check(self, now, i);
+                continue;
+            }
             let Some(p) = self.sas[i].pending.as_mut() else {
                 continue;
             };
@@ -286,7 +299,7 @@ impl Endpoint {
         });
         match idx {
             None if !h.is_response() && h.message_id == 0 && h.spi_r == 0 => {
-                ike_sa_init::respond(self, from, local, &h, bytes)
+                ike_sa_init::respond(self, now, from, local, &h, bytes)
             }
             None => self.dropped += 1,
             Some(i) => {
@@ -304,6 +317,13 @@ impl Endpoint {
                             ike_sa_init::on_response(self, now, i, &h, bytes)
                         }
                         IkeState::ExpectAuthResponse => ike_auth::on_response(self, now, i, bytes),
+                        IkeState::Established if h.exchange == ExchangeType::INFORMATIONAL => {
+                            if informational::on_response(self, now, i, bytes) {
+                                self.sas[i].last_received = now;
+                            } else {
+                                self.dropped += 1;
+                            }
+                        }
                         _ => self.dropped += 1,
                     }
                 } else if let Some((id, cached)) = &self.sas[i].last_response
@@ -319,6 +339,16 @@ impl Endpoint {
                     && self.sas[i].state == IkeState::ExpectAuthRequest
                 {
                     ike_auth::respond(self, now, i, bytes);
+                    self.sas[i].last_received = now;
+                } else if h.message_id == self.sas[i].expect_msgid
+                    && self.sas[i].state == IkeState::Established
+                    && h.exchange == ExchangeType::INFORMATIONAL
+                {
+                    if informational::respond(self, i, bytes) {
+                        self.sas[i].last_received = now;
+                    } else {
+                        self.dropped += 1;
+                    }
                 } else {
                     self.dropped += 1;
                 }
