@@ -63,7 +63,7 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         .as_ref()
         .and_then(|v| v.first())
         .map_or(DEFAULT_ESP, String::as_str);
-    let (suite, dh) = parse_ike(ike).map_err(anyhow::Error::msg)?;
+    let (suite, dh_groups) = parse_ike(ike).map_err(anyhow::Error::msg)?;
     let (esp_encr, esp_integ, _pfs) = parse_esp(esp).map_err(anyhow::Error::msg)?;
     let retransmit = p.retransmit.clone().unwrap_or(match p.preset {
         Preset::StrongSwan => RetransmitPolicy::strongswan(),
@@ -77,7 +77,7 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
             .unwrap_or_else(|| "ike-ref-test-psk".into())
             .into_bytes(),
         suite,
-        dh,
+        dh_groups,
         dh_exponent_bits: None,
         esp_encr,
         esp_integ,

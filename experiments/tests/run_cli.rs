@@ -203,3 +203,53 @@ fn the_liveness_scenario_checks_every_5s_from_both_sides() {
     }
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn the_invalid_ke_scenario_costs_one_extra_round_trip() {
+    let out = tmp("invalid-ke");
+    run(
+        &format!("{}/scenarios/invalid-ke.ron", env!("CARGO_MANIFEST_DIR")),
+        None,
+        &out,
+    );
+    let csv = std::fs::read_to_string(out.join("exchanges.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        rows[0].ends_with(",0.000000000,0.050400000,0.050400000,0,refused:INVALID_KE_PAYLOAD"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].contains(",IKE_SA_INIT,") && rows[1].ends_with(",success"),
+        "{csv}"
+    );
+    let s = summary(&out);
+    assert_eq!(
+        s["establishment_time"]["min_s"],
+        6.0 * 0.0252,
+        "three round trips"
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn the_lossy_setup_scenario_completes_through_retransmissions() {
+    let (a, b) = (tmp("lossy-a"), tmp("lossy-b"));
+    let file = format!("{}/scenarios/lossy-setup.ron", env!("CARGO_MANIFEST_DIR"));
+    run(&file, None, &a);
+    run(&file, None, &b);
+    let s = summary(&a);
+    assert_eq!(s["tunnels_established"], 1);
+    assert!(s["retransmissions"].as_u64().unwrap() >= 1, "{s}");
+    assert!(
+        std::fs::read(a.join("trace.log")).unwrap() == std::fs::read(b.join("trace.log")).unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(a.join("trace.log"))
+            .unwrap()
+            .contains("random loss")
+    );
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -24,7 +24,7 @@ fn config(addr: &str, psk: &str) -> EndpointConfig {
             integ: IntegAlg::HmacSha1_96,
             prf: PrfAlg::HmacSha1,
         },
-        dh: DhGroup::Modp2048,
+        dh_groups: vec![DhGroup::Modp2048],
         dh_exponent_bits: Some(256),
         esp_encr: EncrAlg::AesCbc { key_bits: 128 },
         esp_integ: IntegAlg::HmacSha1_96,
@@ -401,4 +401,69 @@ fn dpd_gives_up_with_the_retransmission_schedule_when_the_peer_vanishes() {
         p.eps[0].ike_sas().is_empty(),
         "the dead peer's IKE SA is destroyed"
     );
+}
+
+#[test]
+fn a_wrong_ke_guess_costs_one_round_trip_and_the_retry_uses_the_group_asked_for() {
+    let mut p = Pair::new("ike-ref-test-psk", 11);
+    // A guesses MODP-1024 first; B only accepts MODP-2048.
+    p.eps[0] = Endpoint::new(
+        EndpointConfig {
+            dh_groups: vec![DhGroup::Modp1024, DhGroup::Modp2048],
+            ..config(A, "ike-ref-test-psk")
+        },
+        RngStreams::new(11).stream("endpoint/A"),
+    );
+    p.run(&[]);
+    let sizes: Vec<usize> = p.wire.iter().map(|(_, _, b)| b.len()).collect();
+    // Header 28, SA with two DH transforms 56, KE 8 + 128 (MODP-1024) or 8 + 256, Nonce 36,
+    // notifies 86; INVALID_KE_PAYLOAD naming group 14 is 28 + 10.
+    assert_eq!(
+        sizes,
+        vec![
+            28 + 56 + 136 + 36 + 86,
+            38,
+            28 + 56 + 264 + 36 + 86,
+            470,
+            252,
+            204
+        ]
+    );
+    let init = p.finished(0, ExchangeKind::IkeSaInit);
+    assert!(
+        matches!(init[0], Event::ExchangeFinished { outcome: Outcome::Refused(n), ended, .. } if n == "INVALID_KE_PAYLOAD" && *ended == SimTime::ZERO + p.delay * 2)
+    );
+    assert!(
+        matches!(init[1], Event::ExchangeFinished { outcome: Outcome::Success, ended, .. } if *ended == SimTime::ZERO + p.delay * 4)
+    );
+    let sa = &p.eps[0].ike_sas()[0];
+    assert_eq!(sa.state, IkeState::Established);
+    assert_eq!(
+        sa.spi_i,
+        p.eps[1].ike_sas()[0].spi_i,
+        "the retry keeps the initiator SPI"
+    );
+    assert_eq!(
+        p.eps[1].ike_sas().len(),
+        1,
+        "the refused attempt left no SA at the responder"
+    );
+}
+
+#[test]
+fn no_common_proposal_is_refused_with_no_proposal_chosen() {
+    let mut p = Pair::new("ike-ref-test-psk", 12);
+    p.eps[0] = Endpoint::new(
+        EndpointConfig {
+            dh_groups: vec![DhGroup::Modp1024],
+            ..config(A, "ike-ref-test-psk")
+        },
+        RngStreams::new(12).stream("endpoint/A"),
+    );
+    p.run(&[]);
+    let init = p.finished(0, ExchangeKind::IkeSaInit);
+    assert!(
+        matches!(init[0], Event::ExchangeFinished { outcome: Outcome::Refused(n), .. } if n == "NO_PROPOSAL_CHOSEN")
+    );
+    assert!(p.eps[0].ike_sas().is_empty() && p.eps[1].ike_sas().is_empty());
 }

@@ -40,21 +40,26 @@ fn dh(t: &str) -> Option<DhGroup> {
 const KNOWN: &str =
     "aes128/aes192/aes256, sha1/sha256, modp768/modp1024/modp1536/modp2048/modp3072";
 
-/// An IKE proposal: encryption, integrity (its HMAC is also the PRF), DH group.
-pub fn parse_ike(s: &str) -> Result<(IkeSuite, DhGroup), String> {
+/// An IKE proposal: encryption, integrity (its HMAC is also the PRF), then one or more DH
+/// groups in preference order (`aes128-sha1-modp2048-modp1024`); the first is the KE guess.
+pub fn parse_ike(s: &str) -> Result<(IkeSuite, Vec<DhGroup>), String> {
+    let shape =
+        || format!("IKE proposal \"{s}\" must be ENCR-INTEG-DH[-DH...], e.g. \"{DEFAULT_IKE}\"");
     let t: Vec<&str> = s.split('-').collect();
-    let [e, i, g] = t[..] else {
-        return Err(format!(
-            "IKE proposal \"{s}\" must be ENCR-INTEG-DH, e.g. \"{DEFAULT_IKE}\""
-        ));
+    let [e, i, groups @ ..] = &t[..] else {
+        return Err(shape());
     };
-    let encr =
-        encr(e).ok_or_else(|| format!("unknown algorithm \"{e}\" in \"{s}\"; known: {KNOWN}"))?;
-    let (integ, prf) =
-        integ(i).ok_or_else(|| format!("unknown algorithm \"{i}\" in \"{s}\"; known: {KNOWN}"))?;
-    let group =
-        dh(g).ok_or_else(|| format!("unknown algorithm \"{g}\" in \"{s}\"; known: {KNOWN}"))?;
-    Ok((IkeSuite { encr, integ, prf }, group))
+    if groups.is_empty() {
+        return Err(shape());
+    }
+    let unknown = |x: &str| format!("unknown algorithm \"{x}\" in \"{s}\"; known: {KNOWN}");
+    let encr = encr(e).ok_or_else(|| unknown(e))?;
+    let (integ, prf) = integ(i).ok_or_else(|| unknown(i))?;
+    let groups = groups
+        .iter()
+        .map(|g| dh(g).ok_or_else(|| unknown(g)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((IkeSuite { encr, integ, prf }, groups))
 }
 
 /// An ESP proposal: encryption, integrity, and a DH group for PFS on rekey if given.
@@ -89,14 +94,15 @@ mod tests {
     #[test]
     fn strongswan_proposal_strings_parse() {
         let (s, g) = parse_ike("aes256-sha256-modp3072").unwrap();
+        assert_eq!(g, vec![DhGroup::Modp3072]);
+        assert_eq!(
+            parse_ike("aes128-sha1-modp1024-modp2048").unwrap().1,
+            vec![DhGroup::Modp1024, DhGroup::Modp2048]
+        );
         assert_eq!(s.encr, EncrAlg::AesCbc { key_bits: 256 });
         assert_eq!(
-            (s.integ, s.prf, g),
-            (
-                IntegAlg::HmacSha256_128,
-                PrfAlg::HmacSha256,
-                DhGroup::Modp3072
-            )
+            (s.integ, s.prf),
+            (IntegAlg::HmacSha256_128, PrfAlg::HmacSha256)
         );
         assert_eq!(parse_esp("aes128-sha1").unwrap().2, None);
         assert_eq!(

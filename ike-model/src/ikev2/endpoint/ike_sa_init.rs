@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 
 use sim_core::SimTime;
 
-use super::messages::{ike_proposal, sa_init_notifies};
+use super::messages::{ike_proposal, negotiate, sa_init_notifies};
 use super::{Endpoint, IkeSa, IkeState};
-use crate::crypto::DhPrivate;
+use crate::crypto::{DhGroup, DhPrivate};
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, NotifyType, PayloadType};
 use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
@@ -36,12 +36,45 @@ fn header(spi_i: u64, spi_r: u64, flags: u8) -> Header {
 pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: SocketAddr) {
     let local = SocketAddr::new(ep.cfg.addr, super::IKE_PORT);
     let spi_i = ep.random_spi();
+    let ke_group = ep.cfg.dh_groups[0];
+    ep.sas.push(IkeSa {
+        tunnel,
+        initiator: true,
+        spi_i,
+        spi_r: 0,
+        state: IkeState::ExpectSaInitResponse,
+        local,
+        peer,
+        keys: None,
+        child: None,
+        ni: Vec::new(),
+        nr: Vec::new(),
+        dh: None,
+        init_msg_ours: Vec::new(),
+        init_msg_peer: Vec::new(),
+        next_msgid: 0,
+        expect_msgid: 0,
+        pending: None,
+        last_response: None,
+        child_spi_in: 0,
+        last_received: now,
+        ke_group,
+    });
+    let i = ep.sas.len() - 1;
+    send_request(ep, now, i);
+}
+
+/// Sends (or, after INVALID_KE_PAYLOAD, sends again with message ID 0) our IKE_SA_INIT
+/// request with a fresh nonce and DH value for the SA's current KE group.
+fn send_request(ep: &mut Endpoint, now: SimTime, i: usize) {
+    let group = ep.sas[i].ke_group;
     let ni = ep.random_bytes(NONCE_LEN);
-    let dh = DhPrivate::generate(ep.cfg.dh, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let (spi_i, local, peer) = (ep.sas[i].spi_i, ep.sas[i].local, ep.sas[i].peer);
     let mut payloads = vec![
-        Payload::Sa(ike_proposal(ep.cfg.suite, ep.cfg.dh, vec![])),
+        Payload::Sa(ike_proposal(ep.cfg.suite, &ep.cfg.dh_groups, vec![])),
         Payload::Ke(KePayload {
-            group: ep.cfg.dh.id(),
+            group: group.id(),
             data: dh.public().to_vec(),
         }),
         Payload::Nonce(ni.clone()),
@@ -58,67 +91,56 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
         payloads,
     }
     .encode();
-    ep.sas.push(IkeSa {
-        tunnel,
-        initiator: true,
-        spi_i,
-        spi_r: 0,
-        state: IkeState::ExpectSaInitResponse,
-        local,
-        peer,
-        keys: None,
-        child: None,
-        ni,
-        nr: Vec::new(),
-        dh: Some(dh),
-        init_msg_ours: bytes.clone(),
-        init_msg_peer: Vec::new(),
-        next_msgid: 0,
-        expect_msgid: 0,
-        pending: None,
-        last_response: None,
-        child_spi_in: 0,
-        last_received: now,
-    });
-    let i = ep.sas.len() - 1;
+    let sa = &mut ep.sas[i];
+    sa.ni = ni;
+    sa.dh = Some(dh);
+    sa.init_msg_ours = bytes.clone();
+    sa.next_msgid = 0;
     ep.send_request(i, now, bytes, ExchangeKind::IkeSaInit, Purpose::Establish);
 }
 
 /// Finds the peer's proposal, KE and nonce, checking them against our configuration. An
 /// error is the notify to answer with.
-fn accept(ep: &Endpoint, m: &Message) -> Result<(Vec<u8>, Vec<u8>), NotifyType> {
+/// What an acceptable IKE_SA_INIT offers: the negotiated group, the peer's public value and
+/// its nonce.
+struct Offer {
+    group: DhGroup,
+    public: Vec<u8>,
+    nonce: Vec<u8>,
+}
+
+/// The notify to refuse with, and for INVALID_KE_PAYLOAD the group we want.
+type Refusal = (NotifyType, Option<DhGroup>);
+
+fn accept(ep: &Endpoint, m: &Message) -> Result<Offer, Refusal> {
     let mut ke = None;
     let mut nonce = None;
-    let mut proposal_ok = false;
+    let mut group = None;
     for p in &m.payloads {
         match p {
-            Payload::Sa(sa) => {
-                let ours = ike_proposal(ep.cfg.suite, ep.cfg.dh, vec![]);
-                proposal_ok = sa.proposals.iter().any(|pr| {
-                    let mut pr = pr.clone();
-                    pr.num = 1;
-                    pr.spi.clear();
-                    pr == ours.proposals[0]
-                });
-            }
+            Payload::Sa(sa) => group = negotiate(ep.cfg.suite, &ep.cfg.dh_groups, sa),
             Payload::Ke(k) => ke = Some(k.clone()),
             Payload::Nonce(n) => nonce = Some(n.clone()),
             _ => {}
         }
     }
-    if !proposal_ok {
-        return Err(NotifyType::NO_PROPOSAL_CHOSEN);
-    }
-    let (Some(ke), Some(nonce)) = (ke, nonce) else {
-        return Err(NotifyType::INVALID_SYNTAX);
+    let Some(group) = group else {
+        return Err((NotifyType::NO_PROPOSAL_CHOSEN, None));
     };
-    if ke.group != ep.cfg.dh.id() {
-        return Err(NotifyType::INVALID_KE_PAYLOAD);
+    let (Some(ke), Some(nonce)) = (ke, nonce) else {
+        return Err((NotifyType::INVALID_SYNTAX, None));
+    };
+    if ke.group != group.id() {
+        return Err((NotifyType::INVALID_KE_PAYLOAD, Some(group)));
     }
     if !(16..=256).contains(&nonce.len()) {
-        return Err(NotifyType::INVALID_SYNTAX);
+        return Err((NotifyType::INVALID_SYNTAX, None));
     }
-    Ok((ke.data, nonce))
+    Ok(Offer {
+        group,
+        public: ke.data,
+        nonce,
+    })
 }
 
 /// Answers an IKE_SA_INIT request as responder.
@@ -134,15 +156,12 @@ pub(super) fn respond(
         ep.dropped += 1;
         return;
     };
-    let (peer_public, ni) = match accept(ep, &m) {
-        Ok(v) => v,
-        Err(notify) => {
-            // §2.21.1: an error in IKE_SA_INIT is answered unprotected and no SA is kept.
-            let data = if notify == NotifyType::INVALID_KE_PAYLOAD {
-                ep.cfg.dh.id().to_be_bytes().to_vec()
-            } else {
-                vec![]
-            };
+    let (group, peer_public, ni) = match accept(ep, &m) {
+        Ok(o) => (o.group, o.public, o.nonce),
+        Err((notify, want)) => {
+            // §2.21.1: an error in IKE_SA_INIT is answered unprotected and no SA is kept;
+            // INVALID_KE_PAYLOAD names the group we want (§1.3).
+            let data = want.map_or(vec![], |g| g.id().to_be_bytes().to_vec());
             let reply = Message {
                 header: header(h.spi_i, 0, FLAG_RESPONSE),
                 payloads: vec![Payload::Notify(NotifyPayload::new(notify, data))],
@@ -158,15 +177,15 @@ pub(super) fn respond(
     };
     let spi_r = ep.random_spi();
     let nr = ep.random_bytes(NONCE_LEN);
-    let dh = DhPrivate::generate(ep.cfg.dh, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
     let Ok(g_ir) = dh.shared_secret(&peer_public) else {
         ep.dropped += 1;
         return;
     };
     let mut payloads = vec![
-        Payload::Sa(ike_proposal(ep.cfg.suite, ep.cfg.dh, vec![])),
+        Payload::Sa(ike_proposal(ep.cfg.suite, &[group], vec![])),
         Payload::Ke(KePayload {
-            group: ep.cfg.dh.id(),
+            group: group.id(),
             data: dh.public().to_vec(),
         }),
         Payload::Nonce(nr.clone()),
@@ -207,6 +226,7 @@ pub(super) fn respond(
         last_response: None,
         child_spi_in: 0,
         last_received: now,
+        ke_group: group,
     });
     let i = ep.sas.len() - 1;
     ep.log_keys(i);
@@ -220,6 +240,28 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
         return;
     };
     let p = ep.sas[i].pending.take().expect("checked by the caller");
+    // §1.2: a wrong KE guess costs one round trip; retry at once with the group asked for.
+    if let Some(group) = m.payloads.iter().find_map(|x| match x {
+        Payload::Notify(n) if n.ty == NotifyType::INVALID_KE_PAYLOAD && n.data.len() == 2 => {
+            DhGroup::from_id(u16::from_be_bytes([n.data[0], n.data[1]]))
+        }
+        _ => None,
+    }) && ep.cfg.dh_groups.contains(&group)
+        && group != ep.sas[i].ke_group
+    {
+        ep.finish_exchange(
+            i,
+            now,
+            p.kind,
+            p.purpose,
+            p.first_sent,
+            p.sends - 1,
+            Outcome::Refused(NotifyType::INVALID_KE_PAYLOAD.to_string()),
+        );
+        ep.sas[i].ke_group = group;
+        send_request(ep, now, i);
+        return;
+    }
     if let Some(Payload::Notify(n)) = m
         .payloads
         .iter()
@@ -238,8 +280,8 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
         return;
     }
     let (peer_public, nr) = match accept(ep, &m) {
-        Ok(v) => v,
-        Err(_) => {
+        Ok(o) if o.group == ep.sas[i].ke_group => (o.public, o.nonce),
+        _ => {
             ep.dropped += 1;
             ep.sas[i].pending = Some(p);
             return;

@@ -21,21 +21,49 @@ fn encr_transform(e: EncrAlg) -> Transform {
     }
 }
 
-/// The IKE proposal: one proposal with ENCR, INTEG, PRF and DH.
-pub fn ike_proposal(suite: IkeSuite, dh: DhGroup, spi: Vec<u8>) -> SaPayload {
+/// The IKE proposal: one proposal with ENCR, INTEG, PRF and the DH groups in preference
+/// order (a responder's answer carries only the chosen group).
+pub fn ike_proposal(suite: IkeSuite, groups: &[DhGroup], spi: Vec<u8>) -> SaPayload {
+    let mut transforms = vec![
+        encr_transform(suite.encr),
+        Transform::new(TransformType::INTEG, suite.integ.id()),
+        Transform::new(TransformType::PRF, suite.prf.id()),
+    ];
+    transforms.extend(
+        groups
+            .iter()
+            .map(|g| Transform::new(TransformType::DH, g.id())),
+    );
     SaPayload {
         proposals: vec![Proposal {
             num: 1,
             protocol: ProtocolId::IKE,
             spi,
-            transforms: vec![
-                encr_transform(suite.encr),
-                Transform::new(TransformType::INTEG, suite.integ.id()),
-                Transform::new(TransformType::PRF, suite.prf.id()),
-                Transform::new(TransformType::DH, dh.id()),
-            ],
+            transforms,
         }],
     }
+}
+
+/// The DH group to use with a peer's SA payload: the first of `ours` that one of its
+/// proposals offers alongside exactly our ENCR, INTEG and PRF (RFC 7296 §2.7).
+pub fn negotiate(suite: IkeSuite, ours: &[DhGroup], sa: &SaPayload) -> Option<DhGroup> {
+    let base = ike_proposal(suite, &[], vec![])
+        .proposals
+        .remove(0)
+        .transforms;
+    sa.proposals.iter().find_map(|p| {
+        let (dh, rest): (Vec<&Transform>, Vec<&Transform>) =
+            p.transforms.iter().partition(|t| t.ty == TransformType::DH);
+        let same = p.protocol == ProtocolId::IKE
+            && rest.len() == base.len()
+            && base.iter().all(|b| rest.contains(&b));
+        if !same {
+            return None;
+        }
+        ours.iter()
+            .copied()
+            .find(|g| dh.iter().any(|t| t.id == g.id()))
+    })
 }
 
 /// The ESP proposal of a CHILD_SA: ENCR, INTEG, ESN off, with our inbound SPI.

@@ -46,8 +46,9 @@ pub struct EndpointConfig {
     pub psk: Vec<u8>,
     /// IKE SA algorithms we propose and accept.
     pub suite: IkeSuite,
-    /// DH group we propose and accept.
-    pub dh: DhGroup,
+    /// DH groups we propose and accept, most preferred first; the initiator's first KE
+    /// guess is the first.
+    pub dh_groups: Vec<DhGroup>,
     /// Private exponent bits (`None`: the prime's length, strongSwan's default).
     pub dh_exponent_bits: Option<u32>,
     /// CHILD_SA encryption.
@@ -147,6 +148,8 @@ pub struct IkeSa {
     child_spi_in: u32,
     /// When a valid message last arrived on this SA (for DPD).
     last_received: SimTime,
+    /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
+    ke_group: DhGroup,
 }
 
 /// An IKEv2 endpoint.
