@@ -83,6 +83,7 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         esp_integ,
         retransmit,
         dpd: p.dpd,
+        cookie_threshold: p.cookie_threshold,
     })
 }
 

@@ -253,3 +253,35 @@ fn the_lossy_setup_scenario_completes_through_retransmissions() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+#[test]
+fn the_cookie_scenario_costs_one_extra_round_trip() {
+    let out = tmp("cookie");
+    run(
+        &format!("{}/scenarios/cookie.ron", env!("CARGO_MANIFEST_DIR")),
+        None,
+        &out,
+    );
+    let s = summary(&out);
+    assert_eq!(s["exchanges"]["IKE_SA_INIT"]["refused:COOKIE"], 1);
+    assert_eq!(s["exchanges"]["IKE_SA_INIT"]["success"], 1);
+    assert_eq!(
+        s["establishment_time"]["min_s"],
+        6.0 * 0.0252,
+        "three round trips"
+    );
+    if Command::new("tshark").arg("-v").output().is_ok() {
+        let o = Command::new("tshark")
+            .env("WIRESHARK_CONFIG_DIR", &out)
+            .arg("-r")
+            .arg(out.join("capture.pcap"))
+            .arg("-V")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("COOKIE"), "tshark names the notify");
+        assert!(!text.contains("Malformed") && !text.contains("incorrect"));
+        assert_eq!(text.matches("[correct]").count(), 2);
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -30,6 +30,7 @@ fn config(addr: &str, psk: &str) -> EndpointConfig {
         esp_integ: IntegAlg::HmacSha1_96,
         retransmit: RetransmitPolicy::strongswan(),
         dpd: None,
+        cookie_threshold: None,
     }
 }
 
@@ -466,4 +467,46 @@ fn no_common_proposal_is_refused_with_no_proposal_chosen() {
         matches!(init[0], Event::ExchangeFinished { outcome: Outcome::Refused(n), .. } if n == "NO_PROPOSAL_CHOSEN")
     );
     assert!(p.eps[0].ike_sas().is_empty() && p.eps[1].ike_sas().is_empty());
+}
+
+#[test]
+fn a_cookie_demanding_responder_costs_one_round_trip_and_auth_signs_the_cookie_request() {
+    let mut p = Pair::new("ike-ref-test-psk", 13);
+    p.eps[1] = Endpoint::new(
+        EndpointConfig {
+            cookie_threshold: Some(0),
+            ..config(B, "ike-ref-test-psk")
+        },
+        RngStreams::new(13).stream("endpoint/B"),
+    );
+    p.eps[1].add_peer(A.parse().unwrap(), 0);
+    p.run(&[]);
+    let sizes: Vec<usize> = p.wire.iter().map(|(_, _, b)| b.len()).collect();
+    // The COOKIE answer is 28 + 8 + 21; the retry is the first request plus that notify.
+    assert_eq!(sizes, vec![462, 57, 462 + 29, 470, 252, 204]);
+    assert!(
+        p.wire[0].2[28..] == p.wire[2].2[28 + 29..],
+        "all other payloads unchanged"
+    );
+    let init = p.finished(0, ExchangeKind::IkeSaInit);
+    assert!(
+        matches!(init[0], Event::ExchangeFinished { outcome: Outcome::Refused(n), .. } if n == "COOKIE")
+    );
+    assert!(matches!(
+        init[1],
+        Event::ExchangeFinished {
+            outcome: Outcome::Success,
+            ..
+        }
+    ));
+    assert_eq!(
+        p.eps[0].ike_sas()[0].state,
+        IkeState::Established,
+        "AUTH over the cookie request verifies"
+    );
+    assert_eq!(
+        p.eps[1].ike_sas().len(),
+        1,
+        "no state was kept for the cookieless request"
+    );
 }

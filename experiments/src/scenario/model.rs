@@ -111,6 +111,10 @@ pub struct PeerSpec {
     /// Requests this peer allows outstanding (SET_WINDOW_SIZE); 1 when left out.
     #[serde(default)]
     pub window: Option<u32>,
+    /// As responder, answer IKE_SA_INIT with a COOKIE once this many IKE SAs are half-open
+    /// (strongSwan's default is 30); never when left out.
+    #[serde(default)]
+    pub cookie_threshold: Option<u32>,
     /// Pre-shared key; `ike-ref-test-psk` (the reference captures' key) when left out.
     #[serde(default)]
     pub psk: Option<String>,

@@ -156,6 +156,37 @@ pub(super) fn respond(
         ep.dropped += 1;
         return;
     };
+    if let Some(threshold) = ep.cfg.cookie_threshold {
+        let half_open = ep
+            .sas
+            .iter()
+            .filter(|s| s.state == IkeState::ExpectAuthRequest)
+            .count();
+        if half_open >= threshold as usize {
+            let expected = cookie(ep, &m, from);
+            let offered = match m.payloads.first() {
+                Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
+                _ => None,
+            };
+            if offered != Some(&expected) {
+                // Stateless: answer with the cookie and keep nothing.
+                let reply = Message {
+                    header: header(h.spi_i, 0, FLAG_RESPONSE),
+                    payloads: vec![Payload::Notify(NotifyPayload::new(
+                        NotifyType::COOKIE,
+                        expected,
+                    ))],
+                }
+                .encode();
+                ep.out.push_back(super::Transmit {
+                    src: local,
+                    dst: from,
+                    payload: reply,
+                });
+                return;
+            }
+        }
+    }
     let (group, peer_public, ni) = match accept(ep, &m) {
         Ok(o) => (o.group, o.public, o.nonce),
         Err((notify, want)) => {
@@ -233,6 +264,38 @@ pub(super) fn respond(
     ep.send_response(i, 0, reply);
 }
 
+/// Cookie = <version> | SHA-1(Ni | IPi | SPIi | <secret>) (RFC 7296 §2.6).
+fn cookie(ep: &mut Endpoint, m: &Message, from: SocketAddr) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    let secret = match ep.cookie_secret {
+        Some(s) => s,
+        None => {
+            let mut s = [0u8; 16];
+            s.copy_from_slice(&ep.random_bytes(16));
+            ep.cookie_secret = Some(s);
+            s
+        }
+    };
+    let ni = m.payloads.iter().find_map(|p| {
+        if let Payload::Nonce(n) = p {
+            Some(n.as_slice())
+        } else {
+            None
+        }
+    });
+    let mut h = Sha1::new();
+    h.update(ni.unwrap_or_default());
+    match from.ip() {
+        std::net::IpAddr::V4(a) => h.update(a.octets()),
+        std::net::IpAddr::V6(a) => h.update(a.octets()),
+    }
+    h.update(m.header.spi_i.to_be_bytes());
+    h.update(secret);
+    let mut out = vec![1u8];
+    out.extend_from_slice(&h.finalize());
+    out
+}
+
 /// Handles the IKE_SA_INIT response as initiator: keys, then IKE_AUTH.
 pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header, bytes: &[u8]) {
     let Ok(m) = Message::decode(bytes) else {
@@ -240,6 +303,37 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
         return;
     };
     let p = ep.sas[i].pending.take().expect("checked by the caller");
+    // §2.6: resend the same request with the responder's cookie as the first payload.
+    if let Some(Payload::Notify(n)) = m.payloads.first()
+        && n.ty == NotifyType::COOKIE
+        && (1..=64).contains(&n.data.len())
+    {
+        ep.finish_exchange(
+            i,
+            now,
+            p.kind,
+            p.purpose,
+            p.first_sent,
+            p.sends - 1,
+            Outcome::Refused(NotifyType::COOKIE.to_string()),
+        );
+        let Ok(mut ours) = Message::decode(&ep.sas[i].init_msg_ours) else {
+            ep.dropped += 1;
+            return;
+        };
+        if matches!(ours.payloads.first(), Some(Payload::Notify(c)) if c.ty == NotifyType::COOKIE) {
+            ours.payloads.remove(0);
+        }
+        ours.payloads.insert(
+            0,
+            Payload::Notify(NotifyPayload::new(NotifyType::COOKIE, n.data.clone())),
+        );
+        let bytes = ours.encode();
+        ep.sas[i].init_msg_ours = bytes.clone();
+        ep.sas[i].next_msgid = 0;
+        ep.send_request(i, now, bytes, ExchangeKind::IkeSaInit, Purpose::Establish);
+        return;
+    }
     // §1.2: a wrong KE guess costs one round trip; retry at once with the group asked for.
     if let Some(group) = m.payloads.iter().find_map(|x| match x {
         Payload::Notify(n) if n.ty == NotifyType::INVALID_KE_PAYLOAD && n.data.len() == 2 => {

@@ -60,6 +60,9 @@ pub struct EndpointConfig {
     /// Liveness check after this long without receiving anything (strongSwan's
     /// `dpd_delay`); off when `None`.
     pub dpd: Option<sim_core::Duration>,
+    /// As responder, demand a COOKIE (RFC 7296 §2.6) once this many IKE SAs are half-open
+    /// (strongSwan: 30); never when `None`.
+    pub cookie_threshold: Option<u32>,
 }
 
 /// Where an IKE SA is in its life.
@@ -160,6 +163,8 @@ pub struct Endpoint {
     sas: Vec<IkeSa>,
     out: VecDeque<Transmit>,
     events: VecDeque<(SimTime, Event)>,
+    /// The secret behind our cookies, drawn when first needed.
+    cookie_secret: Option<[u8; 16]>,
     /// Wireshark `ikev2_decryption_table` lines of every IKE SA that got keys, in order.
     pub key_log: Vec<String>,
     /// Tunnel index by peer address, for SAs this endpoint responds to.
@@ -183,6 +188,7 @@ impl Endpoint {
             events: VecDeque::new(),
             peers: Vec::new(),
             key_log: Vec::new(),
+            cookie_secret: None,
             dropped: 0,
         }
     }
