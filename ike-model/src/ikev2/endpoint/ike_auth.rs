@@ -131,6 +131,20 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize) {
     ep.send_request(i, now, bytes, ExchangeKind::IkeAuth, Purpose::Establish);
 }
 
+/// The peer's identity (IDi from the initiator, IDr from the responder) and AUTH data.
+fn peer_id_and_auth(inner: &[Payload], from_initiator: bool) -> Option<(IdPayload, Vec<u8>)> {
+    let id = inner.iter().find_map(|p| match p {
+        Payload::IdI(id) if from_initiator => Some(id.clone()),
+        Payload::IdR(id) if !from_initiator => Some(id.clone()),
+        _ => None,
+    })?;
+    let auth = inner.iter().find_map(|p| match p {
+        Payload::Auth(a) => Some(a.data.clone()),
+        _ => None,
+    })?;
+    Some((id, auth))
+}
+
 fn esp_spi_of(inner: &[Payload]) -> Option<u32> {
     inner.iter().find_map(|p| match p {
         Payload::Sa(sa) => sa
@@ -172,22 +186,10 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8]) {
         return;
     };
     let msgid = opened.message.header.message_id;
-    let idi = opened.inner.iter().find_map(|p| {
-        if let Payload::IdI(id) = p {
-            Some(id.clone())
-        } else {
-            None
-        }
-    });
-    let auth = opened.inner.iter().find_map(|p| {
-        if let Payload::Auth(a) = p {
-            Some(a.data.clone())
-        } else {
-            None
-        }
-    });
-    let peer_spi = esp_spi_of(&opened.inner);
-    let (Some(idi), Some(auth), Some(peer_spi)) = (idi, auth, peer_spi) else {
+    let (Some((idi, auth)), Some(peer_spi)) = (
+        peer_id_and_auth(&opened.inner, true),
+        esp_spi_of(&opened.inner),
+    ) else {
         ep.dropped += 1;
         return;
     };
@@ -240,57 +242,21 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8
         Payload::Notify(n) if n.ty.is_error() => Some(n.ty),
         _ => None,
     }) {
-        ep.finish_exchange(
-            i,
-            now,
-            p.kind,
-            p.purpose,
-            p.first_sent,
-            p.sends - 1,
-            Outcome::Refused(n.to_string()),
-        );
+        ep.finish_pending(i, now, &p, Outcome::Refused(n.to_string()));
         ep.kill(i, now, "IKE_AUTH refused");
         return;
     }
-    let idr = opened.inner.iter().find_map(|x| {
-        if let Payload::IdR(id) = x {
-            Some(id.clone())
-        } else {
-            None
-        }
-    });
-    let auth = opened.inner.iter().find_map(|x| {
-        if let Payload::Auth(a) = x {
-            Some(a.data.clone())
-        } else {
-            None
-        }
-    });
-    let spi = esp_spi_of(&opened.inner);
-    match (idr, auth, spi) {
-        (Some(idr), Some(auth), Some(spi)) if auth == peer_auth(ep, i, &idr) => {
+    match (
+        peer_id_and_auth(&opened.inner, false),
+        esp_spi_of(&opened.inner),
+    ) {
+        (Some((idr, auth)), Some(spi)) if auth == peer_auth(ep, i, &idr) => {
             ep.sas[i].last_received = now;
-            ep.finish_exchange(
-                i,
-                now,
-                p.kind,
-                p.purpose,
-                p.first_sent,
-                p.sends - 1,
-                Outcome::Success,
-            );
+            ep.finish_pending(i, now, &p, Outcome::Success);
             install_child(ep, i, now, spi);
         }
         _ => {
-            ep.finish_exchange(
-                i,
-                now,
-                p.kind,
-                p.purpose,
-                p.first_sent,
-                p.sends - 1,
-                Outcome::Refused("AUTHENTICATION_FAILED".into()),
-            );
+            ep.finish_pending(i, now, &p, Outcome::Refused("AUTHENTICATION_FAILED".into()));
             ep.kill(i, now, "peer AUTH did not verify");
         }
     }

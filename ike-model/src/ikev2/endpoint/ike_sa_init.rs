@@ -308,15 +308,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
         && n.ty == NotifyType::COOKIE
         && (1..=64).contains(&n.data.len())
     {
-        ep.finish_exchange(
-            i,
-            now,
-            p.kind,
-            p.purpose,
-            p.first_sent,
-            p.sends - 1,
-            Outcome::Refused(NotifyType::COOKIE.to_string()),
-        );
+        ep.finish_pending(i, now, &p, Outcome::Refused(NotifyType::COOKIE.to_string()));
         let Ok(mut ours) = Message::decode(&ep.sas[i].init_msg_ours) else {
             ep.dropped += 1;
             return;
@@ -343,13 +335,10 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
     }) && ep.cfg.dh_groups.contains(&group)
         && group != ep.sas[i].ke_group
     {
-        ep.finish_exchange(
+        ep.finish_pending(
             i,
             now,
-            p.kind,
-            p.purpose,
-            p.first_sent,
-            p.sends - 1,
+            &p,
             Outcome::Refused(NotifyType::INVALID_KE_PAYLOAD.to_string()),
         );
         ep.sas[i].ke_group = group;
@@ -361,15 +350,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
         .iter()
         .find(|p| matches!(p, Payload::Notify(n) if n.ty.is_error()))
     {
-        ep.finish_exchange(
-            i,
-            now,
-            p.kind,
-            p.purpose,
-            p.first_sent,
-            p.sends - 1,
-            Outcome::Refused(n.ty.to_string()),
-        );
+        ep.finish_pending(i, now, &p, Outcome::Refused(n.ty.to_string()));
         ep.kill(i, now, "IKE_SA_INIT refused");
         return;
     }
@@ -396,14 +377,6 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
     sa.keys = Some(derive_ike_keys(
         suite, &seed, &sa.ni, &sa.nr, sa.spi_i, sa.spi_r,
     ));
-    ep.finish_exchange(
-        i,
-        now,
-        p.kind,
-        p.purpose,
-        p.first_sent,
-        p.sends - 1,
-        Outcome::Success,
-    );
+    ep.finish_pending(i, now, &p, Outcome::Success);
     super::ike_auth::initiate(ep, now, i);
 }

@@ -68,14 +68,6 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8
         return false;
     }
     let p = ep.sas[i].pending.take().expect("checked by the caller");
-    ep.finish_exchange(
-        i,
-        now,
-        p.kind,
-        p.purpose,
-        p.first_sent,
-        p.sends - 1,
-        Outcome::Success,
-    );
+    ep.finish_pending(i, now, &p, Outcome::Success);
     true
 }

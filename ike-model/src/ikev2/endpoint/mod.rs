@@ -433,6 +433,19 @@ impl Endpoint {
         });
     }
 
+    /// Reports the end of the exchange of request `p` (now taken off SA `i`).
+    fn finish_pending(&mut self, i: usize, now: SimTime, p: &Pending, outcome: Outcome) {
+        self.finish_exchange(
+            i,
+            now,
+            p.kind,
+            p.purpose,
+            p.first_sent,
+            p.sends - 1,
+            outcome,
+        );
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finish_exchange(
         &mut self,
