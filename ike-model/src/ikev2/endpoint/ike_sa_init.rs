@@ -170,19 +170,7 @@ pub(super) fn respond(
             };
             if offered != Some(&expected) {
                 // Stateless: answer with the cookie and keep nothing.
-                let reply = Message {
-                    header: header(h.spi_i, 0, FLAG_RESPONSE),
-                    payloads: vec![Payload::Notify(NotifyPayload::new(
-                        NotifyType::COOKIE,
-                        expected,
-                    ))],
-                }
-                .encode();
-                ep.out.push_back(super::Transmit {
-                    src: local,
-                    dst: from,
-                    payload: reply,
-                });
+                answer_statelessly(ep, h.spi_i, local, from, NotifyType::COOKIE, expected);
                 return;
             }
         }
@@ -193,16 +181,7 @@ pub(super) fn respond(
             // §2.21.1: an error in IKE_SA_INIT is answered unprotected and no SA is kept;
             // INVALID_KE_PAYLOAD names the group we want (§1.3).
             let data = want.map_or(vec![], |g| g.id().to_be_bytes().to_vec());
-            let reply = Message {
-                header: header(h.spi_i, 0, FLAG_RESPONSE),
-                payloads: vec![Payload::Notify(NotifyPayload::new(notify, data))],
-            }
-            .encode();
-            ep.out.push_back(super::Transmit {
-                src: local,
-                dst: from,
-                payload: reply,
-            });
+            answer_statelessly(ep, h.spi_i, local, from, notify, data);
             return;
         }
     };
@@ -262,6 +241,27 @@ pub(super) fn respond(
     let i = ep.sas.len() - 1;
     ep.log_keys(i);
     ep.send_response(i, 0, reply);
+}
+
+/// Answers an IKE_SA_INIT request with a lone notify, keeping no state (§2.6, §2.21.1).
+fn answer_statelessly(
+    ep: &mut Endpoint,
+    spi_i: u64,
+    local: SocketAddr,
+    to: SocketAddr,
+    ty: NotifyType,
+    data: Vec<u8>,
+) {
+    let reply = Message {
+        header: header(spi_i, 0, FLAG_RESPONSE),
+        payloads: vec![Payload::Notify(NotifyPayload::new(ty, data))],
+    }
+    .encode();
+    ep.out.push_back(super::Transmit {
+        src: local,
+        dst: to,
+        payload: reply,
+    });
 }
 
 /// Cookie = <version> | SHA-1(Ni | IPi | SPIi | <secret>) (RFC 7296 §2.6).
