@@ -84,6 +84,7 @@ pub struct Metrics {
     first_child: Vec<[Option<SimTime>; 2]>,
     by_type: BTreeMap<String, BTreeMap<String, u64>>,
     retransmissions: u64,
+    dropped: BTreeMap<String, u64>,
 }
 
 /// Minimum, median and maximum of a sample, in seconds.
@@ -124,6 +125,7 @@ impl Metrics {
             first_child: vec![[None, None]; n],
             by_type: BTreeMap::new(),
             retransmissions: 0,
+            dropped: BTreeMap::new(),
         }
     }
 
@@ -200,7 +202,16 @@ impl Metrics {
                     reason: reason.clone(),
                 });
             }
+            Event::State { .. } => {}
+            Event::Dropped { reason, .. } => {
+                *self.dropped.entry((*reason).to_string()).or_default() += 1;
+            }
         }
+    }
+
+    /// Datagrams the endpoints dropped unanswered, by reason.
+    pub fn dropped_by_reason(&self) -> &BTreeMap<String, u64> {
+        &self.dropped
     }
 
     /// Establishment time of each tunnel that has a CHILD_SA at both ends.

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ike_model::events::Event;
-use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig};
+use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, Flavour, NATT_PORT, TunnelConfig};
+use ike_model::ikev2::header::Header;
 use ike_model::policy::RetransmitPolicy;
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
@@ -19,13 +20,16 @@ use topologies::{Site, two_site};
 
 use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
 use crate::scenario::Scenario;
-use crate::scenario::model::Preset;
+use crate::scenario::model::{Action, Preset};
 use crate::scenario::proposals::{DEFAULT_ESP, DEFAULT_IKE, parse_esp, parse_ike};
+use crate::scenario::selectors::parse_ts;
+use ike_model::ikev2::payload::TrafficSelector;
 
 enum Ev {
     Net(NetEvent),
     Start { tunnel: usize },
     Wake { peer: usize, generation: u64 },
+    Action { index: usize },
 }
 
 impl From<NetEvent> for Ev {
@@ -64,9 +68,9 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         .and_then(|v| v.first())
         .map_or(DEFAULT_ESP, String::as_str);
     let (suite, dh_groups) = parse_ike(ike).map_err(anyhow::Error::msg)?;
-    let (esp_encr, esp_integ, _pfs) = parse_esp(esp).map_err(anyhow::Error::msg)?;
+    let (esp_encr, esp_integ, esp_dh) = parse_esp(esp).map_err(anyhow::Error::msg)?;
     let retransmit = p.retransmit.clone().unwrap_or(match p.preset {
-        Preset::StrongSwan => RetransmitPolicy::strongswan(),
+        Preset::StrongSwan | Preset::Srx => RetransmitPolicy::strongswan(),
         Preset::Libreswan => RetransmitPolicy::libreswan(),
     });
     Ok(EndpointConfig {
@@ -82,8 +86,16 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         esp_encr,
         esp_integ,
         retransmit,
+        esp_dh,
         dpd: p.dpd,
         cookie_threshold: p.cookie_threshold,
+        window: p.window.unwrap_or(1),
+        mobike: p.mobike.unwrap_or(p.preset == Preset::StrongSwan),
+        force_encap: p.encap,
+        flavour: match p.preset {
+            Preset::Srx => Flavour::Srx,
+            Preset::StrongSwan | Preset::Libreswan => Flavour::StrongSwan,
+        },
     })
 }
 
@@ -127,9 +139,36 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     let peer_index = |name: &str| names.iter().position(|n| n == name).expect("validated");
     let mut tunnels = Vec::new();
     for (t, spec) in s.tunnels.iter().enumerate() {
-        let r = peer_index(&spec.responder);
-        let init_addr = s.peers[&spec.initiator].address;
-        peers[r].ep.add_peer(init_addr, t as u32);
+        let (ia, ra) = (
+            s.peers[&spec.initiator].address,
+            s.peers[&spec.responder].address,
+        );
+        let ts = |list: &Option<Vec<String>>, addr| -> Result<Vec<TrafficSelector>> {
+            match list {
+                None => Ok(vec![TrafficSelector::host(addr)]),
+                Some(v) => v
+                    .iter()
+                    .map(|x| parse_ts(x).map_err(anyhow::Error::msg))
+                    .collect(),
+            }
+        };
+        let (its, rts) = (ts(&spec.initiator_ts, ia)?, ts(&spec.responder_ts, ra)?);
+        peers[peer_index(&spec.initiator)]
+            .ep
+            .add_tunnel(TunnelConfig {
+                tunnel: t as u32,
+                peer: ra,
+                local_ts: its.clone(),
+                remote_ts: rts.clone(),
+            });
+        peers[peer_index(&spec.responder)]
+            .ep
+            .add_tunnel(TunnelConfig {
+                tunnel: t as u32,
+                peer: ia,
+                local_ts: rts,
+                remote_ts: its,
+            });
         tunnels.push(TunnelInfo {
             initiator: spec.initiator.clone(),
             responder: spec.responder.clone(),
@@ -150,6 +189,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     for (t, spec) in s.tunnels.iter().enumerate() {
         sched.schedule_at(SimTime::ZERO + spec.start, Ev::Start { tunnel: t });
     }
+    for (k, a) in s.actions.iter().enumerate() {
+        sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
+    }
+    let mut commands_refused = 0u64;
     let end = SimTime::ZERO + s.duration;
     while let Some(t) = sched.peek_time() {
         if t > end {
@@ -162,6 +205,33 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 let i = peer_index(&spec.initiator);
                 let dst = s.peers[&spec.responder].address;
                 peers[i].ep.start_tunnel(now, tunnel as u32, dst);
+                Some(i)
+            }
+            Ev::Action { index } => {
+                let a = &s.actions[index];
+                let spec = &s.tunnels[a.tunnel];
+                let who = a.peer.as_deref().unwrap_or(&spec.initiator);
+                let i = peer_index(who);
+                let tunnel = a.tunnel as u32;
+                let ep = &mut peers[i].ep;
+                let r = match a.action {
+                    Action::CreateChild => ep.create_child(now, tunnel),
+                    Action::RekeyChild => ep.rekey_child(now, tunnel),
+                    Action::DeleteChild => ep.delete_child(now, tunnel),
+                    Action::DeleteIke => ep.delete_ike(now, tunnel),
+                };
+                let node = peers[i].node;
+                trace.emit(now, || TraceEvent::Note {
+                    node: Some(node),
+                    category: "command".into(),
+                    text: match &r {
+                        Ok(()) => format!("{:?} on tunnel {tunnel}", a.action),
+                        Err(e) => format!("{:?} refused: {e}", a.action),
+                    },
+                });
+                if r.is_err() {
+                    commands_refused += 1;
+                }
                 Some(i)
             }
             Ev::Wake { peer, generation } => {
@@ -188,6 +258,11 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         if let Some(i) = touched {
             let p = &mut peers[i];
             while let Some(tx) = p.ep.poll_transmit() {
+                trace.emit(now, || TraceEvent::Note {
+                    node: Some(p.node),
+                    category: "ike".into(),
+                    text: describe_message(tx.src.port(), &tx.payload),
+                });
                 let pkt = Packet::udp(
                     tx.src.ip(),
                     tx.src.port(),
@@ -256,7 +331,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "exchanges": metrics.exchanges_by_type(),
         "retransmissions": metrics.retransmissions(),
         "packets_captured": captured,
-        "datagrams_dropped_by_endpoints": peers.iter().map(|p| p.ep.dropped).sum::<u64>(),
+        "datagrams_dropped_by_endpoints": peers.iter().map(|p| p.ep.dropped_total()).sum::<u64>(),
+        "dropped_by_reason": metrics.dropped_by_reason(),
+        "commands_refused": commands_refused,
     });
     write_atomic(
         out.join("summary.json"),
@@ -288,5 +365,33 @@ fn describe(e: &Event) -> String {
             reason,
             ..
         } => format!("{kind} SA {spi} {change} ({reason})"),
+        Event::State {
+            kind, spi, state, ..
+        } => format!("{kind} SA {spi} state {state}"),
+        Event::Dropped { reason, .. } => format!("dropped a datagram: {reason}"),
+    }
+}
+
+/// One trace line for an IKE message we send: exchange, request or response, message ID,
+/// size, and the port (4500 after the float).
+fn describe_message(port: u16, payload: &[u8]) -> String {
+    let ike = if port == NATT_PORT && payload.len() >= 4 {
+        &payload[4..]
+    } else {
+        payload
+    };
+    match Header::decode(ike) {
+        Ok(h) => format!(
+            "send {} {} #{} ({} bytes, port {port})",
+            h.exchange,
+            if h.is_response() {
+                "response"
+            } else {
+                "request"
+            },
+            h.message_id,
+            ike.len()
+        ),
+        Err(_) => format!("send {} bytes", payload.len()),
     }
 }

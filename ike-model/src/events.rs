@@ -195,6 +195,26 @@ pub enum Event {
         /// Why, in a few words (`rekeyed by peer`, `hard lifetime`, `collision loser`, ...).
         reason: String,
     },
+    /// An SA moved to a new state (strongSwan's state names: CONNECTING, ESTABLISHED,
+    /// DELETING, DESTROYING for IKE SAs; INSTALLED, REKEYING, REKEYED, DELETING for
+    /// CHILD_SAs).
+    State {
+        /// Scenario tunnel index.
+        tunnel: u32,
+        /// IKE SA or CHILD_SA.
+        kind: SaKind,
+        /// The SA's SPIs as in `Sa` events.
+        spi: String,
+        /// The new state's name.
+        state: &'static str,
+    },
+    /// A datagram was dropped without an answer (RFC 7296 §2.21), and why.
+    Dropped {
+        /// The tunnel of the IKE SA it was for, when one was found.
+        tunnel: Option<u32>,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 impl Event {
@@ -205,7 +225,7 @@ impl Event {
             Event::ExchangeFinished { started, ended, .. } => {
                 Some(ended.saturating_since(*started))
             }
-            Event::Sa { .. } => None,
+            _ => None,
         }
     }
 }

@@ -2,151 +2,26 @@
 //! the four-message setup, its exact latency, the reference message sizes, retransmission
 //! per policy, the response cache, a wrong PSK, and tshark reading the result.
 
-use std::net::{IpAddr, SocketAddr};
+mod pair;
 
-use ike_model::crypto::{DhGroup, EncrAlg, IntegAlg, PrfAlg};
+use ike_model::crypto::DhGroup;
 use ike_model::events::{Event, ExchangeKind, Outcome, SaChange, SaKind};
 use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, IkeState};
 use ike_model::ikev2::keylog::decryption_table_line;
-use ike_model::ikev2::keys::IkeSuite;
-use ike_model::policy::RetransmitPolicy;
-use sim_core::{Duration, RngStreams, Scheduler, SimTime};
-
-const A: &str = "10.99.0.1";
-const B: &str = "10.99.0.2";
-
-fn config(addr: &str, psk: &str) -> EndpointConfig {
-    EndpointConfig {
-        addr: addr.parse().unwrap(),
-        psk: psk.as_bytes().to_vec(),
-        suite: IkeSuite {
-            encr: EncrAlg::AesCbc { key_bits: 128 },
-            integ: IntegAlg::HmacSha1_96,
-            prf: PrfAlg::HmacSha1,
-        },
-        dh_groups: vec![DhGroup::Modp2048],
-        dh_exponent_bits: Some(256),
-        esp_encr: EncrAlg::AesCbc { key_bits: 128 },
-        esp_integ: IntegAlg::HmacSha1_96,
-        retransmit: RetransmitPolicy::strongswan(),
-        dpd: None,
-        cookie_threshold: None,
-    }
-}
-
-enum Ev {
-    Deliver {
-        to: usize,
-        from: SocketAddr,
-        dst: SocketAddr,
-        bytes: Vec<u8>,
-    },
-    Wake(usize),
-}
-
-/// A wire record: (time sent, sender index, bytes).
-type Wire = Vec<(SimTime, usize, Vec<u8>)>;
-
-struct Pair {
-    eps: [Endpoint; 2],
-    delay: Duration,
-    sched: Scheduler<Ev>,
-    wire: Wire,
-    events: Vec<(usize, SimTime, Event)>,
-    sent: usize,
-}
-
-impl Pair {
-    fn new(psk_b: &str, seed: u64) -> Self {
-        let s = RngStreams::new(seed);
-        let mut b = Endpoint::new(config(B, psk_b), s.stream("endpoint/B"));
-        b.add_peer(A.parse().unwrap(), 0);
-        Pair {
-            eps: [
-                Endpoint::new(config(A, "ike-ref-test-psk"), s.stream("endpoint/A")),
-                b,
-            ],
-            delay: Duration::from_millis(10),
-            sched: Scheduler::new(),
-            wire: Vec::new(),
-            events: Vec::new(),
-            sent: 0,
-        }
-    }
-
-    /// Runs until nothing is left, dropping the datagrams whose send index (from 0) is in
-    /// `drop`.
-    fn run(&mut self, drop: &[usize]) {
-        self.run_until(SimTime::MAX, drop);
-    }
-
-    /// As [`Pair::run`], stopping before the first event after `horizon`.
-    fn run_until(&mut self, horizon: SimTime, drop: &[usize]) {
-        self.eps[0].start_tunnel(SimTime::ZERO, 0, B.parse::<IpAddr>().unwrap());
-        self.flush(SimTime::ZERO, drop);
-        while self.sched.peek_time().is_some_and(|t| t <= horizon) {
-            let (now, ev) = self.sched.pop().expect("peeked");
-            match ev {
-                Ev::Deliver {
-                    to,
-                    from,
-                    dst,
-                    bytes,
-                } => self.eps[to].handle_datagram(now, from, dst, &bytes),
-                Ev::Wake(i) => self.eps[i].handle_timeout(now),
-            }
-            self.flush(now, drop);
-        }
-    }
-
-    fn flush(&mut self, now: SimTime, drop: &[usize]) {
-        for i in 0..2 {
-            while let Some(t) = self.eps[i].poll_transmit() {
-                self.wire.push((now, i, t.payload.clone()));
-                if !drop.contains(&self.sent) {
-                    self.sched.schedule_at(
-                        now + self.delay,
-                        Ev::Deliver {
-                            to: 1 - i,
-                            from: t.src,
-                            dst: t.dst,
-                            bytes: t.payload,
-                        },
-                    );
-                }
-                self.sent += 1;
-            }
-            while let Some((t, e)) = self.eps[i].poll_event() {
-                self.events.push((i, t, e));
-            }
-            if let Some(t) = self.eps[i].poll_timeout() {
-                self.sched.schedule_at(t, Ev::Wake(i));
-            }
-        }
-    }
-
-    fn finished(&self, who: usize, kind: ExchangeKind) -> Vec<&Event> {
-        self.events
-            .iter()
-            .filter(|(w, _, e)| {
-                *w == who && matches!(e, Event::ExchangeFinished { kind: k, .. } if *k == kind)
-            })
-            .map(|(_, _, e)| e)
-            .collect()
-    }
-}
+use pair::{A, B, Pair, config};
+use sim_core::{Duration, RngStreams, SimTime};
 
 #[test]
 fn four_messages_two_round_trips_reference_sizes_and_agreeing_keys() {
     let mut p = Pair::new("ike-ref-test-psk", 1);
     p.run(&[]);
-    let sizes: Vec<usize> = p.wire.iter().map(|(_, _, b)| b.len()).collect();
+    let sizes: Vec<usize> = p.wire.iter().map(|d| d.bytes.len()).collect();
     assert_eq!(
         sizes,
         vec![462, 470, 252, 204],
         "strongSwan's sizes (REFERENCE.md)"
     );
-    let senders: Vec<usize> = p.wire.iter().map(|(_, s, _)| *s).collect();
+    let senders: Vec<usize> = p.wire.iter().map(|d| d.sender).collect();
     assert_eq!(senders, vec![0, 1, 0, 1]);
     // Establishment at the initiator: 4 one-way delays, exactly.
     let auth = p.finished(0, ExchangeKind::IkeAuth);
@@ -167,7 +42,7 @@ fn four_messages_two_round_trips_reference_sizes_and_agreeing_keys() {
     );
     assert_eq!((a.spi_i, a.spi_r), (b.spi_i, b.spi_r));
     assert!(a.keys == b.keys);
-    let (ca, cb) = (a.child.as_ref().unwrap(), b.child.as_ref().unwrap());
+    let (ca, cb) = (a.child().unwrap(), b.child().unwrap());
     assert_eq!((ca.spi_in, ca.spi_out), (cb.spi_out, cb.spi_in));
     assert!(ca.keys == cb.keys);
     // The responder installs first (at 3d), the initiator at 4d.
@@ -199,14 +74,17 @@ fn four_messages_two_round_trips_reference_sizes_and_agreeing_keys() {
 fn a_lost_ike_sa_init_is_resent_after_4s() {
     let mut p = Pair::new("ike-ref-test-psk", 2);
     p.run(&[0]);
-    let times: Vec<SimTime> = p.wire.iter().map(|(t, _, _)| *t).collect();
+    let times: Vec<SimTime> = p.wire.iter().map(|d| d.at).collect();
     assert_eq!(times[0], SimTime::ZERO);
     assert_eq!(
         times[1],
         SimTime(4_000_000_000),
         "strongSwan's first retransmission"
     );
-    assert!(p.wire[0].2 == p.wire[1].2, "the same request is resent");
+    assert!(
+        p.wire[0].bytes == p.wire[1].bytes,
+        "the same request is resent"
+    );
     let init = p.finished(0, ExchangeKind::IkeSaInit);
     assert!(matches!(
         init[0],
@@ -225,11 +103,7 @@ fn a_lost_ike_sa_init_is_resent_after_4s() {
 fn without_answers_the_initiator_follows_the_schedule_and_gives_up_at_165s() {
     let mut p = Pair::new("ike-ref-test-psk", 3);
     p.run(&(0..10).collect::<Vec<_>>());
-    let ms: Vec<u64> = p
-        .wire
-        .iter()
-        .map(|(t, _, _)| t.as_nanos() / 1_000_000)
-        .collect();
+    let ms: Vec<u64> = p.wire.iter().map(|d| d.at.as_nanos() / 1_000_000).collect();
     assert_eq!(ms, vec![0, 4000, 11200, 24160, 47488, 89478]);
     let init = p.finished(0, ExchangeKind::IkeSaInit);
     assert!(
@@ -242,10 +116,10 @@ fn without_answers_the_initiator_follows_the_schedule_and_gives_up_at_165s() {
 fn a_retransmitted_ike_auth_gets_the_cached_response() {
     let mut p = Pair::new("ike-ref-test-psk", 4);
     p.run(&[3]); // lose the first IKE_AUTH response
-    let sizes: Vec<usize> = p.wire.iter().map(|(_, _, b)| b.len()).collect();
+    let sizes: Vec<usize> = p.wire.iter().map(|d| d.bytes.len()).collect();
     assert_eq!(sizes, vec![462, 470, 252, 204, 252, 204]);
     assert!(
-        p.wire[3].2 == p.wire[5].2,
+        p.wire[3].bytes == p.wire[5].bytes,
         "byte-identical response from the cache"
     );
     assert_eq!(p.eps[1].ike_sas().len(), 1);
@@ -304,8 +178,9 @@ fn tshark_decodes_and_decrypts_the_setup() {
     let dir = std::env::temp_dir().join(format!("ikesim-pair-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut sink = sim_core::pcap::PcapSink::create(dir.join("setup.pcap")).unwrap();
-    for (t, who, bytes) in &p.wire {
-        let (s, d) = if *who == 0 { (A, B) } else { (B, A) };
+    for dg in &p.wire {
+        let (t, bytes) = (&dg.at, &dg.bytes);
+        let (s, d) = if dg.sender == 0 { (A, B) } else { (B, A) };
         sink.write(
             *t,
             &sim_core::Packet::udp(
@@ -373,7 +248,7 @@ fn dpd_sends_an_empty_informational_after_5s_of_silence() {
         .collect();
     // Established at 40 ms; each check goes 5 s after the last answer arrived.
     assert_eq!(ends, vec![5040, 10060, 15080, 20100]);
-    let sizes: Vec<usize> = p.wire.iter().skip(4).map(|(_, _, b)| b.len()).collect();
+    let sizes: Vec<usize> = p.wire.iter().skip(4).map(|d| d.bytes.len()).collect();
     assert_eq!(
         sizes,
         vec![76; 8],
@@ -416,7 +291,7 @@ fn a_wrong_ke_guess_costs_one_round_trip_and_the_retry_uses_the_group_asked_for(
         RngStreams::new(11).stream("endpoint/A"),
     );
     p.run(&[]);
-    let sizes: Vec<usize> = p.wire.iter().map(|(_, _, b)| b.len()).collect();
+    let sizes: Vec<usize> = p.wire.iter().map(|d| d.bytes.len()).collect();
     // Header 28, SA with two DH transforms 56, KE 8 + 128 (MODP-1024) or 8 + 256, Nonce 36,
     // notifies 86; INVALID_KE_PAYLOAD naming group 14 is 28 + 10.
     assert_eq!(
@@ -481,11 +356,11 @@ fn a_cookie_demanding_responder_costs_one_round_trip_and_auth_signs_the_cookie_r
     );
     p.eps[1].add_peer(A.parse().unwrap(), 0);
     p.run(&[]);
-    let sizes: Vec<usize> = p.wire.iter().map(|(_, _, b)| b.len()).collect();
+    let sizes: Vec<usize> = p.wire.iter().map(|d| d.bytes.len()).collect();
     // The COOKIE answer is 28 + 8 + 21; the retry is the first request plus that notify.
     assert_eq!(sizes, vec![462, 57, 462 + 29, 470, 252, 204]);
     assert!(
-        p.wire[0].2[28..] == p.wire[2].2[28 + 29..],
+        p.wire[0].bytes[28..] == p.wire[2].bytes[28 + 29..],
         "all other payloads unchanged"
     );
     let init = p.finished(0, ExchangeKind::IkeSaInit);

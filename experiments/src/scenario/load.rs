@@ -211,12 +211,58 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
             );
         }
     }
-    if s.tunnels.len() > 1 {
-        return fail(
-            "tunnels".into(),
-            None,
-            "only one tunnel between the two peers is supported for now".into(),
-        );
+    for (i, t) in s.tunnels.iter().enumerate() {
+        for (what, list) in [
+            ("initiator_ts", &t.initiator_ts),
+            ("responder_ts", &t.responder_ts),
+        ] {
+            if list.as_ref().is_some_and(Vec::is_empty) {
+                return fail(
+                    format!("tunnels[{i}].{what}"),
+                    None,
+                    "an empty list leaves nothing to protect; leave the field out for host-to-host"
+                        .into(),
+                );
+            }
+            for ts in list.iter().flatten() {
+                if let Err(m) = super::selectors::parse_ts(ts) {
+                    return fail(format!("tunnels[{i}].{what}"), Some(format!("\"{ts}\"")), m);
+                }
+            }
+        }
+    }
+    for (i, a) in s.actions.iter().enumerate() {
+        let Some(t) = s.tunnels.get(a.tunnel) else {
+            return fail(
+                format!("actions[{i}].tunnel"),
+                None,
+                format!(
+                    "no tunnel {}; tunnels are numbered from 0 to {}",
+                    a.tunnel,
+                    s.tunnels.len() - 1
+                ),
+            );
+        };
+        if let Some(who) = &a.peer
+            && *who != t.initiator
+            && *who != t.responder
+        {
+            return fail(
+                format!("actions[{i}].peer"),
+                Some(format!("\"{who}\"")),
+                format!(
+                    "\"{who}\" is not an end of tunnel {}; expected \"{}\" or \"{}\"",
+                    a.tunnel, t.initiator, t.responder
+                ),
+            );
+        }
+        if a.at > s.duration {
+            return fail(
+                format!("actions[{i}].at"),
+                None,
+                "after the end of the run (duration)".into(),
+            );
+        }
     }
     for (name, params) in [
         ("forward", Some(&s.network.forward)),

@@ -4,6 +4,7 @@
 pub mod load;
 pub mod model;
 pub mod proposals;
+pub mod selectors;
 
 pub use load::{ScenarioError, load_scenario, parse_scenario};
 pub use model::Scenario;

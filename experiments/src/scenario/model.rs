@@ -36,9 +36,42 @@ pub struct Scenario {
     pub peers: BTreeMap<String, PeerSpec>,
     /// The tunnels to bring up.
     pub tunnels: Vec<TunnelSpec>,
+    /// Commands given to peers at set times (create, rekey or delete SAs).
+    #[serde(default)]
+    pub actions: Vec<ActionSpec>,
     /// What the run writes.
     #[serde(default)]
     pub outputs: OutputSpec,
+}
+
+/// A command a peer carries out at a set time, as an operator would with `swanctl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// When.
+    pub at: Duration,
+    /// Which tunnel (index into `tunnels`).
+    #[serde(default)]
+    pub tunnel: usize,
+    /// Which of the tunnel's peers acts; its initiator when left out.
+    #[serde(default)]
+    pub peer: Option<String>,
+    /// What it does.
+    #[serde(rename = "do")]
+    pub action: Action,
+}
+
+/// The commands of [`ActionSpec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// An additional CHILD_SA (CREATE_CHILD_SA; `swanctl --initiate --child`).
+    CreateChild,
+    /// Rekey the oldest CHILD_SA (`swanctl --rekey --child`).
+    RekeyChild,
+    /// Delete the oldest CHILD_SA (`swanctl --terminate --child`).
+    DeleteChild,
+    /// Delete the IKE SA and its CHILD_SAs (`swanctl --terminate --ike`).
+    DeleteIke,
 }
 
 fn default_seed() -> u64 {
@@ -79,6 +112,8 @@ pub enum Preset {
     StrongSwan,
     /// libreswan defaults.
     Libreswan,
+    /// A Juniper SRX-like gateway: fewer notifies, no MOBIKE, IKE 28800 s / IPsec 3600 s.
+    Srx,
 }
 
 /// One IKE peer: its address and policy. Left-out policy fields come from the preset.
@@ -111,6 +146,13 @@ pub struct PeerSpec {
     /// Requests this peer allows outstanding (SET_WINDOW_SIZE); 1 when left out.
     #[serde(default)]
     pub window: Option<u32>,
+    /// strongSwan's `mobike`: move IKE to UDP 4500 from IKE_AUTH on even without a NAT.
+    /// The preset decides when left out (strongSwan yes; libreswan and SRX no).
+    #[serde(default)]
+    pub mobike: Option<bool>,
+    /// strongSwan's `encap = yes`: fake a NAT so ESP goes in UDP 4500.
+    #[serde(default)]
+    pub encap: bool,
     /// As responder, answer IKE_SA_INIT with a COOKIE once this many IKE SAs are half-open
     /// (strongSwan's default is 30); never when left out.
     #[serde(default)]
@@ -146,6 +188,13 @@ pub struct TunnelSpec {
     /// When the initiator starts it.
     #[serde(default)]
     pub start: Duration,
+    /// Traffic behind the initiator (addresses, subnets or ranges); its address when left
+    /// out.
+    #[serde(default)]
+    pub initiator_ts: Option<Vec<String>>,
+    /// Traffic behind the responder; its address when left out.
+    #[serde(default)]
+    pub responder_ts: Option<Vec<String>>,
 }
 
 /// What a run writes besides `summary.json`, `exchanges.csv` and `sa_events.csv`.

@@ -1,44 +1,22 @@
-//! IKE_AUTH with a pre-shared key and the first CHILD_SA (RFC 7296 §1.2, §2.15, §2.17):
-//! IDi, [N], IDr, AUTH, SA, TSi, TSr inside SK, answered by IDr, AUTH, SA, TSi, TSr.
+//! IKE_AUTH with a pre-shared key and the first CHILD_SA (RFC 7296 §1.2, §2.9, §2.15):
+//! IDi, [N], IDr, AUTH, SA, TSi, TSr inside SK, answered by IDr, AUTH, SA, TSi, TSr with the
+//! selectors narrowed to the responder's policy. A CHILD_SA that cannot be agreed
+//! (TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN) leaves the IKE SA up without it (§1.2).
 
-use rand::Rng;
 use sim_core::SimTime;
 
-use super::messages::{esp_proposal, flag};
-use super::{ChildSa, Endpoint, IkeState};
+use super::messages::{esp_accept, esp_proposal, flag};
+use super::sa::{Pending, Request};
+use super::selectors::{narrow, within};
+use super::{ChildSa, ChildState, Endpoint, Flavour, IkeState};
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
 use crate::ikev2::auth::psk_auth;
-use crate::ikev2::consts::{AuthMethod, ExchangeType, NotifyType, PayloadType, ProtocolId};
-use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
+use crate::ikev2::consts::{AuthMethod, ExchangeType, NotifyType};
 use crate::ikev2::keys::child_keys;
 use crate::ikev2::payload::{
     AuthPayload, IdPayload, NotifyPayload, Payload, TrafficSelector, TsPayload,
 };
-use crate::ikev2::protect::{open, padding_len, seal};
-
-fn header(ep: &Endpoint, i: usize, flags: u8, message_id: u32) -> Header {
-    Header {
-        spi_i: ep.sas[i].spi_i,
-        spi_r: ep.sas[i].spi_r,
-        next_payload: PayloadType::NONE,
-        major: 2,
-        minor: 0,
-        exchange: ExchangeType::IKE_AUTH,
-        flags,
-        message_id,
-        length: 0,
-    }
-}
-
-/// Seals `inner` with fresh IV and padding from the endpoint's random stream.
-pub(super) fn protect(ep: &mut Endpoint, i: usize, h: &Header, inner: &[Payload]) -> Vec<u8> {
-    let keys = ep.sas[i].keys.clone().expect("keys after IKE_SA_INIT");
-    let block = keys.suite.encr.block_len();
-    let plain = crate::ikev2::payload::encode_payload_chain(inner).1.len();
-    let iv = ep.random_bytes(block);
-    let padding = ep.random_bytes(padding_len(plain, block));
-    seal(&keys, h, inner, &iv, &padding).expect("lengths are ours")
-}
+use crate::ikev2::protect::Opened;
 
 /// Our AUTH value over our IKE_SA_INIT message, the peer's nonce and our ID.
 fn our_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
@@ -78,57 +56,118 @@ fn peer_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     )
 }
 
-fn selectors(ep: &Endpoint, i: usize) -> (TsPayload, TsPayload) {
+/// The selectors an initiator proposes for SA `i`'s tunnel: (TSi, TSr).
+pub(super) fn proposed_selectors(
+    ep: &Endpoint,
+    i: usize,
+) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
     let sa = &ep.sas[i];
-    let (init_ip, resp_ip) = if sa.initiator {
-        (sa.local.ip(), sa.peer.ip())
-    } else {
-        (sa.peer.ip(), sa.local.ip())
-    };
-    (
-        TsPayload {
-            selectors: vec![TrafficSelector::host(init_ip)],
-        },
-        TsPayload {
-            selectors: vec![TrafficSelector::host(resp_ip)],
-        },
-    )
+    match ep.tunnel_config(sa.tunnel) {
+        Some(t) => (t.local_ts.clone(), t.remote_ts.clone()),
+        None => (
+            vec![TrafficSelector::host(sa.local.ip())],
+            vec![TrafficSelector::host(sa.peer.ip())],
+        ),
+    }
 }
 
-fn random_child_spi(ep: &mut Endpoint) -> u32 {
-    // strongSwan allocates SPIs in 0xc0000000..0xcfffffff.
-    0xc000_0000 | (ep.rng.next_u32() & 0x0fff_ffff)
+/// The peer's proposed selectors (TSi, TSr) in a request.
+pub(super) fn selectors_of(
+    inner: &[Payload],
+) -> Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+    let tsi = inner.iter().find_map(|p| match p {
+        Payload::TsI(t) => Some(t.selectors.clone()),
+        _ => None,
+    })?;
+    let tsr = inner.iter().find_map(|p| match p {
+        Payload::TsR(t) => Some(t.selectors.clone()),
+        _ => None,
+    })?;
+    Some((tsi, tsr))
+}
+
+/// As responder: the tunnel whose policy admits the proposed selectors, and the narrowed
+/// (TSi, TSr); tunnels already serving SA `i`'s tunnel are preferred.
+pub(super) fn narrow_for_responder(
+    ep: &Endpoint,
+    i: usize,
+    tsi: &[TrafficSelector],
+    tsr: &[TrafficSelector],
+) -> Option<(u32, Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+    let sa = &ep.sas[i];
+    let peer = sa.peer.ip();
+    let mut candidates: Vec<&super::TunnelConfig> =
+        ep.tunnels.iter().filter(|t| t.peer == peer).collect();
+    candidates.sort_by_key(|t| t.tunnel != sa.tunnel);
+    candidates.into_iter().find_map(|t| {
+        let ni = narrow(tsi, &t.remote_ts);
+        let nr = narrow(tsr, &t.local_ts);
+        (!ni.is_empty() && !nr.is_empty()).then_some((t.tunnel, ni, nr))
+    })
 }
 
 /// Sends the IKE_AUTH request (initiator), right after IKE_SA_INIT completed.
 pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize) {
-    let spi = random_child_spi(ep);
-    ep.sas[i].child_spi_in = spi;
-    ep.sas[i].state = IkeState::ExpectAuthResponse;
-    let idi = IdPayload::from_ip(ep.sas[i].local.ip());
+    let spi = ep.random_child_spi();
+    ep.set_ike_state(i, now, IkeState::ExpectAuthResponse);
+    let idi = IdPayload::from_ip(ep.cfg.addr);
     let idr = IdPayload::from_ip(ep.sas[i].peer.ip());
     let auth = our_auth(ep, i, &idi);
-    let (tsi, tsr) = selectors(ep, i);
-    let inner = vec![
-        Payload::IdI(idi),
-        flag(NotifyType::INITIAL_CONTACT),
-        Payload::IdR(idr),
-        Payload::Auth(AuthPayload {
-            method: AuthMethod::PSK,
-            data: auth,
-        }),
-        flag(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED),
-        Payload::Sa(esp_proposal(ep.cfg.esp_encr, ep.cfg.esp_integ, spi)),
-        Payload::TsI(tsi),
-        Payload::TsR(tsr),
-        flag(NotifyType::MULTIPLE_AUTH_SUPPORTED),
-        flag(NotifyType::EAP_ONLY_AUTHENTICATION),
-        flag(NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED),
-    ];
+    let (tsi, tsr) = proposed_selectors(ep, i);
+    // strongSwan sends INITIAL_CONTACT unless another IKE SA with this peer is up.
+    let first_contact = !ep.sas.iter().enumerate().any(|(j, s)| {
+        j != i && s.peer.ip() == ep.sas[i].peer.ip() && s.state == IkeState::Established
+    });
+    let strongswan = ep.cfg.flavour == Flavour::StrongSwan;
+    let mut inner = vec![Payload::IdI(idi)];
+    if first_contact {
+        inner.push(flag(NotifyType::INITIAL_CONTACT));
+    }
+    if strongswan {
+        inner.push(Payload::IdR(idr));
+    }
+    inner.push(Payload::Auth(AuthPayload {
+        method: AuthMethod::PSK,
+        data: auth,
+    }));
+    if strongswan {
+        inner.push(flag(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
+    }
+    inner.extend([
+        Payload::Sa(esp_proposal(ep.cfg.esp_encr, ep.cfg.esp_integ, None, spi)),
+        Payload::TsI(TsPayload { selectors: tsi }),
+        Payload::TsR(TsPayload { selectors: tsr }),
+    ]);
+    if ep.cfg.mobike {
+        inner.push(flag(NotifyType::MOBIKE_SUPPORTED));
+    }
+    if ep.cfg.window > 1 {
+        inner.push(window_notify(ep.cfg.window));
+    }
+    if strongswan {
+        inner.extend([
+            flag(NotifyType::MULTIPLE_AUTH_SUPPORTED),
+            flag(NotifyType::EAP_ONLY_AUTHENTICATION),
+            flag(NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED),
+        ]);
+    }
     let msgid = ep.sas[i].next_msgid;
-    let h = header(ep, i, FLAG_INITIATOR, msgid);
-    let bytes = protect(ep, i, &h, &inner);
-    ep.send_request(i, now, bytes, ExchangeKind::IkeAuth, Purpose::Establish);
+    let bytes = ep.seal_message(i, ExchangeType::IKE_AUTH, false, msgid, &inner);
+    ep.send_request(
+        i,
+        now,
+        bytes,
+        ExchangeKind::IkeAuth,
+        Purpose::Establish,
+        Request::Auth { spi_in: spi },
+    );
+}
+
+fn window_notify(window: u32) -> Payload {
+    Payload::Notify(NotifyPayload::new(
+        NotifyType::SET_WINDOW_SIZE,
+        window.to_be_bytes().to_vec(),
+    ))
 }
 
 /// The peer's identity (IDi from the initiator, IDr from the responder) and AUTH data.
@@ -145,18 +184,38 @@ fn peer_id_and_auth(inner: &[Payload], from_initiator: bool) -> Option<(IdPayloa
     Some((id, auth))
 }
 
-fn esp_spi_of(inner: &[Payload]) -> Option<u32> {
+fn has_notify(inner: &[Payload], ty: NotifyType) -> bool {
+    inner
+        .iter()
+        .any(|p| matches!(p, Payload::Notify(n) if n.ty == ty))
+}
+
+/// The window the peer announced (SET_WINDOW_SIZE), if any.
+fn announced_window(inner: &[Payload]) -> Option<u32> {
     inner.iter().find_map(|p| match p {
-        Payload::Sa(sa) => sa
-            .proposals
-            .iter()
-            .find(|pr| pr.protocol == ProtocolId::ESP && pr.spi.len() == 4)
-            .map(|pr| u32::from_be_bytes(pr.spi.clone().try_into().expect("4 bytes"))),
+        Payload::Notify(n) if n.ty == NotifyType::SET_WINDOW_SIZE && n.data.len() == 4 => {
+            Some(u32::from_be_bytes(n.data[..4].try_into().expect("4 bytes")))
+        }
         _ => None,
     })
 }
 
-fn install_child(ep: &mut Endpoint, i: usize, now: SimTime, spi_out: u32) {
+fn sa_of(inner: &[Payload]) -> Option<&crate::ikev2::payload::SaPayload> {
+    inner.iter().find_map(|p| match p {
+        Payload::Sa(sa) => Some(sa),
+        _ => None,
+    })
+}
+
+/// Installs the first CHILD_SA (keys from SK_d and the IKE_SA_INIT nonces, §2.17).
+fn install_first_child(
+    ep: &mut Endpoint,
+    i: usize,
+    now: SimTime,
+    spi_in: u32,
+    spi_out: u32,
+    ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+) {
     let keys = ep.sas[i].keys.clone().expect("keys");
     let sa = &ep.sas[i];
     let ck = child_keys(
@@ -168,96 +227,162 @@ fn install_child(ep: &mut Endpoint, i: usize, now: SimTime, spi_out: u32) {
         ep.cfg.esp_encr.key_len(),
         ep.cfg.esp_integ.key_len(),
     );
-    ep.sas[i].child = Some(ChildSa {
-        spi_in: ep.sas[i].child_spi_in,
+    let child = ChildSa {
+        spi_in,
         spi_out,
         keys: ck,
-    });
-    ep.sas[i].state = IkeState::Established;
-    ep.sa_event(i, now, SaKind::Ike, SaChange::Installed, "IKE_AUTH");
-    ep.sa_event(i, now, SaKind::Child, SaChange::Installed, "IKE_AUTH");
+        state: ChildState::Installed,
+        ts_i: ts.0,
+        ts_r: ts.1,
+        installed_at: now,
+    };
+    ep.install_child(i, now, child, "IKE_AUTH");
 }
 
-/// Answers IKE_AUTH as responder: verifies the initiator's AUTH, installs the CHILD_SA.
-pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8]) {
-    let keys = ep.sas[i].keys.clone().expect("keys after IKE_SA_INIT");
-    let Ok(opened) = open(&keys, bytes) else {
-        ep.dropped += 1; // §2.21.2: a bad ICV is dropped silently
-        return;
-    };
+fn establish(ep: &mut Endpoint, i: usize, now: SimTime) {
+    ep.set_ike_state(i, now, IkeState::Established);
+    let spi = ep.sas[i].spi_string();
+    ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, "IKE_AUTH");
+}
+
+/// Answers IKE_AUTH as responder: verifies the initiator's AUTH, narrows the selectors and
+/// installs the CHILD_SA.
+pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened) {
     let msgid = opened.message.header.message_id;
-    let (Some((idi, auth)), Some(peer_spi)) = (
-        peer_id_and_auth(&opened.inner, true),
-        esp_spi_of(&opened.inner),
-    ) else {
-        ep.dropped += 1;
+    let inner = &opened.inner;
+    let Some((idi, auth)) = peer_id_and_auth(inner, true) else {
+        ep.drop_datagram(now, Some(i), "IKE_AUTH without IDi or AUTH");
         return;
     };
     if auth != peer_auth(ep, i, &idi) {
-        let h = header(ep, i, FLAG_RESPONSE, msgid);
-        let reply = protect(
-            ep,
-            i,
-            &h,
-            &[Payload::Notify(NotifyPayload::new(
-                NotifyType::AUTHENTICATION_FAILED,
-                vec![],
-            ))],
-        );
+        let inner = [Payload::Notify(NotifyPayload::new(
+            NotifyType::AUTHENTICATION_FAILED,
+            vec![],
+        ))];
+        let reply = ep.seal_message(i, ExchangeType::IKE_AUTH, true, msgid, &inner);
         ep.send_response(i, msgid, reply);
         ep.kill(i, now, "AUTHENTICATION_FAILED");
         return;
     }
-    let spi = random_child_spi(ep);
-    ep.sas[i].child_spi_in = spi;
-    let idr = IdPayload::from_ip(ep.sas[i].local.ip());
+    if let Some(w) = announced_window(inner) {
+        ep.sas[i].send_window = w.max(1);
+    }
+    let peer_mobike = has_notify(inner, NotifyType::MOBIKE_SUPPORTED);
+    let child = match (sa_of(inner), selectors_of(inner)) {
+        (Some(sa), Some((tsi, tsr))) => {
+            match esp_accept(ep.cfg.esp_encr, ep.cfg.esp_integ, None, sa) {
+                None => Err(NotifyType::NO_PROPOSAL_CHOSEN),
+                Some(peer_spi) => match narrow_for_responder(ep, i, &tsi, &tsr) {
+                    None => Err(NotifyType::TS_UNACCEPTABLE),
+                    Some((tunnel, ni, nr)) => Ok((peer_spi, tunnel, ni, nr)),
+                },
+            }
+        }
+        _ => Err(NotifyType::INVALID_SYNTAX),
+    };
+    if let Ok((_, tunnel, _, _)) = &child {
+        ep.sas[i].tunnel = *tunnel;
+    }
+    if has_notify(inner, NotifyType::INITIAL_CONTACT) {
+        // §2.4: the peer restarted; its older IKE SAs for this tunnel are stale.
+        let (peer, tunnel) = (ep.sas[i].peer.ip(), ep.sas[i].tunnel);
+        for j in 0..ep.sas.len() {
+            let s = &ep.sas[j];
+            if j != i && s.peer.ip() == peer && s.tunnel == tunnel && s.keys.is_some() {
+                ep.kill(j, now, "INITIAL_CONTACT");
+            }
+        }
+    }
+    let strongswan = ep.cfg.flavour == Flavour::StrongSwan;
+    let idr = IdPayload::from_ip(ep.cfg.addr);
     let our = our_auth(ep, i, &idr);
-    let (tsi, tsr) = selectors(ep, i);
-    let inner = vec![
+    let mut reply_inner = vec![
         Payload::IdR(idr),
         Payload::Auth(AuthPayload {
             method: AuthMethod::PSK,
             data: our,
         }),
-        flag(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED),
-        Payload::Sa(esp_proposal(ep.cfg.esp_encr, ep.cfg.esp_integ, spi)),
-        Payload::TsI(tsi),
-        Payload::TsR(tsr),
     ];
-    let h = header(ep, i, FLAG_RESPONSE, msgid);
-    let reply = protect(ep, i, &h, &inner);
+    let spi_in = ep.random_child_spi();
+    match &child {
+        Ok((_, _, ni, nr)) => {
+            if strongswan {
+                reply_inner.push(flag(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
+            }
+            reply_inner.extend([
+                Payload::Sa(esp_proposal(
+                    ep.cfg.esp_encr,
+                    ep.cfg.esp_integ,
+                    None,
+                    spi_in,
+                )),
+                Payload::TsI(TsPayload {
+                    selectors: ni.clone(),
+                }),
+                Payload::TsR(TsPayload {
+                    selectors: nr.clone(),
+                }),
+            ]);
+        }
+        Err(n) => reply_inner.push(flag(*n)),
+    }
+    if ep.cfg.mobike && peer_mobike {
+        reply_inner.push(flag(NotifyType::MOBIKE_SUPPORTED));
+        reply_inner.push(flag(NotifyType::NO_ADDITIONAL_ADDRESSES));
+    }
+    if ep.cfg.window > 1 {
+        reply_inner.push(window_notify(ep.cfg.window));
+    }
+    let reply = ep.seal_message(i, ExchangeType::IKE_AUTH, true, msgid, &reply_inner);
     ep.send_response(i, msgid, reply);
-    install_child(ep, i, now, peer_spi);
+    establish(ep, i, now);
+    if let Ok((peer_spi, _, ni, nr)) = child {
+        install_first_child(ep, i, now, spi_in, peer_spi, (ni, nr));
+    }
 }
 
 /// Handles the IKE_AUTH response as initiator.
-pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8]) {
-    let keys = ep.sas[i].keys.clone().expect("keys");
-    let Ok(opened) = open(&keys, bytes) else {
-        ep.dropped += 1;
-        return;
+pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending, opened: &Opened) {
+    let Request::Auth { spi_in } = p.req else {
+        unreachable!("dispatched by request kind")
     };
-    let p = ep.sas[i].pending.take().expect("checked by the caller");
-    if let Some(n) = opened.inner.iter().find_map(|x| match x {
-        Payload::Notify(n) if n.ty.is_error() => Some(n.ty),
-        _ => None,
-    }) {
-        ep.finish_pending(i, now, &p, Outcome::Refused(n.to_string()));
+    let inner = &opened.inner;
+    let authenticated =
+        peer_id_and_auth(inner, false).is_some_and(|(idr, auth)| auth == peer_auth(ep, i, &idr));
+    if !authenticated {
+        let why = inner
+            .iter()
+            .find_map(|x| match x {
+                Payload::Notify(n) if n.ty.is_error() => Some(n.ty.to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "AUTHENTICATION_FAILED".into());
+        ep.finish_pending(i, now, &p, Outcome::Refused(why));
         ep.kill(i, now, "IKE_AUTH refused");
         return;
     }
-    match (
-        peer_id_and_auth(&opened.inner, false),
-        esp_spi_of(&opened.inner),
-    ) {
-        (Some((idr, auth)), Some(spi)) if auth == peer_auth(ep, i, &idr) => {
-            ep.sas[i].last_received = now;
+    if let Some(w) = announced_window(inner) {
+        ep.sas[i].send_window = w.max(1);
+    }
+    establish(ep, i, now);
+    let child_error = inner.iter().find_map(|x| match x {
+        Payload::Notify(n) if n.ty.is_error() => Some(n.ty.to_string()),
+        _ => None,
+    });
+    let (proposed_i, proposed_r) = proposed_selectors(ep, i);
+    let agreed = sa_of(inner)
+        .and_then(|sa| esp_accept(ep.cfg.esp_encr, ep.cfg.esp_integ, None, sa))
+        .zip(selectors_of(inner))
+        .filter(|(_, (tsi, tsr))| within(tsi, &proposed_i) && within(tsr, &proposed_r));
+    match (child_error, agreed) {
+        (None, Some((spi_out, ts))) => {
             ep.finish_pending(i, now, &p, Outcome::Success);
-            install_child(ep, i, now, spi);
+            install_first_child(ep, i, now, spi_in, spi_out, ts);
         }
-        _ => {
-            ep.finish_pending(i, now, &p, Outcome::Refused("AUTHENTICATION_FAILED".into()));
-            ep.kill(i, now, "peer AUTH did not verify");
+        (err, _) => {
+            // The IKE SA stands; the CHILD_SA failed (strongSwan keeps the IKE SA).
+            let why = err.unwrap_or_else(|| "TS_UNACCEPTABLE".into());
+            ep.finish_pending(i, now, &p, Outcome::Refused(why));
         }
     }
 }

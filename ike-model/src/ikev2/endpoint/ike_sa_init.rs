@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use sim_core::SimTime;
 
 use super::messages::{ike_proposal, negotiate, sa_init_notifies};
-use super::{Endpoint, IkeSa, IkeState};
+use super::{Endpoint, IkeSa, IkeState, Request};
 use crate::crypto::{DhGroup, DhPrivate};
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, NotifyType, PayloadType};
@@ -37,30 +37,27 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
     let local = SocketAddr::new(ep.cfg.addr, super::IKE_PORT);
     let spi_i = ep.random_spi();
     let ke_group = ep.cfg.dh_groups[0];
-    ep.sas.push(IkeSa {
+    ep.sas.push(IkeSa::new(
         tunnel,
-        initiator: true,
+        true,
         spi_i,
-        spi_r: 0,
-        state: IkeState::ExpectSaInitResponse,
         local,
         peer,
-        keys: None,
-        child: None,
-        ni: Vec::new(),
-        nr: Vec::new(),
-        dh: None,
-        init_msg_ours: Vec::new(),
-        init_msg_peer: Vec::new(),
-        next_msgid: 0,
-        expect_msgid: 0,
-        pending: None,
-        last_response: None,
-        child_spi_in: 0,
-        last_received: now,
+        IkeState::ExpectSaInitResponse,
+        now,
         ke_group,
-    });
+    ));
     let i = ep.sas.len() - 1;
+    let spi = ep.sas[i].spi_string();
+    ep.events.push_back((
+        now,
+        crate::events::Event::State {
+            tunnel,
+            kind: crate::events::SaKind::Ike,
+            spi,
+            state: IkeState::ExpectSaInitResponse.name(),
+        },
+    ));
     send_request(ep, now, i);
 }
 
@@ -79,12 +76,15 @@ fn send_request(ep: &mut Endpoint, now: SimTime, i: usize) {
         }),
         Payload::Nonce(ni.clone()),
     ];
+    let fake = ep.cfg.force_encap.then(|| ep.random_bytes(20));
     payloads.extend(sa_init_notifies(
+        ep.cfg.flavour,
         spi_i,
         0,
         (local.ip(), local.port()),
         (peer.ip(), peer.port()),
         false,
+        fake,
     ));
     let bytes = Message {
         header: header(spi_i, 0, FLAG_INITIATOR),
@@ -96,7 +96,14 @@ fn send_request(ep: &mut Endpoint, now: SimTime, i: usize) {
     sa.dh = Some(dh);
     sa.init_msg_ours = bytes.clone();
     sa.next_msgid = 0;
-    ep.send_request(i, now, bytes, ExchangeKind::IkeSaInit, Purpose::Establish);
+    ep.send_request(
+        i,
+        now,
+        bytes,
+        ExchangeKind::IkeSaInit,
+        Purpose::Establish,
+        Request::SaInit,
+    );
 }
 
 /// Finds the peer's proposal, KE and nonce, checking them against our configuration. An
@@ -153,7 +160,7 @@ pub(super) fn respond(
     bytes: &[u8],
 ) {
     let Ok(m) = Message::decode(bytes) else {
-        ep.dropped += 1;
+        ep.drop_datagram(now, None, "malformed IKE_SA_INIT");
         return;
     };
     if let Some(threshold) = ep.cfg.cookie_threshold {
@@ -189,7 +196,7 @@ pub(super) fn respond(
     let nr = ep.random_bytes(NONCE_LEN);
     let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
     let Ok(g_ir) = dh.shared_secret(&peer_public) else {
-        ep.dropped += 1;
+        ep.drop_datagram(now, None, "invalid KE value");
         return;
     };
     let mut payloads = vec![
@@ -200,12 +207,15 @@ pub(super) fn respond(
         }),
         Payload::Nonce(nr.clone()),
     ];
+    let fake = ep.cfg.force_encap.then(|| ep.random_bytes(20));
     payloads.extend(sa_init_notifies(
+        ep.cfg.flavour,
         h.spi_i,
         spi_r,
         (local.ip(), local.port()),
         (from.ip(), from.port()),
         true,
+        fake,
     ));
     let reply = Message {
         header: header(h.spi_i, spi_r, FLAG_RESPONSE),
@@ -215,31 +225,44 @@ pub(super) fn respond(
     let suite = ep.cfg.suite;
     let seed = skeyseed(suite.prf, &ni, &nr, &g_ir);
     let keys = derive_ike_keys(suite, &seed, &ni, &nr, h.spi_i, spi_r);
-    ep.sas.push(IkeSa {
-        tunnel: ep.tunnel_of(from.ip()),
-        initiator: false,
-        spi_i: h.spi_i,
-        spi_r,
-        state: IkeState::ExpectAuthRequest,
+    let (nat_here, nat_there, sent_natd) = super::nat::detect(&m.payloads, h.spi_i, 0, from, local);
+    let tunnel = ep
+        .tunnels
+        .iter()
+        .find(|t| t.peer == from.ip())
+        .map_or(u32::MAX, |t| t.tunnel);
+    let mut sa = IkeSa::new(
+        tunnel,
+        false,
+        h.spi_i,
         local,
-        peer: from,
-        keys: Some(keys),
-        child: None,
-        ni,
-        nr,
-        dh: None,
-        init_msg_ours: reply.clone(),
-        init_msg_peer: bytes.to_vec(),
-        next_msgid: 0,
-        expect_msgid: 0,
-        pending: None,
-        last_response: None,
-        child_spi_in: 0,
-        last_received: now,
-        ke_group: group,
-    });
+        from,
+        IkeState::ExpectAuthRequest,
+        now,
+        group,
+    );
+    sa.spi_r = spi_r;
+    sa.keys = Some(keys);
+    sa.ni = ni;
+    sa.nr = nr;
+    sa.init_msg_ours = reply.clone();
+    sa.init_msg_peer = bytes.to_vec();
+    sa.nat_here = nat_here || ep.cfg.force_encap;
+    sa.nat_there = nat_there;
+    sa.peer_sent_natd = sent_natd;
+    ep.sas.push(sa);
     let i = ep.sas.len() - 1;
     ep.log_keys(i);
+    let spi = ep.sas[i].spi_string();
+    ep.events.push_back((
+        now,
+        crate::events::Event::State {
+            tunnel,
+            kind: crate::events::SaKind::Ike,
+            spi,
+            state: IkeState::ExpectAuthRequest.name(),
+        },
+    ));
     ep.send_response(i, 0, reply);
 }
 
@@ -297,22 +320,26 @@ fn cookie(ep: &mut Endpoint, m: &Message, from: SocketAddr) -> Vec<u8> {
 }
 
 /// Handles the IKE_SA_INIT response as initiator: keys, then IKE_AUTH.
-pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header, bytes: &[u8]) {
+pub(super) fn on_response(
+    ep: &mut Endpoint,
+    now: SimTime,
+    i: usize,
+    k: usize,
+    h: &Header,
+    bytes: &[u8],
+) {
     let Ok(m) = Message::decode(bytes) else {
-        ep.dropped += 1;
+        ep.drop_datagram(now, Some(i), "malformed IKE_SA_INIT response");
         return;
     };
-    let p = ep.sas[i].pending.take().expect("checked by the caller");
+    let p = ep.sas[i].pending.remove(k);
     // §2.6: resend the same request with the responder's cookie as the first payload.
     if let Some(Payload::Notify(n)) = m.payloads.first()
         && n.ty == NotifyType::COOKIE
         && (1..=64).contains(&n.data.len())
     {
         ep.finish_pending(i, now, &p, Outcome::Refused(NotifyType::COOKIE.to_string()));
-        let Ok(mut ours) = Message::decode(&ep.sas[i].init_msg_ours) else {
-            ep.dropped += 1;
-            return;
-        };
+        let mut ours = Message::decode(&ep.sas[i].init_msg_ours).expect("we encoded it");
         if matches!(ours.payloads.first(), Some(Payload::Notify(c)) if c.ty == NotifyType::COOKIE) {
             ours.payloads.remove(0);
         }
@@ -323,7 +350,14 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
         let bytes = ours.encode();
         ep.sas[i].init_msg_ours = bytes.clone();
         ep.sas[i].next_msgid = 0;
-        ep.send_request(i, now, bytes, ExchangeKind::IkeSaInit, Purpose::Establish);
+        ep.send_request(
+            i,
+            now,
+            bytes,
+            ExchangeKind::IkeSaInit,
+            Purpose::Establish,
+            Request::SaInit,
+        );
         return;
     }
     // §1.2: a wrong KE guess costs one round trip; retry at once with the group asked for.
@@ -357,17 +391,23 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
     let (peer_public, nr) = match accept(ep, &m) {
         Ok(o) if o.group == ep.sas[i].ke_group => (o.public, o.nonce),
         _ => {
-            ep.dropped += 1;
-            ep.sas[i].pending = Some(p);
+            ep.sas[i].pending.insert(k, p);
+            ep.drop_datagram(now, Some(i), "unacceptable IKE_SA_INIT response");
             return;
         }
     };
-    let dh = ep.sas[i].dh.take().expect("initiator keeps its DH value");
-    let Ok(g_ir) = dh.shared_secret(&peer_public) else {
-        ep.dropped += 1;
-        ep.sas[i].pending = Some(p);
+    let Ok(g_ir) = ep.sas[i]
+        .dh
+        .as_ref()
+        .expect("initiator keeps its DH value")
+        .shared_secret(&peer_public)
+    else {
+        ep.sas[i].pending.insert(k, p);
+        ep.drop_datagram(now, Some(i), "invalid KE value");
         return;
     };
+    ep.sas[i].dh = None;
+    let (from, local) = ep.arrival.expect("set while handling a datagram");
     let suite = ep.cfg.suite;
     let sa = &mut ep.sas[i];
     sa.spi_r = h.spi_r;
@@ -377,6 +417,16 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, h: &Header,
     sa.keys = Some(derive_ike_keys(
         suite, &seed, &sa.ni, &sa.nr, sa.spi_i, sa.spi_r,
     ));
+    let (here, there, sent) = super::nat::detect(&m.payloads, sa.spi_i, sa.spi_r, from, local);
+    sa.nat_here = here || ep.cfg.force_encap;
+    sa.nat_there = there;
+    sa.peer_sent_natd = sent;
+    // strongSwan moves to 4500 whenever a NAT is seen, and with MOBIKE whenever the peer
+    // could have seen one (it sent NAT-D).
+    if sa.nat_here || sa.nat_there || (ep.cfg.mobike && sent) {
+        sa.local.set_port(super::NATT_PORT);
+        sa.peer.set_port(super::NATT_PORT);
+    }
     ep.finish_pending(i, now, &p, Outcome::Success);
     super::ike_auth::initiate(ep, now, i);
 }

@@ -1,73 +1,129 @@
-//! INFORMATIONAL exchanges (RFC 7296 §1.4): for now the empty liveness check (§2.4) that
-//! strongSwan sends as DPD when nothing was received for `dpd` seconds and no exchange is in
-//! flight, and the empty answer to it.
+//! INFORMATIONAL exchanges (RFC 7296 §1.4): DELETE of CHILD_SAs and of the IKE SA, and the
+//! empty liveness check (§2.4) strongSwan sends as DPD when nothing was received for `dpd`
+//! and no exchange is in flight.
 
 use sim_core::SimTime;
 
-use super::{Endpoint, IkeState};
-use crate::events::{ExchangeKind, Outcome, Purpose};
-use crate::ikev2::consts::{ExchangeType, PayloadType};
-use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
-use crate::ikev2::payload::Payload;
-use crate::ikev2::protect::open;
-
-fn header(ep: &Endpoint, i: usize, response: bool, message_id: u32) -> Header {
-    let sa = &ep.sas[i];
-    let mut flags = if sa.initiator { FLAG_INITIATOR } else { 0 };
-    if response {
-        flags |= FLAG_RESPONSE;
-    }
-    Header {
-        spi_i: sa.spi_i,
-        spi_r: sa.spi_r,
-        next_payload: PayloadType::NONE,
-        major: 2,
-        minor: 0,
-        exchange: ExchangeType::INFORMATIONAL,
-        flags,
-        message_id,
-        length: 0,
-    }
-}
+use super::sa::{Pending, Request};
+use super::{ChildState, Endpoint, IkeState};
+use crate::events::{ExchangeKind, Outcome, Purpose, SaChange};
+use crate::ikev2::consts::{ExchangeType, ProtocolId};
+use crate::ikev2::payload::{DeletePayload, Payload};
+use crate::ikev2::protect::Opened;
 
 /// When SA `i` should send its next liveness check, if DPD is on and it is idle.
 pub(super) fn dpd_due(ep: &Endpoint, i: usize) -> Option<SimTime> {
     let sa = &ep.sas[i];
     let delay = ep.cfg.dpd?;
-    (sa.state == IkeState::Established && sa.pending.is_none())
+    (sa.state == IkeState::Established && sa.pending.is_empty() && sa.queue.is_empty())
         .then(|| sa.last_received.saturating_add(delay))
+}
+
+fn send(
+    ep: &mut Endpoint,
+    now: SimTime,
+    i: usize,
+    inner: &[Payload],
+    purpose: Purpose,
+    req: Request,
+) {
+    let msgid = ep.sas[i].next_msgid;
+    let bytes = ep.seal_message(i, ExchangeType::INFORMATIONAL, false, msgid, inner);
+    ep.send_request(i, now, bytes, ExchangeKind::Informational, purpose, req);
 }
 
 /// Sends an empty INFORMATIONAL request on SA `i`.
 pub(super) fn send_liveness_check(ep: &mut Endpoint, now: SimTime, i: usize) {
-    let msgid = ep.sas[i].next_msgid;
-    let h = header(ep, i, false, msgid);
-    let bytes = super::ike_auth::protect(ep, i, &h, &[]);
-    ep.send_request(i, now, bytes, ExchangeKind::Informational, Purpose::Dpd);
+    send(ep, now, i, &[], Purpose::Dpd, Request::Liveness);
 }
 
-/// Answers an INFORMATIONAL request on SA `i`.
-pub(super) fn respond(ep: &mut Endpoint, i: usize, bytes: &[u8]) -> bool {
-    let keys = ep.sas[i].keys.clone().expect("established");
-    let Ok(opened) = open(&keys, bytes) else {
-        return false;
-    };
+fn esp_delete(spis: &[u32]) -> Payload {
+    Payload::Delete(DeletePayload {
+        protocol: ProtocolId::ESP,
+        spi_size: 4,
+        spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+    })
+}
+
+/// Deletes CHILD_SAs of SA `i` by our inbound SPIs (each side's D names its own inbound
+/// SPI, §1.4.1).
+pub(super) fn delete_children(ep: &mut Endpoint, now: SimTime, i: usize, spis: Vec<u32>) {
+    for s in &spis {
+        if let Some(k) = ep.sas[i].child_index(*s) {
+            ep.set_child_state(i, k, now, ChildState::Deleting);
+        }
+    }
+    send(
+        ep,
+        now,
+        i,
+        &[esp_delete(&spis)],
+        Purpose::Delete,
+        Request::DeleteChild { spis },
+    );
+}
+
+/// Deletes IKE SA `i` (and with it its CHILD_SAs).
+pub(super) fn delete_ike(ep: &mut Endpoint, now: SimTime, i: usize) {
+    ep.set_ike_state(i, now, IkeState::Deleting);
+    let d = Payload::Delete(DeletePayload {
+        protocol: ProtocolId::IKE,
+        spi_size: 0,
+        spis: Vec::new(),
+    });
+    send(ep, now, i, &[d], Purpose::Delete, Request::DeleteIke);
+}
+
+/// Answers an INFORMATIONAL request on SA `i`: deletes what it names, answers a CHILD_SA
+/// delete with our inbound SPIs of the same pairs, and anything else with an empty message.
+pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened) {
     let msgid = opened.message.header.message_id;
-    // Deletes and notifies come with the rekey work; an empty request is a liveness check.
-    let reply_inner: Vec<Payload> = Vec::new();
-    let h = header(ep, i, true, msgid);
-    let reply = super::ike_auth::protect(ep, i, &h, &reply_inner);
-    ep.send_response(i, msgid, reply);
-    true
+    let mut delete_ike = false;
+    let mut ours = Vec::new();
+    for p in &opened.inner {
+        let Payload::Delete(d) = p else { continue };
+        if d.protocol == ProtocolId::IKE {
+            delete_ike = true;
+        } else if d.protocol == ProtocolId::ESP {
+            for spi in &d.spis {
+                let Ok(spi) = <[u8; 4]>::try_from(spi.as_slice()) else {
+                    continue;
+                };
+                let spi = u32::from_be_bytes(spi);
+                if let Some(k) = ep.sas[i].children.iter().position(|c| c.spi_out == spi) {
+                    // A pair we are deleting ourselves is not named again (§1.4.1).
+                    if ep.sas[i].children[k].state != ChildState::Deleting {
+                        ours.push(ep.sas[i].children[k].spi_in);
+                    }
+                    ep.remove_child(i, k, now, SaChange::Deleted, "deleted by peer");
+                }
+            }
+        }
+    }
+    let reply: Vec<Payload> = if ours.is_empty() || delete_ike {
+        Vec::new()
+    } else {
+        vec![esp_delete(&ours)]
+    };
+    let bytes = ep.seal_message(i, ExchangeType::INFORMATIONAL, true, msgid, &reply);
+    ep.send_response(i, msgid, bytes);
+    if delete_ike {
+        ep.kill(i, now, "deleted by peer");
+    }
 }
 
 /// Handles the answer to our INFORMATIONAL request on SA `i`.
-pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, bytes: &[u8]) -> bool {
-    let keys = ep.sas[i].keys.clone().expect("established");
-    if open(&keys, bytes).is_err() {
-        return false;
-    }
-    let p = ep.sas[i].pending.take().expect("checked by the caller");
+pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending, _o: &Opened) {
     ep.finish_pending(i, now, &p, Outcome::Success);
-    true
+    match &p.req {
+        Request::DeleteChild { spis } => {
+            for s in spis {
+                if let Some(k) = ep.sas[i].child_index(*s) {
+                    ep.remove_child(i, k, now, SaChange::Deleted, "deleted");
+                }
+            }
+        }
+        Request::DeleteIke => ep.kill(i, now, "deleted"),
+        _ => {}
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::Flavour;
 use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
 use crate::ikev2::consts::{NotifyType, ProtocolId, TransformType, transform};
 use crate::ikev2::keys::IkeSuite;
@@ -66,47 +67,86 @@ pub fn negotiate(suite: IkeSuite, ours: &[DhGroup], sa: &SaPayload) -> Option<Dh
     })
 }
 
-/// The ESP proposal of a CHILD_SA: ENCR, INTEG, ESN off, with our inbound SPI.
-pub fn esp_proposal(encr: EncrAlg, integ: IntegAlg, spi: u32) -> SaPayload {
+/// The ESP proposal of a CHILD_SA: ENCR, INTEG, the PFS group if any, ESN off, with our
+/// inbound SPI. IKE_AUTH carries no KE, so its proposal has no DH group (strongSwan strips
+/// it there).
+pub fn esp_proposal(encr: EncrAlg, integ: IntegAlg, dh: Option<DhGroup>, spi: u32) -> SaPayload {
+    let mut transforms = vec![
+        encr_transform(encr),
+        Transform::new(TransformType::INTEG, integ.id()),
+    ];
+    if let Some(g) = dh {
+        transforms.push(Transform::new(TransformType::DH, g.id()));
+    }
+    transforms.push(Transform::new(TransformType::ESN, transform::ESN_NO));
     SaPayload {
         proposals: vec![Proposal {
             num: 1,
             protocol: ProtocolId::ESP,
             spi: spi.to_be_bytes().to_vec(),
-            transforms: vec![
-                encr_transform(encr),
-                Transform::new(TransformType::INTEG, integ.id()),
-                Transform::new(TransformType::ESN, transform::ESN_NO),
-            ],
+            transforms,
         }],
     }
+}
+
+/// Whether a peer's ESP SA payload offers exactly our transforms (with `dh` as the PFS
+/// group, or no DH transform when `None`); returns the peer's inbound SPI of the first
+/// proposal that does (RFC 7296 §2.7, §3.3.6).
+pub fn esp_accept(
+    encr: EncrAlg,
+    integ: IntegAlg,
+    dh: Option<DhGroup>,
+    sa: &SaPayload,
+) -> Option<u32> {
+    let ours = esp_proposal(encr, integ, dh, 0)
+        .proposals
+        .remove(0)
+        .transforms;
+    sa.proposals.iter().find_map(|p| {
+        let spi: [u8; 4] = p.spi.as_slice().try_into().ok()?;
+        // Every transform of ours offered, and no transform type we lack (a DH group
+        // when we have no PFS is a mismatch).
+        let same = p.protocol == ProtocolId::ESP
+            && ours.iter().all(|t| p.transforms.contains(t))
+            && p.transforms
+                .iter()
+                .all(|t| ours.iter().any(|o| o.ty == t.ty));
+        same.then(|| u32::from_be_bytes(spi))
+    })
 }
 
 fn notify(ty: NotifyType, data: Vec<u8>) -> Payload {
     Payload::Notify(NotifyPayload::new(ty, data))
 }
 
-/// The notifies after KE and Nonce in IKE_SA_INIT: NAT-D for both ends, then strongSwan's
-/// capability notifies (the responder adds CHILDLESS and MULTIPLE_AUTH support).
+/// The notifies after KE and Nonce in IKE_SA_INIT: NAT-D for both ends (the source hash
+/// replaced by `fake_source` for strongSwan's `encap = yes`), then the flavour's capability
+/// notifies (a strongSwan responder adds CHILDLESS and MULTIPLE_AUTH support).
 pub fn sa_init_notifies(
+    flavour: Flavour,
     spi_i: u64,
     spi_r: u64,
     src: (IpAddr, u16),
     dst: (IpAddr, u16),
     responder: bool,
+    fake_source: Option<Vec<u8>>,
 ) -> Vec<Payload> {
+    let source = fake_source.unwrap_or_else(|| natd_hash(spi_i, spi_r, src.0, src.1).to_vec());
     let mut v = vec![
-        notify(
-            NotifyType::NAT_DETECTION_SOURCE_IP,
-            natd_hash(spi_i, spi_r, src.0, src.1).to_vec(),
-        ),
+        notify(NotifyType::NAT_DETECTION_SOURCE_IP, source),
         notify(
             NotifyType::NAT_DETECTION_DESTINATION_IP,
             natd_hash(spi_i, spi_r, dst.0, dst.1).to_vec(),
         ),
         notify(NotifyType::IKEV2_FRAGMENTATION_SUPPORTED, vec![]),
-        notify(NotifyType::SIGNATURE_HASH_ALGORITHMS, SIG_HASHES.to_vec()),
     ];
+    if flavour == Flavour::Srx {
+        return v;
+    }
+    v.push(notify(
+        NotifyType::SIGNATURE_HASH_ALGORITHMS,
+        SIG_HASHES.to_vec(),
+    ));
     if responder {
         v.push(notify(NotifyType::CHILDLESS_IKEV2_SUPPORTED, vec![]));
         v.push(notify(NotifyType::MULTIPLE_AUTH_SUPPORTED, vec![]));

@@ -1,30 +1,41 @@
 //! The IKEv2 endpoint of one node, sans-IO (quinn-proto's contract): datagrams and timeouts
-//! go in through `handle_*`, and what to send, when to wake up and what happened come out
-//! through `poll_transmit`, `poll_timeout` and `poll_event`. The clock is an argument; the
-//! randomness is the endpoint's own named stream.
+//! go in through `handle_*`, commands through `start_tunnel`, `create_child`, `rekey_child`,
+//! `delete_child` and `delete_ike`; what to send, when to wake up and what happened come
+//! out through `poll_transmit`, `poll_timeout` and `poll_event`. The clock is an argument;
+//! the randomness is the endpoint's own named stream.
 //!
-//! This first slice runs IKE_SA_INIT and IKE_AUTH with PSK and the first CHILD_SA (RFC 7296
-//! §1.2), with retransmission per policy (§2.1) and a response cache for retransmitted
-//! requests. Later exchanges (CREATE_CHILD_SA, INFORMATIONAL, COOKIE, INVALID_KE) build on
-//! the same SA table.
+//! One module per exchange (RFC 7296 §1): `ike_sa_init`, `ike_auth`, `create_child_sa`,
+//! `informational`; `sa` holds the SAD, `selectors` the tunnels' traffic selectors, `nat`
+//! NAT detection and the float to UDP 4500.
 
+mod create_child_sa;
 mod ike_auth;
 mod ike_sa_init;
 mod informational;
 pub mod messages;
+mod nat;
+mod sa;
+pub mod selectors;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use rand::Rng;
 use sim_core::{SimRng, SimTime};
 
-use crate::crypto::{DhGroup, DhPrivate, EncrAlg, IntegAlg};
+use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
 use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind};
-use crate::ikev2::consts::ExchangeType;
-use crate::ikev2::header::Header;
-use crate::ikev2::keys::{ChildKeys, IkeSaKeys, IkeSuite};
+use crate::ikev2::consts::{ExchangeType, PayloadType};
+use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
+use crate::ikev2::keys::IkeSuite;
+use crate::ikev2::payload::Payload;
+use crate::ikev2::protect::{Opened, open, padding_len, seal};
 use crate::policy::RetransmitPolicy;
+
+pub use sa::{ChildSa, ChildState, IkeSa, IkeState};
+pub use selectors::TunnelConfig;
+
+use sa::{Command, Pending, Request};
 
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +44,20 @@ pub struct Transmit {
     pub src: SocketAddr,
     /// The peer's address and port.
     pub dst: SocketAddr,
-    /// The IKE message.
+    /// The UDP payload (on port 4500 it starts with the 4-byte non-ESP marker).
     pub payload: Vec<u8>,
+}
+
+/// Which implementation's message layout a peer reproduces (the notifies it adds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Flavour {
+    /// strongSwan 5.9: NAT-D, fragmentation, signature hashes, redirect, childless,
+    /// multiple-auth, EAP-only and message-ID-sync notifies (the reference captures).
+    #[default]
+    StrongSwan,
+    /// A Juniper SRX-like gateway: NAT-D and fragmentation in IKE_SA_INIT, nothing
+    /// optional in IKE_AUTH besides INITIAL_CONTACT.
+    Srx,
 }
 
 /// How this endpoint negotiates and authenticates.
@@ -55,6 +78,9 @@ pub struct EndpointConfig {
     pub esp_encr: EncrAlg,
     /// CHILD_SA integrity.
     pub esp_integ: IntegAlg,
+    /// PFS group for CHILD_SAs made by CREATE_CHILD_SA (the DH group of the ESP
+    /// proposal); `None`: no PFS.
+    pub esp_dh: Option<DhGroup>,
     /// Request retransmission.
     pub retransmit: RetransmitPolicy,
     /// Liveness check after this long without receiving anything (strongSwan's
@@ -63,96 +89,27 @@ pub struct EndpointConfig {
     /// As responder, demand a COOKIE (RFC 7296 §2.6) once this many IKE SAs are half-open
     /// (strongSwan: 30); never when `None`.
     pub cookie_threshold: Option<u32>,
+    /// Requests the peer may have outstanding with us (SET_WINDOW_SIZE, RFC 7296 §2.3).
+    pub window: u32,
+    /// strongSwan's `mobike = yes`: announce MOBIKE and move IKE to UDP 4500 from
+    /// IKE_AUTH on whenever the peer sent NAT-D; otherwise move only when a NAT is seen.
+    pub mobike: bool,
+    /// strongSwan's `encap = yes`: fake the NAT-D source hash so both ends see a NAT and
+    /// encapsulate ESP in UDP.
+    pub force_encap: bool,
+    /// Whose message layout to reproduce.
+    pub flavour: Flavour,
 }
 
-/// Where an IKE SA is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IkeState {
-    /// Initiator: IKE_SA_INIT request sent.
-    ExpectSaInitResponse,
-    /// Initiator: IKE_AUTH request sent.
-    ExpectAuthResponse,
-    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
-    ExpectAuthRequest,
-    /// Authenticated, first CHILD_SA installed.
-    Established,
-    /// Gave up or failed; kept only until the driver has seen the events.
-    Dead,
-}
-
-impl IkeState {
-    /// The state name a strongSwan user recognises.
-    pub fn name(self) -> &'static str {
-        match self {
-            IkeState::ExpectSaInitResponse | IkeState::ExpectAuthResponse => "CONNECTING",
-            IkeState::ExpectAuthRequest => "CONNECTING (responder)",
-            IkeState::Established => "ESTABLISHED",
-            IkeState::Dead => "DESTROYING",
-        }
-    }
-}
-
-/// A request waiting for its response.
-#[derive(Clone, Debug)]
-struct Pending {
-    msgid: u32,
-    bytes: Vec<u8>,
-    kind: ExchangeKind,
-    purpose: Purpose,
-    first_sent: SimTime,
-    sends: u32,
-    next_at: SimTime,
-}
-
-/// A CHILD_SA pair as this endpoint holds it.
-#[derive(Clone, Debug)]
-pub struct ChildSa {
-    /// Our inbound SPI.
-    pub spi_in: u32,
-    /// The peer's inbound SPI (our outbound).
-    pub spi_out: u32,
-    /// Keys (initiator's direction first, as KEYMAT orders them).
-    pub keys: ChildKeys,
-}
-
-/// One IKE SA and what it is doing.
-#[derive(Debug)]
-pub struct IkeSa {
-    /// The tunnel this SA serves (scenario index).
-    pub tunnel: u32,
-    /// Whether we initiated it.
-    pub initiator: bool,
-    /// Initiator's SPI.
-    pub spi_i: u64,
-    /// Responder's SPI (0 until known).
-    pub spi_r: u64,
-    /// State.
-    pub state: IkeState,
-    /// Our address and port.
-    pub local: SocketAddr,
-    /// The peer's address and port.
-    pub peer: SocketAddr,
-    /// Keys, once IKE_SA_INIT completed.
-    pub keys: Option<IkeSaKeys>,
-    /// The first CHILD_SA, once installed.
-    pub child: Option<ChildSa>,
-    ni: Vec<u8>,
-    nr: Vec<u8>,
-    dh: Option<DhPrivate>,
-    /// Our IKE_SA_INIT message (signed by our AUTH).
-    init_msg_ours: Vec<u8>,
-    /// The peer's IKE_SA_INIT message (signed by its AUTH).
-    init_msg_peer: Vec<u8>,
-    next_msgid: u32,
-    expect_msgid: u32,
-    pending: Option<Pending>,
-    /// The last response we sent: (message ID, bytes), resent for a retransmitted request.
-    last_response: Option<(u32, Vec<u8>)>,
-    child_spi_in: u32,
-    /// When a valid message last arrived on this SA (for DPD).
-    last_received: SimTime,
-    /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
-    ke_group: DhGroup,
+/// Why a command could not be carried out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The tunnel has no established IKE SA at this endpoint.
+    #[error("tunnel {0} has no established IKE SA here")]
+    NoIkeSa(u32),
+    /// The tunnel's IKE SA has no CHILD_SA to act on.
+    #[error("tunnel {0} has no installed CHILD_SA here")]
+    NoChildSa(u32),
 }
 
 /// An IKEv2 endpoint.
@@ -167,14 +124,17 @@ pub struct Endpoint {
     cookie_secret: Option<[u8; 16]>,
     /// Wireshark `ikev2_decryption_table` lines of every IKE SA that got keys, in order.
     pub key_log: Vec<String>,
-    /// Tunnel index by peer address, for SAs this endpoint responds to.
-    peers: Vec<(IpAddr, u32)>,
-    /// Datagrams dropped because they did not parse or belonged to no SA.
-    pub dropped: u64,
+    tunnels: Vec<TunnelConfig>,
+    /// Datagrams dropped, by reason (RFC 7296 §2.21: never answered, only counted).
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Where the datagram being handled came from and arrived (for the float to 4500).
+    arrival: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// The IKE port.
 pub const IKE_PORT: u16 = 500;
+/// The NAT-T port (RFC 3948): IKE after the 4-byte non-ESP marker, and ESP in UDP.
+pub const NATT_PORT: u16 = 4500;
 
 impl Endpoint {
     /// An endpoint with configuration `cfg`, drawing SPIs, nonces, DH exponents, IVs and
@@ -186,10 +146,11 @@ impl Endpoint {
             sas: Vec::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
-            peers: Vec::new(),
+            tunnels: Vec::new(),
             key_log: Vec::new(),
             cookie_secret: None,
-            dropped: 0,
+            dropped: BTreeMap::new(),
+            arrival: None,
         }
     }
 
@@ -201,6 +162,11 @@ impl Endpoint {
     /// The IKE SAs this endpoint holds (its SAD).
     pub fn ike_sas(&self) -> &[IkeSa] {
         &self.sas
+    }
+
+    /// All datagrams dropped so far.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
     }
 
     /// The next datagram to send.
@@ -217,76 +183,152 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<SimTime> {
         (0..self.sas.len())
             .filter_map(|i| {
-                let retransmit = self.sas[i].pending.as_ref().map(|p| p.next_at);
+                let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
                 retransmit.or_else(|| informational::dpd_due(self, i))
             })
             .min()
     }
 
-    /// Tells a responder that SAs from `peer` belong to tunnel `tunnel` (for its events).
-    pub fn add_peer(&mut self, peer: IpAddr, tunnel: u32) {
-        self.peers.push((peer, tunnel));
+    /// Adds a tunnel's policy (both ends need it: the initiator for what to propose, the
+    /// responder to find the tunnel and narrow the selectors).
+    pub fn add_tunnel(&mut self, t: TunnelConfig) {
+        self.tunnels.push(t);
     }
 
-    fn tunnel_of(&self, peer: IpAddr) -> u32 {
-        self.peers
-            .iter()
-            .find(|(ip, _)| *ip == peer)
-            .map_or(u32::MAX, |(_, t)| *t)
+    /// Adds a host-to-host tunnel with `peer`.
+    pub fn add_peer(&mut self, peer: IpAddr, tunnel: u32) {
+        self.add_tunnel(TunnelConfig::host_to_host(tunnel, self.cfg.addr, peer));
+    }
+
+    fn tunnel_config(&self, tunnel: u32) -> Option<&TunnelConfig> {
+        self.tunnels.iter().find(|t| t.tunnel == tunnel)
     }
 
     /// Starts tunnel `tunnel` to `peer`: sends IKE_SA_INIT.
     pub fn start_tunnel(&mut self, now: SimTime, tunnel: u32, peer: IpAddr) {
+        if self.tunnel_config(tunnel).is_none() {
+            self.add_peer(peer, tunnel);
+        }
         ike_sa_init::initiate(self, now, tunnel, SocketAddr::new(peer, IKE_PORT));
     }
 
-    /// Retransmits due requests; gives up on those whose schedule ran out.
+    fn established(&self, tunnel: u32) -> Result<usize, CommandError> {
+        self.sas
+            .iter()
+            .position(|s| s.tunnel == tunnel && s.state == IkeState::Established)
+            .ok_or(CommandError::NoIkeSa(tunnel))
+    }
+
+    fn installed_child(&self, i: usize, tunnel: u32) -> Result<u32, CommandError> {
+        self.sas[i]
+            .children
+            .iter()
+            .find(|c| c.state == ChildState::Installed)
+            .map(|c| c.spi_in)
+            .ok_or(CommandError::NoChildSa(tunnel))
+    }
+
+    fn command(&mut self, now: SimTime, i: usize, c: Command) {
+        self.sas[i].queue.push_back(c);
+        self.pump(i, now);
+    }
+
+    /// Creates an additional CHILD_SA on the tunnel's IKE SA (CREATE_CHILD_SA, §1.3.1).
+    pub fn create_child(&mut self, now: SimTime, tunnel: u32) -> Result<(), CommandError> {
+        let i = self.established(tunnel)?;
+        self.command(now, i, Command::CreateChild);
+        Ok(())
+    }
+
+    /// Rekeys the tunnel's oldest installed CHILD_SA (CREATE_CHILD_SA with REKEY_SA, §1.3.3).
+    pub fn rekey_child(&mut self, now: SimTime, tunnel: u32) -> Result<(), CommandError> {
+        let i = self.established(tunnel)?;
+        let spi = self.installed_child(i, tunnel)?;
+        self.command(now, i, Command::RekeyChild(spi));
+        Ok(())
+    }
+
+    /// Deletes the tunnel's oldest installed CHILD_SA (INFORMATIONAL with D, §1.4.1).
+    pub fn delete_child(&mut self, now: SimTime, tunnel: u32) -> Result<(), CommandError> {
+        let i = self.established(tunnel)?;
+        let spi = self.installed_child(i, tunnel)?;
+        self.command(now, i, Command::DeleteChild(spi));
+        Ok(())
+    }
+
+    /// Deletes the tunnel's IKE SA with its CHILD_SAs (INFORMATIONAL with D(IKE), §1.4.1).
+    pub fn delete_ike(&mut self, now: SimTime, tunnel: u32) -> Result<(), CommandError> {
+        let i = self.established(tunnel)?;
+        self.command(now, i, Command::DeleteIke);
+        Ok(())
+    }
+
+    /// Sends queued commands of SA `i` while the peer's window has room.
+    fn pump(&mut self, i: usize, now: SimTime) {
+        while self.sas[i].state == IkeState::Established && self.sas[i].window_open() {
+            let Some(c) = self.sas[i].queue.pop_front() else {
+                return;
+            };
+            match c {
+                Command::CreateChild => create_child_sa::initiate(self, now, i, None),
+                Command::RekeyChild(spi) => {
+                    if let Some(k) = self.sas[i].child_index(spi)
+                        && self.sas[i].children[k].state == ChildState::Installed
+                    {
+                        create_child_sa::initiate(self, now, i, Some(spi));
+                    }
+                }
+                Command::DeleteChild(spi) => {
+                    if self.sas[i].child_index(spi).is_some() {
+                        informational::delete_children(self, now, i, vec![spi]);
+                    }
+                }
+                Command::DeleteIke => informational::delete_ike(self, now, i),
+            }
+        }
+    }
+
+    /// Retransmits due requests, gives up on those whose schedule ran out, and sends due
+    /// liveness checks.
     pub fn handle_timeout(&mut self, now: SimTime) {
         for i in 0..self.sas.len() {
             if informational::dpd_due(self, i).is_some_and(|t| t <= now) {
                 informational::send_liveness_check(self, now, i);
                 continue;
             }
-            let Some(p) = self.sas[i].pending.as_mut() else {
-                continue;
-            };
-            if p.next_at > now {
-                continue;
+            let mut k = 0;
+            while k < self.sas[i].pending.len() {
+                if self.sas[i].state == IkeState::Dead {
+                    break;
+                }
+                let p = &mut self.sas[i].pending[k];
+                if p.next_at > now {
+                    k += 1;
+                    continue;
+                }
+                let policy = &self.cfg.retransmit;
+                if p.sends > policy.tries {
+                    let p = self.sas[i].pending.remove(k);
+                    self.finish_pending(i, now, &p, Outcome::Timeout);
+                    // §2.4: no answer means the peer is gone; the IKE SA goes with it.
+                    self.kill(i, now, "retransmissions exhausted");
+                    break;
+                }
+                let wait = policy.draw_interval(p.sends, &mut self.rng);
+                p.sends += 1;
+                let deadline = policy
+                    .give_up_after
+                    .map(|g| p.first_sent + g)
+                    .unwrap_or(SimTime::MAX);
+                p.next_at = (now + wait).min(deadline);
+                if p.next_at == deadline {
+                    // The next wake-up is the give-up, not another send.
+                    p.sends = policy.tries + 1;
+                }
+                let bytes = p.bytes.clone();
+                self.emit(i, bytes);
+                k += 1;
             }
-            let policy = &self.cfg.retransmit;
-            if p.sends > policy.tries {
-                let (kind, purpose, first_sent, sends) = (p.kind, p.purpose, p.first_sent, p.sends);
-                self.sas[i].pending = None;
-                self.finish_exchange(
-                    i,
-                    now,
-                    kind,
-                    purpose,
-                    first_sent,
-                    sends - 1,
-                    Outcome::Timeout,
-                );
-                self.kill(i, now, "retransmissions exhausted");
-                continue;
-            }
-            let wait = policy.draw_interval(p.sends, &mut self.rng);
-            p.sends += 1;
-            let deadline = policy
-                .give_up_after
-                .map(|g| p.first_sent + g)
-                .unwrap_or(SimTime::MAX);
-            p.next_at = (now + wait).min(deadline);
-            if p.next_at == deadline {
-                // The next wake-up is the give-up, not another send.
-                p.sends = policy.tries + 1;
-            }
-            let bytes = p.bytes.clone();
-            let (local, peer) = (self.sas[i].local, self.sas[i].peer);
-            self.out.push_back(Transmit {
-                src: local,
-                dst: peer,
-                payload: bytes,
-            });
         }
         self.sas.retain(|s| s.state != IkeState::Dead);
     }
@@ -299,71 +341,145 @@ impl Endpoint {
         local: SocketAddr,
         bytes: &[u8],
     ) {
+        let bytes = if local.port() == NATT_PORT {
+            match nat::strip_marker(bytes) {
+                Ok(b) => b,
+                Err(why) => {
+                    if let Some(why) = why {
+                        self.drop_datagram(now, None, why);
+                    }
+                    return;
+                }
+            }
+        } else {
+            bytes
+        };
         let Ok(h) = Header::decode(bytes) else {
-            self.dropped += 1;
+            self.drop_datagram(now, None, "undecodable IKE header");
             return;
         };
+        self.arrival = Some((from, local));
         let idx = self.sas.iter().position(|s| {
             s.spi_i == h.spi_i && (s.spi_r == h.spi_r || s.spi_r == 0 || h.spi_r == 0)
         });
         match idx {
-            None if !h.is_response() && h.message_id == 0 && h.spi_r == 0 => {
+            None if !h.is_response()
+                && h.message_id == 0
+                && h.spi_r == 0
+                && h.exchange == ExchangeType::IKE_SA_INIT =>
+            {
                 ike_sa_init::respond(self, now, from, local, &h, bytes)
             }
-            None => self.dropped += 1,
-            Some(i) => {
-                if h.is_response() {
-                    let matches = self.sas[i]
-                        .pending
-                        .as_ref()
-                        .is_some_and(|p| p.msgid == h.message_id);
-                    if !matches {
-                        self.dropped += 1;
-                        return;
+            None => self.drop_datagram(now, None, "no IKE SA with these SPIs"),
+            Some(i) if h.is_response() => self.on_response(now, i, &h, bytes),
+            Some(i) => self.on_request(now, i, &h, bytes),
+        }
+        self.arrival = None;
+        self.sas.retain(|s| s.state != IkeState::Dead);
+    }
+
+    fn on_response(&mut self, now: SimTime, i: usize, h: &Header, bytes: &[u8]) {
+        let Some(k) = self.sas[i]
+            .pending
+            .iter()
+            .position(|p| p.msgid == h.message_id)
+        else {
+            self.drop_datagram(now, Some(i), "response to no request in flight");
+            return;
+        };
+        match &self.sas[i].pending[k].req {
+            Request::SaInit => ike_sa_init::on_response(self, now, i, k, h, bytes),
+            _ => {
+                let Some(opened) = self.open_authenticated(now, i, bytes) else {
+                    return;
+                };
+                let p = self.sas[i].pending.remove(k);
+                match p.req {
+                    Request::Auth { .. } => ike_auth::on_response(self, now, i, p, &opened),
+                    Request::CreateChild { .. } => {
+                        create_child_sa::on_response(self, now, i, p, &opened)
                     }
-                    match self.sas[i].state {
-                        IkeState::ExpectSaInitResponse => {
-                            ike_sa_init::on_response(self, now, i, &h, bytes)
-                        }
-                        IkeState::ExpectAuthResponse => ike_auth::on_response(self, now, i, bytes),
-                        IkeState::Established if h.exchange == ExchangeType::INFORMATIONAL => {
-                            if informational::on_response(self, now, i, bytes) {
-                                self.sas[i].last_received = now;
-                            } else {
-                                self.dropped += 1;
-                            }
-                        }
-                        _ => self.dropped += 1,
-                    }
-                } else if let Some((id, cached)) = &self.sas[i].last_response
-                    && *id == h.message_id
-                {
-                    // §2.1: a retransmitted request gets the same response, unprocessed.
-                    self.out.push_back(Transmit {
-                        src: self.sas[i].local,
-                        dst: self.sas[i].peer,
-                        payload: cached.clone(),
-                    });
-                } else if h.message_id == self.sas[i].expect_msgid
-                    && self.sas[i].state == IkeState::ExpectAuthRequest
-                {
-                    ike_auth::respond(self, now, i, bytes);
-                    self.sas[i].last_received = now;
-                } else if h.message_id == self.sas[i].expect_msgid
-                    && self.sas[i].state == IkeState::Established
-                    && h.exchange == ExchangeType::INFORMATIONAL
-                {
-                    if informational::respond(self, i, bytes) {
-                        self.sas[i].last_received = now;
-                    } else {
-                        self.dropped += 1;
-                    }
-                } else {
-                    self.dropped += 1;
+                    _ => informational::on_response(self, now, i, p, &opened),
                 }
             }
         }
-        self.sas.retain(|s| s.state != IkeState::Dead);
+        if self.sas[i].state != IkeState::Dead {
+            self.pump(i, now);
+        }
+    }
+
+    fn on_request(&mut self, now: SimTime, i: usize, h: &Header, bytes: &[u8]) {
+        let sa = &self.sas[i];
+        if let Some((_, cached)) = sa.responses.iter().find(|(id, _)| *id == h.message_id) {
+            // §2.1: a retransmitted request gets the same response, unprocessed.
+            let cached = cached.clone();
+            self.emit(i, cached);
+            return;
+        }
+        let window = self.cfg.window.max(1);
+        if h.message_id < sa.expect_msgid
+            || h.message_id - sa.expect_msgid >= window
+            || sa.answered_above.contains(&h.message_id)
+        {
+            // §2.3: outside the window; too old ones have been answered already.
+            self.drop_datagram(now, Some(i), "request message ID outside the window");
+            return;
+        }
+        let state = sa.state;
+        match (state, h.exchange) {
+            (IkeState::ExpectAuthRequest, ExchangeType::IKE_AUTH) => {
+                if let Some(o) = self.open_authenticated(now, i, bytes) {
+                    ike_auth::respond(self, now, i, &o);
+                }
+            }
+            (
+                IkeState::Established | IkeState::Deleting,
+                ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL,
+            ) => {
+                let Some(o) = self.open_authenticated(now, i, bytes) else {
+                    return;
+                };
+                if h.exchange == ExchangeType::INFORMATIONAL {
+                    informational::respond(self, now, i, &o);
+                } else {
+                    create_child_sa::respond(self, now, i, &o);
+                }
+            }
+            _ => self.drop_datagram(now, Some(i), "request not expected in this state"),
+        }
+    }
+
+    /// Verifies and decrypts a message of SA `i`. On success the SA counts as alive and,
+    /// if the message came to UDP 4500, follows it there (§2.23: addresses are updated only
+    /// from authenticated messages). On failure the message is dropped (§2.21.2).
+    fn open_authenticated(&mut self, now: SimTime, i: usize, bytes: &[u8]) -> Option<Opened> {
+        let Some(keys) = self.sas[i].keys.as_ref() else {
+            self.drop_datagram(now, Some(i), "encrypted message before keys");
+            return None;
+        };
+        match open(keys, bytes) {
+            Ok(o) => {
+                self.sas[i].last_received = now;
+                if let Some((from, local)) = self.arrival
+                    && local.port() == NATT_PORT
+                {
+                    self.sas[i].local = local;
+                    self.sas[i].peer = from;
+                }
+                Some(o)
+            }
+            Err(_) => {
+                self.drop_datagram(now, Some(i), "integrity check failed");
+                None
+            }
+        }
+    }
+
+    fn drop_datagram(&mut self, now: SimTime, i: Option<usize>, reason: &'static str) {
+        *self.dropped.entry(reason).or_default() += 1;
+        let tunnel = i.map(|i| self.sas[i].tunnel);
+        self.events
+            .push_back((now, Event::Dropped { tunnel, reason }));
     }
 
     /// Records the decryption-table line of SA `i` once it has keys.
@@ -392,6 +508,54 @@ impl Endpoint {
         }
     }
 
+    fn random_child_spi(&mut self) -> u32 {
+        // strongSwan allocates SPIs in 0xc0000000..0xcfffffff.
+        0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff)
+    }
+
+    /// Seals `inner` into a message of SA `i` with fresh IV and padding.
+    fn seal_message(
+        &mut self,
+        i: usize,
+        exchange: ExchangeType,
+        response: bool,
+        message_id: u32,
+        inner: &[Payload],
+    ) -> Vec<u8> {
+        let sa = &self.sas[i];
+        let mut flags = if sa.initiator { FLAG_INITIATOR } else { 0 };
+        if response {
+            flags |= FLAG_RESPONSE;
+        }
+        let h = Header {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            next_payload: PayloadType::NONE,
+            major: 2,
+            minor: 0,
+            exchange,
+            flags,
+            message_id,
+            length: 0,
+        };
+        let keys = sa.keys.clone().expect("sealing needs keys");
+        let block = keys.suite.encr.block_len();
+        let plain = crate::ikev2::payload::encode_payload_chain(inner).1.len();
+        let iv = self.random_bytes(block);
+        let padding = self.random_bytes(padding_len(plain, block));
+        seal(&keys, &h, inner, &iv, &padding).expect("lengths are ours")
+    }
+
+    /// Puts an IKE message of SA `i` on the wire (behind the non-ESP marker on 4500).
+    fn emit(&mut self, i: usize, bytes: Vec<u8>) {
+        let sa = &self.sas[i];
+        self.out.push_back(Transmit {
+            src: sa.local,
+            dst: sa.peer,
+            payload: nat::frame(sa.local.port(), bytes),
+        });
+    }
+
     /// Sends a request on SA `i` and starts its retransmission timer.
     fn send_request(
         &mut self,
@@ -400,12 +564,13 @@ impl Endpoint {
         bytes: Vec<u8>,
         kind: ExchangeKind,
         purpose: Purpose,
+        req: Request,
     ) {
         let wait = self.cfg.retransmit.draw_interval(0, &mut self.rng);
         let sa = &mut self.sas[i];
         let msgid = sa.next_msgid;
         sa.next_msgid += 1;
-        sa.pending = Some(Pending {
+        sa.pending.push(Pending {
             msgid,
             bytes: bytes.clone(),
             kind,
@@ -413,76 +578,62 @@ impl Endpoint {
             first_sent: now,
             sends: 1,
             next_at: now + wait,
+            req,
         });
-        self.out.push_back(Transmit {
-            src: sa.local,
-            dst: sa.peer,
-            payload: bytes,
-        });
+        self.emit(i, bytes);
     }
 
-    /// Sends a response on SA `i` and caches it for retransmitted requests.
+    /// Sends a response on SA `i`, caching it for retransmitted requests.
     fn send_response(&mut self, i: usize, msgid: u32, bytes: Vec<u8>) {
+        let window = self.cfg.window.max(1) as usize;
         let sa = &mut self.sas[i];
-        sa.last_response = Some((msgid, bytes.clone()));
-        sa.expect_msgid = msgid + 1;
-        self.out.push_back(Transmit {
-            src: sa.local,
-            dst: sa.peer,
-            payload: bytes,
-        });
+        sa.responses.push_back((msgid, bytes.clone()));
+        while sa.responses.len() > window {
+            sa.responses.pop_front();
+        }
+        if msgid == sa.expect_msgid {
+            sa.expect_msgid += 1;
+            while sa.answered_above.remove(&sa.expect_msgid) {
+                sa.expect_msgid += 1;
+            }
+        } else {
+            sa.answered_above.insert(msgid);
+        }
+        self.emit(i, bytes);
     }
 
-    /// Reports the end of the exchange of request `p` (now taken off SA `i`).
+    /// Reports the end of the exchange of request `p` (already taken off SA `i`).
     fn finish_pending(&mut self, i: usize, now: SimTime, p: &Pending, outcome: Outcome) {
-        self.finish_exchange(
-            i,
-            now,
-            p.kind,
-            p.purpose,
-            p.first_sent,
-            p.sends - 1,
-            outcome,
-        );
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn finish_exchange(
-        &mut self,
-        i: usize,
-        now: SimTime,
-        kind: ExchangeKind,
-        purpose: Purpose,
-        started: SimTime,
-        retransmissions: u32,
-        outcome: Outcome,
-    ) {
         let tunnel = self.sas[i].tunnel;
         self.events.push_back((
             now,
             Event::ExchangeFinished {
                 tunnel,
                 version: IkeVersion::V2,
-                kind,
-                purpose,
-                started,
+                kind: p.kind,
+                purpose: p.purpose,
+                started: p.first_sent,
                 ended: now,
-                retransmissions,
+                retransmissions: p.sends - 1,
                 outcome,
             },
         ));
     }
 
-    fn sa_event(&mut self, i: usize, now: SimTime, kind: SaKind, change: SaChange, reason: &str) {
-        let sa = &self.sas[i];
-        let spi = match kind {
-            SaKind::Ike => format!("{:016x}_{:016x}", sa.spi_i, sa.spi_r),
-            SaKind::Child => format!("{:08x}", sa.child.as_ref().map_or(0, |c| c.spi_in)),
-        };
+    fn sa_event(
+        &mut self,
+        i: usize,
+        now: SimTime,
+        kind: SaKind,
+        spi: String,
+        change: SaChange,
+        reason: &str,
+    ) {
+        let tunnel = self.sas[i].tunnel;
         self.events.push_back((
             now,
             Event::Sa {
-                tunnel: sa.tunnel,
+                tunnel,
                 kind,
                 spi,
                 change,
@@ -491,10 +642,87 @@ impl Endpoint {
         ));
     }
 
-    fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
-        if self.sas[i].keys.is_some() {
-            self.sa_event(i, now, SaKind::Ike, SaChange::Deleted, reason);
+    /// Moves SA `i` to `state`, reporting the change.
+    fn set_ike_state(&mut self, i: usize, now: SimTime, state: IkeState) {
+        if self.sas[i].state == state {
+            return;
         }
-        self.sas[i].state = IkeState::Dead;
+        self.sas[i].state = state;
+        let sa = &self.sas[i];
+        self.events.push_back((
+            now,
+            Event::State {
+                tunnel: sa.tunnel,
+                kind: SaKind::Ike,
+                spi: sa.spi_string(),
+                state: state.name(),
+            },
+        ));
+    }
+
+    /// Moves CHILD_SA `k` of SA `i` to `state`, reporting the change.
+    fn set_child_state(&mut self, i: usize, k: usize, now: SimTime, state: ChildState) {
+        let c = &mut self.sas[i].children[k];
+        if c.state == state {
+            return;
+        }
+        c.state = state;
+        let spi = format!("{:08x}", c.spi_in);
+        let tunnel = self.sas[i].tunnel;
+        self.events.push_back((
+            now,
+            Event::State {
+                tunnel,
+                kind: SaKind::Child,
+                spi,
+                state: state.name(),
+            },
+        ));
+    }
+
+    /// Installs a CHILD_SA on SA `i`.
+    fn install_child(&mut self, i: usize, now: SimTime, child: ChildSa, reason: &str) {
+        let spi = format!("{:08x}", child.spi_in);
+        self.sas[i].children.push(child);
+        self.sa_event(
+            i,
+            now,
+            SaKind::Child,
+            spi.clone(),
+            SaChange::Installed,
+            reason,
+        );
+        let tunnel = self.sas[i].tunnel;
+        self.events.push_back((
+            now,
+            Event::State {
+                tunnel,
+                kind: SaKind::Child,
+                spi,
+                state: ChildState::Installed.name(),
+            },
+        ));
+    }
+
+    /// Removes CHILD_SA `k` of SA `i`.
+    fn remove_child(&mut self, i: usize, k: usize, now: SimTime, change: SaChange, reason: &str) {
+        let c = self.sas[i].children.remove(k);
+        let spi = format!("{:08x}", c.spi_in);
+        self.sa_event(i, now, SaKind::Child, spi, change, reason);
+    }
+
+    /// Destroys SA `i` and its CHILD_SAs; requests in flight end as aborted.
+    fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
+        for p in std::mem::take(&mut self.sas[i].pending) {
+            self.finish_pending(i, now, &p, Outcome::Aborted(reason.to_string()));
+        }
+        while !self.sas[i].children.is_empty() {
+            self.remove_child(i, 0, now, SaChange::Deleted, reason);
+        }
+        if self.sas[i].keys.is_some() {
+            let spi = self.sas[i].spi_string();
+            self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
+        }
+        self.set_ike_state(i, now, IkeState::Dead);
     }
 }

@@ -1,0 +1,390 @@
+//! CREATE_CHILD_SA for an additional CHILD_SA and for a CHILD_SA rekey (RFC 7296 §1.3.1,
+//! §1.3.3): [N(REKEY_SA)], SA, Ni, [KEi], TSi, TSr answered by SA, Nr, [KEr], TSi, TSr.
+//! Keys come from SK_d, the new nonces and, with PFS, the new DH secret (§2.17). After a
+//! rekey the initiator switches to the new SA on the response and deletes the old one; the
+//! responder keeps the old one until that DELETE arrives (§2.8).
+
+use sim_core::SimTime;
+
+use super::ike_auth::{narrow_for_responder, proposed_selectors, selectors_of};
+use super::messages::{esp_accept, esp_proposal, flag};
+use super::sa::{Command, Pending, Request};
+use super::selectors::within;
+use super::{ChildSa, ChildState, Endpoint, Flavour, IkeState};
+use crate::crypto::DhPrivate;
+use crate::events::{ExchangeKind, Outcome, Purpose, SaChange};
+use crate::ikev2::consts::{ExchangeType, NotifyType, ProtocolId};
+use crate::ikev2::keys::child_keys;
+use crate::ikev2::payload::{KePayload, NotifyPayload, Payload, TrafficSelector, TsPayload};
+use crate::ikev2::protect::Opened;
+
+/// Nonce length strongSwan uses.
+const NONCE_LEN: usize = 32;
+
+fn rekey_notify(spi: u32) -> Payload {
+    let mut n = NotifyPayload::new(NotifyType::REKEY_SA, vec![]);
+    n.protocol = ProtocolId::ESP;
+    n.spi = spi.to_be_bytes().to_vec();
+    Payload::Notify(n)
+}
+
+/// Sends a CREATE_CHILD_SA request on SA `i`: a new CHILD_SA, or with `rekey` (our inbound
+/// SPI) a replacement for that one.
+pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize, rekey: Option<u32>) {
+    let spi_in = ep.random_child_spi();
+    let nonce = ep.random_bytes(NONCE_LEN);
+    let pfs = ep.cfg.esp_dh;
+    let dh = pfs.map(|g| DhPrivate::generate(g, ep.cfg.dh_exponent_bits, &mut ep.rng));
+    let (ts_i, ts_r) = match rekey.and_then(|s| ep.sas[i].child_index(s)) {
+        Some(k) => {
+            let c = &ep.sas[i].children[k];
+            if ep.sas[i].initiator {
+                (c.ts_i.clone(), c.ts_r.clone())
+            } else {
+                (c.ts_r.clone(), c.ts_i.clone())
+            }
+        }
+        None => proposed_selectors(ep, i),
+    };
+    let mut inner = Vec::new();
+    if let Some(old) = rekey {
+        inner.push(rekey_notify(old));
+        if let Some(k) = ep.sas[i].child_index(old) {
+            ep.set_child_state(i, k, now, ChildState::Rekeying);
+        }
+    }
+    if ep.cfg.flavour == Flavour::StrongSwan {
+        inner.push(flag(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
+    }
+    inner.push(Payload::Sa(esp_proposal(
+        ep.cfg.esp_encr,
+        ep.cfg.esp_integ,
+        pfs,
+        spi_in,
+    )));
+    inner.push(Payload::Nonce(nonce.clone()));
+    if let Some(d) = &dh {
+        inner.push(Payload::Ke(KePayload {
+            group: d.group().id(),
+            data: d.public().to_vec(),
+        }));
+    }
+    inner.push(Payload::TsI(TsPayload {
+        selectors: ts_i.clone(),
+    }));
+    inner.push(Payload::TsR(TsPayload {
+        selectors: ts_r.clone(),
+    }));
+    let msgid = ep.sas[i].next_msgid;
+    let bytes = ep.seal_message(i, ExchangeType::CREATE_CHILD_SA, false, msgid, &inner);
+    let purpose = if rekey.is_some() {
+        Purpose::RekeyChild
+    } else {
+        Purpose::CreateChild
+    };
+    ep.send_request(
+        i,
+        now,
+        bytes,
+        ExchangeKind::CreateChildSa,
+        purpose,
+        Request::CreateChild {
+            spi_in,
+            nonce,
+            dh,
+            rekey,
+            ts_i,
+            ts_r,
+        },
+    );
+}
+
+fn nonce_of(inner: &[Payload]) -> Option<Vec<u8>> {
+    inner.iter().find_map(|p| match p {
+        Payload::Nonce(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+fn ke_of(inner: &[Payload]) -> Option<&KePayload> {
+    inner.iter().find_map(|p| match p {
+        Payload::Ke(k) => Some(k),
+        _ => None,
+    })
+}
+
+fn rekeyed_spi(inner: &[Payload]) -> Option<Option<u32>> {
+    inner.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.ty == NotifyType::REKEY_SA => {
+            Some(n.spi.as_slice().try_into().ok().map(u32::from_be_bytes))
+        }
+        _ => None,
+    })
+}
+
+/// What a responder agreed to: the peer's SPI, its nonce, the DH secret and our KE reply,
+/// and the narrowed selectors.
+struct Agreed {
+    peer_spi: u32,
+    nonce: Vec<u8>,
+    g_ir: Option<Vec<u8>>,
+    ke_reply: Option<KePayload>,
+    ts_i: Vec<TrafficSelector>,
+    ts_r: Vec<TrafficSelector>,
+}
+
+/// The error notify (with data) to refuse a request with.
+type Refusal = (NotifyType, Vec<u8>);
+
+fn agree(ep: &mut Endpoint, i: usize, inner: &[Payload]) -> Result<Agreed, Refusal> {
+    let refuse = |n: NotifyType| (n, Vec::new());
+    let sa = inner
+        .iter()
+        .find_map(|p| match p {
+            Payload::Sa(sa) => Some(sa.clone()),
+            _ => None,
+        })
+        .ok_or(refuse(NotifyType::INVALID_SYNTAX))?;
+    let (tsi, tsr) = selectors_of(inner).ok_or(refuse(NotifyType::INVALID_SYNTAX))?;
+    let nonce = nonce_of(inner)
+        .filter(|n| (16..=256).contains(&n.len()))
+        .ok_or(refuse(NotifyType::INVALID_SYNTAX))?;
+    let pfs = ep.cfg.esp_dh;
+    let peer_spi = esp_accept(ep.cfg.esp_encr, ep.cfg.esp_integ, pfs, &sa)
+        .ok_or(refuse(NotifyType::NO_PROPOSAL_CHOSEN))?;
+    let (g_ir, ke_reply) = match pfs {
+        None => (None, None),
+        Some(g) => {
+            let ke = ke_of(inner).ok_or(refuse(NotifyType::INVALID_SYNTAX))?;
+            if ke.group != g.id() {
+                // §1.3: the right group was offered with the wrong KE; ask for it.
+                return Err((
+                    NotifyType::INVALID_KE_PAYLOAD,
+                    g.id().to_be_bytes().to_vec(),
+                ));
+            }
+            let ours = DhPrivate::generate(g, ep.cfg.dh_exponent_bits, &mut ep.rng);
+            let secret = ours
+                .shared_secret(&ke.data)
+                .map_err(|_| refuse(NotifyType::INVALID_SYNTAX))?;
+            let reply = KePayload {
+                group: g.id(),
+                data: ours.public().to_vec(),
+            };
+            (Some(secret), Some(reply))
+        }
+    };
+    let (_, ts_i, ts_r) =
+        narrow_for_responder(ep, i, &tsi, &tsr).ok_or(refuse(NotifyType::TS_UNACCEPTABLE))?;
+    Ok(Agreed {
+        peer_spi,
+        nonce,
+        g_ir,
+        ke_reply,
+        ts_i,
+        ts_r,
+    })
+}
+
+fn derive(
+    ep: &Endpoint,
+    i: usize,
+    g_ir: Option<&[u8]>,
+    ni: &[u8],
+    nr: &[u8],
+) -> crate::ikev2::keys::ChildKeys {
+    let keys = ep.sas[i].keys.as_ref().expect("established");
+    child_keys(
+        keys.suite.prf,
+        &keys.sk_d,
+        g_ir,
+        ni,
+        nr,
+        ep.cfg.esp_encr.key_len(),
+        ep.cfg.esp_integ.key_len(),
+    )
+}
+
+/// Answers a CREATE_CHILD_SA request on SA `i`.
+pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened) {
+    let msgid = opened.message.header.message_id;
+    let inner = &opened.inner;
+    let rekey = rekeyed_spi(inner);
+    let old = match rekey {
+        Some(Some(spi)) => ep.sas[i].children.iter().position(|c| c.spi_out == spi),
+        _ => None,
+    };
+    let result = if ep.sas[i].state != IkeState::Established {
+        // §2.25: the IKE SA is going away.
+        Err((NotifyType::TEMPORARY_FAILURE, Vec::new()))
+    } else if rekey == Some(None) {
+        Err((NotifyType::INVALID_SYNTAX, Vec::new()))
+    } else if rekey.is_some() && old.is_none() {
+        Err((NotifyType::CHILD_SA_NOT_FOUND, Vec::new()))
+    } else if old.is_some_and(|k| {
+        matches!(
+            ep.sas[i].children[k].state,
+            ChildState::Rekeyed | ChildState::Deleting
+        )
+    }) {
+        // §2.25: already replaced or being deleted.
+        Err((NotifyType::TEMPORARY_FAILURE, Vec::new()))
+    } else {
+        agree(ep, i, inner)
+    };
+    let a = match result {
+        Ok(a) => a,
+        Err((n, data)) => {
+            let mut note = NotifyPayload::new(n, data);
+            if let (Some(Some(spi)), NotifyType::CHILD_SA_NOT_FOUND) = (rekey, n) {
+                note.protocol = ProtocolId::ESP;
+                note.spi = spi.to_be_bytes().to_vec();
+            }
+            let reply = ep.seal_message(
+                i,
+                ExchangeType::CREATE_CHILD_SA,
+                true,
+                msgid,
+                &[Payload::Notify(note)],
+            );
+            ep.send_response(i, msgid, reply);
+            return;
+        }
+    };
+    let spi_in = ep.random_child_spi();
+    let nr = ep.random_bytes(NONCE_LEN);
+    let mut reply = Vec::new();
+    if ep.cfg.flavour == Flavour::StrongSwan {
+        reply.push(flag(NotifyType::ESP_TFC_PADDING_NOT_SUPPORTED));
+    }
+    reply.push(Payload::Sa(esp_proposal(
+        ep.cfg.esp_encr,
+        ep.cfg.esp_integ,
+        ep.cfg.esp_dh,
+        spi_in,
+    )));
+    reply.push(Payload::Nonce(nr.clone()));
+    if let Some(ke) = a.ke_reply.clone() {
+        reply.push(Payload::Ke(ke));
+    }
+    reply.push(Payload::TsI(TsPayload {
+        selectors: a.ts_i.clone(),
+    }));
+    reply.push(Payload::TsR(TsPayload {
+        selectors: a.ts_r.clone(),
+    }));
+    let bytes = ep.seal_message(i, ExchangeType::CREATE_CHILD_SA, true, msgid, &reply);
+    ep.send_response(i, msgid, bytes);
+    let keys = derive(ep, i, a.g_ir.as_deref(), &a.nonce, &nr);
+    let child = ChildSa {
+        spi_in,
+        spi_out: a.peer_spi,
+        keys,
+        state: ChildState::Installed,
+        ts_i: a.ts_i,
+        ts_r: a.ts_r,
+        installed_at: now,
+    };
+    let reason = if old.is_some() {
+        "CREATE_CHILD_SA rekey"
+    } else {
+        "CREATE_CHILD_SA"
+    };
+    ep.install_child(i, now, child, reason);
+    if let Some(k) = old {
+        // The responder keeps sending on the old SA until the initiator deletes it.
+        ep.set_child_state(i, k, now, ChildState::Rekeyed);
+    }
+}
+
+/// Handles the CREATE_CHILD_SA response on SA `i`.
+pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending, opened: &Opened) {
+    let Request::CreateChild {
+        spi_in,
+        ref nonce,
+        ref dh,
+        rekey,
+        ref ts_i,
+        ref ts_r,
+    } = p.req
+    else {
+        unreachable!("dispatched by request kind")
+    };
+    let inner = &opened.inner;
+    let restore_old = |ep: &mut Endpoint| {
+        if let Some(k) = rekey.and_then(|s| ep.sas[i].child_index(s))
+            && ep.sas[i].children[k].state == ChildState::Rekeying
+        {
+            ep.set_child_state(i, k, now, ChildState::Installed);
+        }
+    };
+    if let Some(n) = inner.iter().find_map(|x| match x {
+        Payload::Notify(n) if n.ty.is_error() => Some(n.ty),
+        _ => None,
+    }) {
+        ep.finish_pending(i, now, &p, Outcome::Refused(n.to_string()));
+        restore_old(ep);
+        return;
+    }
+    let agreed = (|| {
+        let sa = inner.iter().find_map(|x| match x {
+            Payload::Sa(sa) => Some(sa),
+            _ => None,
+        })?;
+        let spi_out = esp_accept(ep.cfg.esp_encr, ep.cfg.esp_integ, ep.cfg.esp_dh, sa)?;
+        let nr = nonce_of(inner)?;
+        let (tsi, tsr) = selectors_of(inner)?;
+        if !(within(&tsi, ts_i) && within(&tsr, ts_r)) {
+            return None;
+        }
+        let g_ir = match dh {
+            None => None,
+            Some(d) => {
+                let ke = ke_of(inner)?;
+                if ke.group != d.group().id() {
+                    return None;
+                }
+                Some(d.shared_secret(&ke.data).ok()?)
+            }
+        };
+        Some((spi_out, nr, g_ir, tsi, tsr))
+    })();
+    let Some((spi_out, nr, g_ir, tsi, tsr)) = agreed else {
+        ep.finish_pending(i, now, &p, Outcome::Refused("NO_PROPOSAL_CHOSEN".into()));
+        restore_old(ep);
+        return;
+    };
+    let keys = derive(ep, i, g_ir.as_deref(), nonce, &nr);
+    ep.finish_pending(i, now, &p, Outcome::Success);
+    let child = ChildSa {
+        spi_in,
+        spi_out,
+        keys,
+        state: ChildState::Installed,
+        ts_i: tsi,
+        ts_r: tsr,
+        installed_at: now,
+    };
+    let reason = if rekey.is_some() {
+        "CREATE_CHILD_SA rekey"
+    } else {
+        "CREATE_CHILD_SA"
+    };
+    ep.install_child(i, now, child, reason);
+    if let Some(old) = rekey
+        && let Some(k) = ep.sas[i].child_index(old)
+    {
+        // §2.8: the initiator moves to the new SA now and deletes the old one.
+        ep.set_child_state(i, k, now, ChildState::Rekeyed);
+        let spi = format!("{old:08x}");
+        ep.sa_event(
+            i,
+            now,
+            crate::events::SaKind::Child,
+            spi,
+            SaChange::Rekeyed,
+            "CREATE_CHILD_SA rekey",
+        );
+        ep.sas[i].queue.push_front(Command::DeleteChild(old));
+    }
+}

@@ -1,0 +1,252 @@
+//! What an endpoint holds per IKE SA (its SAD): state, keys, CHILD_SAs, the requests in
+//! flight and queued, and the responder's window of message IDs (RFC 7296 §2.3). States
+//! carry the names a strongSwan user reads in `swanctl --list-sas`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+use sim_core::SimTime;
+
+use crate::crypto::{DhGroup, DhPrivate};
+use crate::events::{ExchangeKind, Purpose};
+use crate::ikev2::keys::{ChildKeys, IkeSaKeys};
+use crate::ikev2::payload::TrafficSelector;
+
+/// Where an IKE SA is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IkeState {
+    /// Initiator: IKE_SA_INIT request sent.
+    ExpectSaInitResponse,
+    /// Initiator: IKE_AUTH request sent.
+    ExpectAuthResponse,
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
+    ExpectAuthRequest,
+    /// Authenticated.
+    Established,
+    /// Our DELETE of the IKE SA is in flight.
+    Deleting,
+    /// Gone; kept only until the driver has seen the events.
+    Dead,
+}
+
+impl IkeState {
+    /// The state name strongSwan shows (`ike_sa_state_t`).
+    pub fn name(self) -> &'static str {
+        match self {
+            IkeState::ExpectSaInitResponse
+            | IkeState::ExpectAuthResponse
+            | IkeState::ExpectAuthRequest => "CONNECTING",
+            IkeState::Established => "ESTABLISHED",
+            IkeState::Deleting => "DELETING",
+            IkeState::Dead => "DESTROYING",
+        }
+    }
+}
+
+/// Where a CHILD_SA is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildState {
+    /// Installed and carrying traffic.
+    Installed,
+    /// Our rekey of it is in flight.
+    Rekeying,
+    /// Replaced by a newer CHILD_SA; waiting for its DELETE.
+    Rekeyed,
+    /// Our DELETE of it is in flight.
+    Deleting,
+}
+
+impl ChildState {
+    /// The state name strongSwan shows (`child_sa_state_t`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ChildState::Installed => "INSTALLED",
+            ChildState::Rekeying => "REKEYING",
+            ChildState::Rekeyed => "REKEYED",
+            ChildState::Deleting => "DELETING",
+        }
+    }
+}
+
+/// A CHILD_SA pair as this endpoint holds it.
+#[derive(Clone, Debug)]
+pub struct ChildSa {
+    /// Our inbound SPI.
+    pub spi_in: u32,
+    /// The peer's inbound SPI (our outbound).
+    pub spi_out: u32,
+    /// Keys (initiator's direction first, as KEYMAT orders them).
+    pub keys: ChildKeys,
+    /// State.
+    pub state: ChildState,
+    /// Traffic selectors agreed for the initiator's side.
+    pub ts_i: Vec<TrafficSelector>,
+    /// Traffic selectors agreed for the responder's side.
+    pub ts_r: Vec<TrafficSelector>,
+    /// When this endpoint installed it.
+    pub installed_at: SimTime,
+}
+
+/// What a request in flight asked for, so its response can be handled.
+#[derive(Debug)]
+pub(super) enum Request {
+    /// IKE_SA_INIT.
+    SaInit,
+    /// IKE_AUTH carrying the first CHILD_SA with our inbound SPI.
+    Auth { spi_in: u32 },
+    /// CREATE_CHILD_SA for a new CHILD_SA (or a rekey of `rekey`, our inbound SPI).
+    CreateChild {
+        spi_in: u32,
+        nonce: Vec<u8>,
+        dh: Option<DhPrivate>,
+        rekey: Option<u32>,
+        ts_i: Vec<TrafficSelector>,
+        ts_r: Vec<TrafficSelector>,
+    },
+    /// INFORMATIONAL deleting CHILD_SAs by our inbound SPIs.
+    DeleteChild { spis: Vec<u32> },
+    /// INFORMATIONAL deleting the IKE SA.
+    DeleteIke,
+    /// Empty INFORMATIONAL (liveness check).
+    Liveness,
+}
+
+/// A request waiting for its response.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub msgid: u32,
+    pub bytes: Vec<u8>,
+    pub kind: ExchangeKind,
+    pub purpose: Purpose,
+    pub first_sent: SimTime,
+    pub sends: u32,
+    pub next_at: SimTime,
+    pub req: Request,
+}
+
+/// Work waiting for a free slot in the peer's window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Command {
+    /// CREATE_CHILD_SA for an additional CHILD_SA.
+    CreateChild,
+    /// CREATE_CHILD_SA with REKEY_SA for the CHILD_SA with this inbound SPI.
+    RekeyChild(u32),
+    /// INFORMATIONAL with a DELETE for the CHILD_SA with this inbound SPI.
+    DeleteChild(u32),
+    /// INFORMATIONAL with a DELETE for the IKE SA.
+    DeleteIke,
+}
+
+/// One IKE SA and what it is doing.
+#[derive(Debug)]
+pub struct IkeSa {
+    /// The tunnel this SA serves (scenario index; `u32::MAX` until a responder knows it).
+    pub tunnel: u32,
+    /// Whether we initiated it.
+    pub initiator: bool,
+    /// Initiator's SPI.
+    pub spi_i: u64,
+    /// Responder's SPI (0 until known).
+    pub spi_r: u64,
+    /// State.
+    pub state: IkeState,
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's address and port.
+    pub peer: SocketAddr,
+    /// Keys, once IKE_SA_INIT completed.
+    pub keys: Option<IkeSaKeys>,
+    /// The CHILD_SAs, oldest first.
+    pub children: Vec<ChildSa>,
+    /// Whether NAT-D showed a NAT in front of us.
+    pub nat_here: bool,
+    /// Whether NAT-D showed a NAT in front of the peer.
+    pub nat_there: bool,
+    /// Requests we may have outstanding (the peer's SET_WINDOW_SIZE; 1 by default).
+    pub send_window: u32,
+    pub(super) ni: Vec<u8>,
+    pub(super) nr: Vec<u8>,
+    pub(super) dh: Option<DhPrivate>,
+    /// Our IKE_SA_INIT message (signed by our AUTH).
+    pub(super) init_msg_ours: Vec<u8>,
+    /// The peer's IKE_SA_INIT message (signed by its AUTH).
+    pub(super) init_msg_peer: Vec<u8>,
+    pub(super) next_msgid: u32,
+    /// Lowest request message ID not yet answered.
+    pub(super) expect_msgid: u32,
+    /// Answered message IDs above `expect_msgid` (window > 1 lets them arrive out of order).
+    pub(super) answered_above: BTreeSet<u32>,
+    pub(super) pending: Vec<Pending>,
+    pub(super) queue: VecDeque<Command>,
+    /// The last responses we sent, (message ID, bytes), resent for retransmitted requests.
+    pub(super) responses: VecDeque<(u32, Vec<u8>)>,
+    /// When an authenticated message last arrived (for DPD).
+    pub(super) last_received: SimTime,
+    /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
+    pub(super) ke_group: DhGroup,
+    /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
+    pub(super) peer_sent_natd: bool,
+}
+
+impl IkeSa {
+    /// A fresh SA in `state`, with nothing negotiated yet.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        tunnel: u32,
+        initiator: bool,
+        spi_i: u64,
+        local: SocketAddr,
+        peer: SocketAddr,
+        state: IkeState,
+        now: SimTime,
+        ke_group: DhGroup,
+    ) -> Self {
+        IkeSa {
+            tunnel,
+            initiator,
+            spi_i,
+            spi_r: 0,
+            state,
+            local,
+            peer,
+            keys: None,
+            children: Vec::new(),
+            nat_here: false,
+            nat_there: false,
+            send_window: 1,
+            ni: Vec::new(),
+            nr: Vec::new(),
+            dh: None,
+            init_msg_ours: Vec::new(),
+            init_msg_peer: Vec::new(),
+            next_msgid: 0,
+            expect_msgid: 0,
+            answered_above: BTreeSet::new(),
+            pending: Vec::new(),
+            queue: VecDeque::new(),
+            responses: VecDeque::new(),
+            last_received: now,
+            ke_group,
+            peer_sent_natd: false,
+        }
+    }
+
+    /// The first (oldest) CHILD_SA, if any.
+    pub fn child(&self) -> Option<&ChildSa> {
+        self.children.first()
+    }
+
+    /// The IKE SA's SPIs as `sa_events.csv` shows them.
+    pub fn spi_string(&self) -> String {
+        format!("{:016x}_{:016x}", self.spi_i, self.spi_r)
+    }
+
+    /// Whether requests that wait for a window slot may go now.
+    pub(super) fn window_open(&self) -> bool {
+        (self.pending.len() as u32) < self.send_window.max(1)
+    }
+
+    pub(super) fn child_index(&self, spi_in: u32) -> Option<usize> {
+        self.children.iter().position(|c| c.spi_in == spi_in)
+    }
+}
