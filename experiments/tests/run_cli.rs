@@ -285,3 +285,157 @@ fn the_cookie_scenario_costs_one_extra_round_trip() {
     }
     std::fs::remove_dir_all(out).unwrap();
 }
+
+fn bundled(name: &str) -> String {
+    format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn csv_rows(out: &Path, file: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(out.join(file))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+/// tshark's verdict on a run's capture: (ICVs `[correct]`, anything malformed or incorrect).
+fn tshark_verdict(out: &Path) -> Option<(usize, bool)> {
+    Command::new("tshark").arg("-v").output().ok()?;
+    let o = Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", out)
+        .arg("-r")
+        .arg(out.join("capture.pcap"))
+        .arg("-V")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    Some((
+        text.matches("[correct]").count(),
+        text.contains("Malformed") || text.contains("incorrect"),
+    ))
+}
+
+#[test]
+fn the_child_sa_lifecycle_scenario_runs_every_exchange_and_tshark_verifies_them_on_4500() {
+    let out = tmp("lifecycle");
+    run(&bundled("child-sa-lifecycle"), None, &out);
+    let ex: Vec<(String, String, String, String)> = csv_rows(&out, "exchanges.csv")
+        .into_iter()
+        .map(|r| (r[2].clone(), r[3].clone(), r[4].clone(), r[10].clone()))
+        .collect();
+    let row = |x: &str, p: &str, who: &str| {
+        (
+            x.to_string(),
+            p.to_string(),
+            who.to_string(),
+            "success".to_string(),
+        )
+    };
+    assert_eq!(
+        ex,
+        vec![
+            row("IKE_SA_INIT", "establish", "gw-a"),
+            row("IKE_AUTH", "establish", "gw-a"),
+            row("CREATE_CHILD_SA", "create-child", "gw-a"),
+            row("CREATE_CHILD_SA", "rekey-child", "gw-a"),
+            row("INFORMATIONAL", "delete", "gw-a"),
+            row("INFORMATIONAL", "delete", "gw-a"),
+            row("INFORMATIONAL", "delete", "gw-b"),
+        ]
+    );
+    // Every SA installed is deleted by the end, at both ends.
+    let sa = csv_rows(&out, "sa_events.csv");
+    for node in ["gw-a", "gw-b"] {
+        let count = |ev: &str| sa.iter().filter(|r| r[1] == node && r[5] == ev).count();
+        assert_eq!(count("installed"), 4, "{node}: IKE SA and three CHILD_SAs");
+        assert_eq!(count("deleted"), 4, "{node}");
+    }
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    for state in [
+        "CONNECTING",
+        "ESTABLISHED",
+        "INSTALLED",
+        "REKEYING",
+        "REKEYED",
+        "DELETING",
+    ] {
+        assert!(trace.contains(&format!("state {state}")), "{state}");
+    }
+    assert!(trace.contains("send IKE_AUTH request #1 (268 bytes, port 4500)"));
+    if let Some((correct, bad)) = tshark_verdict(&out) {
+        assert!(!bad);
+        // 2 IKE_AUTH + 4 CREATE_CHILD_SA + 6 INFORMATIONAL, all after the non-ESP marker.
+        assert_eq!(correct, 12);
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn with_udp_4500_blocked_ike_auth_times_out_after_165s_and_the_half_open_sa_goes() {
+    let out = tmp("block4500");
+    run(&bundled("block-4500"), None, &out);
+    let ex = csv_rows(&out, "exchanges.csv");
+    assert_eq!(ex.len(), 2);
+    assert_eq!(
+        (ex[0][2].as_str(), ex[0][10].as_str()),
+        ("IKE_SA_INIT", "success")
+    );
+    assert_eq!(
+        (ex[1][2].as_str(), ex[1][10].as_str()),
+        ("IKE_AUTH", "timeout")
+    );
+    assert_eq!(ex[1][8], "165.060000000");
+    assert_eq!(ex[1][9], "5");
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    // strongSwan's 30 s half-open timeout at the responder, counted from IKE_SA_INIT.
+    assert!(trace.contains(
+        "30.020200000 gw-b       ike     ike SA 2bb75e48b4ddc355_87ba3b021ad813b1 state DESTROYING"
+    ));
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn three_tunnels_between_one_pair_each_get_their_own_sas() {
+    let out = tmp("multi");
+    run(&bundled("multi-tunnel"), None, &out);
+    let s = summary(&out);
+    assert_eq!(s["tunnels_established"], 3);
+    let sa = csv_rows(&out, "sa_events.csv");
+    let mut ike: Vec<&str> = sa
+        .iter()
+        .filter(|r| r[3] == "ike")
+        .map(|r| r[4].as_str())
+        .collect();
+    ike.sort();
+    ike.dedup();
+    assert_eq!(ike.len(), 3, "one IKE SA per tunnel");
+    for t in ["0", "1", "2"] {
+        assert_eq!(
+            sa.iter().filter(|r| r[2] == t && r[3] == "child").count(),
+            2
+        );
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn the_srx_scenario_sets_up_in_four_messages_and_its_pfs_rekey_is_refused() {
+    let out = tmp("srx");
+    run(&bundled("srx-strongswan"), None, &out);
+    let ex = csv_rows(&out, "exchanges.csv");
+    let outcomes: Vec<(&str, &str)> = ex.iter().map(|r| (r[2].as_str(), r[10].as_str())).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("IKE_SA_INIT", "success"),
+            ("IKE_AUTH", "success"),
+            ("CREATE_CHILD_SA", "refused:NO_PROPOSAL_CHOSEN")
+        ]
+    );
+    if let Some((correct, bad)) = tshark_verdict(&out) {
+        assert!(!bad);
+        assert_eq!(correct, 4);
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}

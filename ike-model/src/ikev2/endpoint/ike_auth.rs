@@ -95,7 +95,8 @@ pub(super) fn narrow_for_responder(
     tsr: &[TrafficSelector],
 ) -> Option<(u32, Vec<TrafficSelector>, Vec<TrafficSelector>)> {
     let sa = &ep.sas[i];
-    let peer = sa.peer.ip();
+    // Behind a NAT the source address is the NAT's: the identity names the peer.
+    let peer = sa.peer_id.unwrap_or(sa.peer.ip());
     let mut candidates: Vec<&super::TunnelConfig> =
         ep.tunnels.iter().filter(|t| t.peer == peer).collect();
     candidates.sort_by_key(|t| t.tunnel != sa.tunnel);
@@ -267,6 +268,7 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     if let Some(w) = announced_window(inner) {
         ep.sas[i].send_window = w.max(1);
     }
+    ep.sas[i].peer_id = idi.ip();
     let peer_mobike = has_notify(inner, NotifyType::MOBIKE_SUPPORTED);
     let child = match (sa_of(inner), selectors_of(inner)) {
         (Some(sa), Some((tsi, tsr))) => {
@@ -285,10 +287,11 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     }
     if has_notify(inner, NotifyType::INITIAL_CONTACT) {
         // §2.4: the peer restarted; its older IKE SAs for this tunnel are stale.
-        let (peer, tunnel) = (ep.sas[i].peer.ip(), ep.sas[i].tunnel);
+        let (peer, tunnel) = (ep.sas[i].peer_id, ep.sas[i].tunnel);
         for j in 0..ep.sas.len() {
             let s = &ep.sas[j];
-            if j != i && s.peer.ip() == peer && s.tunnel == tunnel && s.keys.is_some() {
+            if j != i && s.peer_id == peer && s.tunnel == tunnel && s.state == IkeState::Established
+            {
                 ep.kill(j, now, "INITIAL_CONTACT");
             }
         }
@@ -364,6 +367,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
     if let Some(w) = announced_window(inner) {
         ep.sas[i].send_window = w.max(1);
     }
+    ep.sas[i].peer_id = peer_id_and_auth(inner, false).and_then(|(id, _)| id.ip());
     establish(ep, i, now);
     let child_error = inner.iter().find_map(|x| match x {
         Payload::Notify(n) if n.ty.is_error() => Some(n.ty.to_string()),

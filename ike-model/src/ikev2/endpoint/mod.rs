@@ -133,6 +133,9 @@ pub struct Endpoint {
 
 /// The IKE port.
 pub const IKE_PORT: u16 = 500;
+/// How long a responder keeps an IKE SA whose IKE_AUTH never came (strongSwan's
+/// `half_open_timeout`).
+pub const HALF_OPEN_TIMEOUT: sim_core::Duration = sim_core::Duration::from_secs(30);
 /// The NAT-T port (RFC 3948): IKE after the 4-byte non-ESP marker, and ESP in UDP.
 pub const NATT_PORT: u16 = 4500;
 
@@ -184,7 +187,9 @@ impl Endpoint {
         (0..self.sas.len())
             .filter_map(|i| {
                 let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
-                retransmit.or_else(|| informational::dpd_due(self, i))
+                retransmit
+                    .or_else(|| informational::dpd_due(self, i))
+                    .or_else(|| self.half_open_due(i))
             })
             .min()
     }
@@ -210,6 +215,13 @@ impl Endpoint {
             self.add_peer(peer, tunnel);
         }
         ike_sa_init::initiate(self, now, tunnel, SocketAddr::new(peer, IKE_PORT));
+    }
+
+    /// When responder SA `i`, still waiting for IKE_AUTH, is given up (strongSwan's
+    /// `half_open_timeout`, 30 s).
+    fn half_open_due(&self, i: usize) -> Option<SimTime> {
+        let sa = &self.sas[i];
+        (sa.state == IkeState::ExpectAuthRequest).then(|| sa.last_received + HALF_OPEN_TIMEOUT)
     }
 
     fn established(&self, tunnel: u32) -> Result<usize, CommandError> {
@@ -292,6 +304,10 @@ impl Endpoint {
     /// liveness checks.
     pub fn handle_timeout(&mut self, now: SimTime) {
         for i in 0..self.sas.len() {
+            if self.half_open_due(i).is_some_and(|t| t <= now) {
+                self.kill(i, now, "half-open timeout");
+                continue;
+            }
             if informational::dpd_due(self, i).is_some_and(|t| t <= now) {
                 informational::send_liveness_check(self, now, i);
                 continue;
@@ -644,10 +660,11 @@ impl Endpoint {
 
     /// Moves SA `i` to `state`, reporting the change.
     fn set_ike_state(&mut self, i: usize, now: SimTime, state: IkeState) {
-        if self.sas[i].state == state {
+        let before = self.sas[i].state;
+        self.sas[i].state = state;
+        if before.name() == state.name() {
             return;
         }
-        self.sas[i].state = state;
         let sa = &self.sas[i];
         self.events.push_back((
             now,
@@ -719,7 +736,11 @@ impl Endpoint {
         while !self.sas[i].children.is_empty() {
             self.remove_child(i, 0, now, SaChange::Deleted, reason);
         }
-        if self.sas[i].keys.is_some() {
+        // Only an SA that was installed (authenticated) is reported as deleted.
+        if matches!(
+            self.sas[i].state,
+            IkeState::Established | IkeState::Deleting
+        ) {
             let spi = self.sas[i].spi_string();
             self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
         }

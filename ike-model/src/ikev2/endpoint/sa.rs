@@ -164,6 +164,9 @@ pub struct IkeSa {
     pub nat_there: bool,
     /// Requests we may have outstanding (the peer's SET_WINDOW_SIZE; 1 by default).
     pub send_window: u32,
+    /// The peer's authenticated identity, when it is an address (it differs from `peer`
+    /// behind a NAT).
+    pub peer_id: Option<std::net::IpAddr>,
     pub(super) ni: Vec<u8>,
     pub(super) nr: Vec<u8>,
     pub(super) dh: Option<DhPrivate>,
@@ -214,6 +217,7 @@ impl IkeSa {
             nat_here: false,
             nat_there: false,
             send_window: 1,
+            peer_id: None,
             ni: Vec::new(),
             nr: Vec::new(),
             dh: None,

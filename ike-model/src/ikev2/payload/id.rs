@@ -31,6 +31,19 @@ impl IdPayload {
         }
     }
 
+    /// The address of an ID_IPV4_ADDR or ID_IPV6_ADDR identity.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self.id_type {
+            IdType::ID_IPV4_ADDR => <[u8; 4]>::try_from(self.data.as_slice())
+                .ok()
+                .map(IpAddr::from),
+            IdType::ID_IPV6_ADDR => <[u8; 16]>::try_from(self.data.as_slice())
+                .ok()
+                .map(IpAddr::from),
+            _ => None,
+        }
+    }
+
     /// The body without the generic header: what AUTH signs as IDx' (RFC 7296 §2.15).
     pub fn body_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(4 + self.data.len());
