@@ -1,5 +1,6 @@
 //! experiments: scenario files, the runner, metrics and sweeps behind the `ikesim` program.
 
+pub mod availability;
 pub mod inspect;
 pub mod metrics;
 pub mod runner;

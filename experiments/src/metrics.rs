@@ -9,6 +9,8 @@ use std::path::Path;
 
 use ike_model::events::{Event, SaChange, SaKind};
 use serde::Serialize;
+
+use crate::availability::Availability;
 use sim_core::output::AtomicFile;
 use sim_core::{Duration, SimTime};
 
@@ -85,6 +87,10 @@ pub struct Metrics {
     by_type: BTreeMap<String, BTreeMap<String, u64>>,
     retransmissions: u64,
     dropped: BTreeMap<String, u64>,
+    /// Collisions by SA kind, then resolution.
+    collisions: BTreeMap<String, BTreeMap<String, u64>>,
+    extra_exchanges: u64,
+    availability: Availability,
 }
 
 /// Minimum, median and maximum of a sample, in seconds.
@@ -118,7 +124,15 @@ impl Metrics {
     /// An empty collector for these tunnels.
     pub fn new(tunnels: Vec<TunnelInfo>) -> Self {
         let n = tunnels.len();
+        let availability = Availability::new(
+            tunnels
+                .iter()
+                .map(|t| (t.initiator.clone(), t.responder.clone())),
+        );
         Metrics {
+            collisions: BTreeMap::new(),
+            extra_exchanges: 0,
+            availability,
             tunnels,
             exchanges: Vec::new(),
             sa_rows: Vec::new(),
@@ -192,6 +206,16 @@ impl Metrics {
                         *slot = Some(now);
                     }
                 }
+                if *kind == SaKind::Child {
+                    let alive = match change {
+                        SaChange::Installed => Some(true),
+                        SaChange::Deleted | SaChange::Expired => Some(false),
+                        SaChange::Rekeyed => None,
+                    };
+                    if let Some(alive) = alive {
+                        self.availability.child(now, *tunnel, node, spi, alive);
+                    }
+                }
                 self.sa_rows.push(SaRow {
                     time_s: secs(now.as_nanos()),
                     node: node.to_string(),
@@ -203,10 +227,53 @@ impl Metrics {
                 });
             }
             Event::State { .. } => {}
+            Event::Collision {
+                kind,
+                resolution,
+                extra_exchanges,
+                ..
+            } => {
+                *self
+                    .collisions
+                    .entry(kind.to_string())
+                    .or_default()
+                    .entry((*resolution).to_string())
+                    .or_default() += 1;
+                self.extra_exchanges += u64::from(*extra_exchanges);
+            }
             Event::Dropped { reason, .. } => {
                 *self.dropped.entry((*reason).to_string()).or_default() += 1;
             }
         }
+    }
+
+    /// The rekey figures of `summary.json`: rekey exchanges by outcome, failed rekeys by
+    /// reason, collisions by kind and resolution, the exchanges collisions added, and the
+    /// time each tunnel had no usable CHILD_SA (up to `end`).
+    pub fn rekey_summary(&self, end: SimTime) -> serde_json::Value {
+        let mut rekeys: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut failed: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &self.exchanges {
+            if r.purpose == "rekey-child" || r.purpose == "rekey-ike" {
+                *rekeys
+                    .entry(r.purpose.clone())
+                    .or_default()
+                    .entry(r.outcome.clone())
+                    .or_default() += 1;
+                if r.outcome != "success" {
+                    *failed.entry(r.outcome.clone()).or_default() += 1;
+                }
+            }
+        }
+        let outages = self.availability.outages(end);
+        serde_json::json!({
+            "rekeys": rekeys,
+            "failed_rekeys_by_reason": failed,
+            "collisions": self.collisions,
+            "extra_exchanges_from_collisions": self.extra_exchanges,
+            "no_usable_child_sa_s": outages.iter().map(|o| o.total_s).sum::<f64>(),
+            "outages_by_tunnel": outages,
+        })
     }
 
     /// Datagrams the endpoints dropped unanswered, by reason.

@@ -9,9 +9,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ike_model::events::Event;
-use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, Flavour, NATT_PORT, TunnelConfig};
+use ike_model::ikev2::endpoint::{
+    ChildState, Endpoint, EndpointConfig, Flavour, IkeState, NATT_PORT, RekeyStyle, TunnelConfig,
+};
 use ike_model::ikev2::header::Header;
-use ike_model::policy::RetransmitPolicy;
+use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
 use sim_core::trace::TraceEvent;
@@ -96,6 +98,21 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
             Preset::Srx => Flavour::Srx,
             Preset::StrongSwan | Preset::Libreswan => Flavour::StrongSwan,
         },
+        ike_lifetime: p.ike_lifetime.clone().unwrap_or_else(|| match p.preset {
+            Preset::StrongSwan => LifetimePolicy::strongswan_ike(),
+            Preset::Libreswan => LifetimePolicy::libreswan(),
+            Preset::Srx => LifetimePolicy::srx(28_800),
+        }),
+        child_lifetime: p.child_lifetime.clone().unwrap_or_else(|| match p.preset {
+            Preset::StrongSwan => LifetimePolicy::strongswan_child(),
+            Preset::Libreswan => LifetimePolicy::libreswan(),
+            Preset::Srx => LifetimePolicy::srx(3_600),
+        }),
+        rekey_style: match p.preset {
+            Preset::Libreswan => RekeyStyle::Libreswan,
+            Preset::StrongSwan | Preset::Srx => RekeyStyle::StrongSwan,
+        },
+        restart_when_childless: p.preset == Preset::Srx,
     })
 }
 
@@ -219,6 +236,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     Action::RekeyChild => ep.rekey_child(now, tunnel),
                     Action::DeleteChild => ep.delete_child(now, tunnel),
                     Action::DeleteIke => ep.delete_ike(now, tunnel),
+                    Action::RekeyIke => ep.rekey_ike(now, tunnel),
                 };
                 let node = peers[i].node;
                 trace.emit(now, || TraceEvent::Note {
@@ -334,6 +352,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "datagrams_dropped_by_endpoints": peers.iter().map(|p| p.ep.dropped_total()).sum::<u64>(),
         "dropped_by_reason": metrics.dropped_by_reason(),
         "commands_refused": commands_refused,
+        "rekeying": metrics.rekey_summary(end),
+        "duplicate_sas_at_end": duplicates(&peers, s.tunnels.len()),
     });
     write_atomic(
         out.join("summary.json"),
@@ -343,6 +363,28 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         summary,
         events: sched.processed(),
     })
+}
+
+/// SAs beyond one per tunnel and peer at the end of the run: (IKE SAs, CHILD_SAs).
+fn duplicates(peers: &[Peer], tunnels: usize) -> serde_json::Value {
+    let (mut ike, mut child) = (0usize, 0usize);
+    for p in peers {
+        for t in 0..tunnels as u32 {
+            let sas: Vec<_> =
+                p.ep.ike_sas()
+                    .iter()
+                    .filter(|s| s.tunnel == t && s.state == IkeState::Established)
+                    .collect();
+            ike += sas.len().saturating_sub(1);
+            let children = sas
+                .iter()
+                .flat_map(|s| &s.children)
+                .filter(|c| c.state == ChildState::Installed)
+                .count();
+            child += children.saturating_sub(1);
+        }
+    }
+    json!({ "ike": ike, "child": child })
 }
 
 /// One trace line for an endpoint event.
@@ -369,6 +411,12 @@ fn describe(e: &Event) -> String {
             kind, spi, state, ..
         } => format!("{kind} SA {spi} state {state}"),
         Event::Dropped { reason, .. } => format!("dropped a datagram: {reason}"),
+        Event::Collision {
+            kind,
+            resolution,
+            extra_exchanges,
+            ..
+        } => format!("{kind} SA rekey collision: {resolution} ({extra_exchanges} extra exchanges)"),
     }
 }
 

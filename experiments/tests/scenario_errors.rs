@@ -141,12 +141,16 @@ fn a_bad_traffic_selector_names_the_tunnel_field_and_the_line() {
     let e = error_of(&src);
     assert_eq!(e.field, "tunnels[0].initiator_ts", "{e}");
     assert_eq!(e.line, 9, "{e}");
-    assert!(e.message.contains("10.1.0.0/16"), "says what was expected: {e}");
+    assert!(
+        e.message.contains("10.1.0.0/16"),
+        "says what was expected: {e}"
+    );
 }
 
 #[test]
 fn an_action_on_a_missing_tunnel_or_a_stranger_is_refused() {
-    let with_actions = |a: &str| GOOD.replace("    ],\n)", &format!("    ],\n    actions: [{a}],\n)"));
+    let with_actions =
+        |a: &str| GOOD.replace("    ],\n)", &format!("    ],\n    actions: [{a}],\n)"));
     let e = error_of(&with_actions(r#"(at: "1m", tunnel: 3, do: RekeyChild)"#));
     assert_eq!(e.field, "actions[0].tunnel", "{e}");
     assert!(e.message.contains("from 0 to 0"), "{e}");

@@ -208,6 +208,18 @@ pub enum Event {
         /// The new state's name.
         state: &'static str,
     },
+    /// Both peers tried to rekey (or rekey and delete) the same SA at once, and how it was
+    /// resolved. Reported once per collision, by the peer whose exchange lost.
+    Collision {
+        /// Scenario tunnel index.
+        tunnel: u32,
+        /// Whether a CHILD_SA or the IKE SA collided.
+        kind: SaKind,
+        /// How it was resolved.
+        resolution: &'static str,
+        /// Exchanges that would not have happened without the collision.
+        extra_exchanges: u32,
+    },
     /// A datagram was dropped without an answer (RFC 7296 §2.21), and why.
     Dropped {
         /// The tunnel of the IKE SA it was for, when one was found.

@@ -68,6 +68,8 @@ pub enum Action {
     CreateChild,
     /// Rekey the oldest CHILD_SA (`swanctl --rekey --child`).
     RekeyChild,
+    /// Rekey the IKE SA (`swanctl --rekey --ike`).
+    RekeyIke,
     /// Delete the oldest CHILD_SA (`swanctl --terminate --child`).
     DeleteChild,
     /// Delete the IKE SA and its CHILD_SAs (`swanctl --terminate --ike`).

@@ -91,6 +91,19 @@ impl LifetimePolicy {
         }
     }
 
+    /// A Juniper SRX-like peer: hard lifetime `seconds` (IKE 28800, IPsec 3600 by default),
+    /// rekey at 90 % of it without jitter. (Junos' exact soft-lifetime rule is not in our
+    /// references; this is an assumption a scenario can override.)
+    pub fn srx(seconds: u64) -> Self {
+        LifetimePolicy::StrongSwan {
+            rekey_time: Duration::from_secs(seconds * 9 / 10),
+            rand_time: Duration::ZERO,
+            hard: HardExpiry::LifeTime(Duration::from_secs(seconds)),
+            granularity: Some(Duration::from_secs(1)),
+            ike: false,
+        }
+    }
+
     /// libreswan's defaults for both IKE and IPsec SAs: 8 h, margin 9 min, fuzz 100 %.
     pub fn libreswan() -> Self {
         LifetimePolicy::Libreswan {

@@ -7,9 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use ike_model::crypto::{DhGroup, EncrAlg, IntegAlg, PrfAlg};
 use ike_model::events::{Event, ExchangeKind};
-use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, Flavour};
+use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, Flavour, RekeyStyle};
 use ike_model::ikev2::keys::IkeSuite;
-use ike_model::policy::RetransmitPolicy;
+use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
 use sim_core::{Duration, RngStreams, Scheduler, SimTime};
 
 pub const A: &str = "10.99.0.1";
@@ -38,6 +38,10 @@ pub fn config(addr: &str, psk: &str) -> EndpointConfig {
         mobike: false,
         force_encap: false,
         flavour: Flavour::StrongSwan,
+        ike_lifetime: LifetimePolicy::Infinite,
+        child_lifetime: LifetimePolicy::Infinite,
+        rekey_style: RekeyStyle::StrongSwan,
+        restart_when_childless: false,
     }
 }
 

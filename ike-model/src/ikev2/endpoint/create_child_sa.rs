@@ -8,11 +8,11 @@ use sim_core::SimTime;
 
 use super::ike_auth::{narrow_for_responder, proposed_selectors, selectors_of};
 use super::messages::{esp_accept, esp_proposal, flag};
-use super::sa::{Command, Pending, Request};
+use super::sa::{Pending, Request};
 use super::selectors::within;
 use super::{ChildSa, ChildState, Endpoint, Flavour, IkeState};
 use crate::crypto::DhPrivate;
-use crate::events::{ExchangeKind, Outcome, Purpose, SaChange};
+use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, NotifyType, ProtocolId};
 use crate::ikev2::keys::child_keys;
 use crate::ikev2::payload::{KePayload, NotifyPayload, Payload, TrafficSelector, TsPayload};
@@ -215,7 +215,13 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
         _ => None,
     };
     let result = if ep.sas[i].state != IkeState::Established {
-        // §2.25: the IKE SA is going away.
+        // §2.25: the IKE SA is being rekeyed or deleted.
+        Err((NotifyType::TEMPORARY_FAILURE, Vec::new()))
+    } else if ep.sas[i]
+        .pending
+        .iter()
+        .any(|p| matches!(p.req, Request::RekeyIke { .. }))
+    {
         Err((NotifyType::TEMPORARY_FAILURE, Vec::new()))
     } else if rekey == Some(None) {
         Err((NotifyType::INVALID_SYNTAX, Vec::new()))
@@ -276,15 +282,7 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     let bytes = ep.seal_message(i, ExchangeType::CREATE_CHILD_SA, true, msgid, &reply);
     ep.send_response(i, msgid, bytes);
     let keys = derive(ep, i, a.g_ir.as_deref(), &a.nonce, &nr);
-    let child = ChildSa {
-        spi_in,
-        spi_out: a.peer_spi,
-        keys,
-        state: ChildState::Installed,
-        ts_i: a.ts_i,
-        ts_r: a.ts_r,
-        installed_at: now,
-    };
+    let child = ChildSa::new(spi_in, a.peer_spi, keys, (a.ts_i, a.ts_r), now, false);
     let reason = if old.is_some() {
         "CREATE_CHILD_SA rekey"
     } else {
@@ -292,8 +290,17 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     };
     ep.install_child(i, now, child, reason);
     if let Some(k) = old {
-        // The responder keeps sending on the old SA until the initiator deletes it.
-        ep.set_child_state(i, k, now, ChildState::Rekeyed);
+        if ep.sas[i].children[k].state == ChildState::Rekeying && ep.cfg.rekey_style.nonce_rule() {
+            // §2.8.1: our rekey of this SA is in flight too; its response decides.
+            let peer_min = super::collisions::min_nonce(&a.nonce, &nr).to_vec();
+            ep.sas[i].children[k].collision = Some(super::sa::Collision {
+                peer_min_nonce: peer_min,
+                created_ike: (0, 0),
+            });
+        } else {
+            // The responder keeps sending on the old SA until the initiator deletes it.
+            ep.set_child_state(i, k, now, ChildState::Rekeyed);
+        }
     }
 }
 
@@ -311,19 +318,14 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
         unreachable!("dispatched by request kind")
     };
     let inner = &opened.inner;
-    let restore_old = |ep: &mut Endpoint| {
-        if let Some(k) = rekey.and_then(|s| ep.sas[i].child_index(s))
-            && ep.sas[i].children[k].state == ChildState::Rekeying
-        {
-            ep.set_child_state(i, k, now, ChildState::Installed);
-        }
-    };
     if let Some(n) = inner.iter().find_map(|x| match x {
-        Payload::Notify(n) if n.ty.is_error() => Some(n.ty),
+        Payload::Notify(n) if n.ty.is_error() => Some(n.clone()),
         _ => None,
     }) {
-        ep.finish_pending(i, now, &p, Outcome::Refused(n.to_string()));
-        restore_old(ep);
+        ep.finish_pending(i, now, &p, Outcome::Refused(n.ty.to_string()));
+        if let Some(old) = rekey {
+            super::collisions::child_rekey_refused(ep, now, i, old, &n);
+        }
         return;
     }
     let agreed = (|| {
@@ -350,41 +352,24 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
         Some((spi_out, nr, g_ir, tsi, tsr))
     })();
     let Some((spi_out, nr, g_ir, tsi, tsr)) = agreed else {
-        ep.finish_pending(i, now, &p, Outcome::Refused("NO_PROPOSAL_CHOSEN".into()));
-        restore_old(ep);
+        let n = NotifyPayload::new(NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
+        ep.finish_pending(i, now, &p, Outcome::Refused(n.ty.to_string()));
+        if let Some(old) = rekey {
+            super::collisions::child_rekey_refused(ep, now, i, old, &n);
+        }
         return;
     };
     let keys = derive(ep, i, g_ir.as_deref(), nonce, &nr);
     ep.finish_pending(i, now, &p, Outcome::Success);
-    let child = ChildSa {
-        spi_in,
-        spi_out,
-        keys,
-        state: ChildState::Installed,
-        ts_i: tsi,
-        ts_r: tsr,
-        installed_at: now,
-    };
+    let child = ChildSa::new(spi_in, spi_out, keys, (tsi, tsr), now, true);
     let reason = if rekey.is_some() {
         "CREATE_CHILD_SA rekey"
     } else {
         "CREATE_CHILD_SA"
     };
     ep.install_child(i, now, child, reason);
-    if let Some(old) = rekey
-        && let Some(k) = ep.sas[i].child_index(old)
-    {
-        // §2.8: the initiator moves to the new SA now and deletes the old one.
-        ep.set_child_state(i, k, now, ChildState::Rekeyed);
-        let spi = format!("{old:08x}");
-        ep.sa_event(
-            i,
-            now,
-            crate::events::SaKind::Child,
-            spi,
-            SaChange::Rekeyed,
-            "CREATE_CHILD_SA rekey",
-        );
-        ep.sas[i].queue.push_front(Command::DeleteChild(old));
+    if let Some(old) = rekey {
+        let ours_min = super::collisions::min_nonce(nonce, &nr).to_vec();
+        super::collisions::child_rekey_completed(ep, now, i, old, spi_in, &ours_min);
     }
 }

@@ -8,7 +8,7 @@ use sim_core::SimTime;
 use super::messages::{esp_accept, esp_proposal, flag};
 use super::sa::{Pending, Request};
 use super::selectors::{narrow, within};
-use super::{ChildSa, ChildState, Endpoint, Flavour, IkeState};
+use super::{ChildSa, Endpoint, Flavour, IkeState};
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
 use crate::ikev2::auth::psk_auth;
 use crate::ikev2::consts::{AuthMethod, ExchangeType, NotifyType};
@@ -228,15 +228,8 @@ fn install_first_child(
         ep.cfg.esp_encr.key_len(),
         ep.cfg.esp_integ.key_len(),
     );
-    let child = ChildSa {
-        spi_in,
-        spi_out,
-        keys: ck,
-        state: ChildState::Installed,
-        ts_i: ts.0,
-        ts_r: ts.1,
-        installed_at: now,
-    };
+    let initiated = ep.sas[i].initiator;
+    let child = ChildSa::new(spi_in, spi_out, ck, ts, now, initiated);
     ep.install_child(i, now, child, "IKE_AUTH");
 }
 
@@ -244,6 +237,7 @@ fn establish(ep: &mut Endpoint, i: usize, now: SimTime) {
     ep.set_ike_state(i, now, IkeState::Established);
     let spi = ep.sas[i].spi_string();
     ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, "IKE_AUTH");
+    super::lifetimes::arm_ike(ep, i, now);
 }
 
 /// Answers IKE_AUTH as responder: verifies the initiator's AUTH, narrows the selectors and

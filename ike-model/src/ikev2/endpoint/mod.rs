@@ -8,12 +8,15 @@
 //! `informational`; `sa` holds the SAD, `selectors` the tunnels' traffic selectors, `nat`
 //! NAT detection and the float to UDP 4500.
 
+pub mod collisions;
 mod create_child_sa;
 mod ike_auth;
 mod ike_sa_init;
 mod informational;
+mod lifetimes;
 pub mod messages;
 mod nat;
+mod rekey_ike_sa;
 mod sa;
 pub mod selectors;
 
@@ -30,7 +33,7 @@ use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
 use crate::ikev2::keys::IkeSuite;
 use crate::ikev2::payload::Payload;
 use crate::ikev2::protect::{Opened, open, padding_len, seal};
-use crate::policy::RetransmitPolicy;
+use crate::policy::{LifetimePolicy, RetransmitPolicy};
 
 pub use sa::{ChildSa, ChildState, IkeSa, IkeState};
 pub use selectors::TunnelConfig;
@@ -58,6 +61,33 @@ pub enum Flavour {
     /// A Juniper SRX-like gateway: NAT-D and fragmentation in IKE_SA_INIT, nothing
     /// optional in IKE_AUTH besides INITIAL_CONTACT.
     Srx,
+}
+
+/// How a peer ends rekeys and resolves rekey collisions (REFERENCE.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RekeyStyle {
+    /// strongSwan: the nonce rule of RFC 7296 §2.8.1/§2.8.2; the rekey initiator deletes
+    /// the old SA at once.
+    #[default]
+    StrongSwan,
+    /// libreswan: no nonce rule, parallel SAs linger; the rekey initiator expires the old
+    /// SA 1 s after the rekey, and only the newest CHILD_SA of a tunnel is rekeyed.
+    Libreswan,
+}
+
+impl RekeyStyle {
+    /// Whether simultaneous rekeys are resolved by the nonce rule.
+    pub fn nonce_rule(self) -> bool {
+        self == RekeyStyle::StrongSwan
+    }
+
+    /// How long the rekey initiator keeps the old SA (`None`: deletes it at once).
+    pub fn delete_old_after(self) -> Option<sim_core::Duration> {
+        match self {
+            RekeyStyle::StrongSwan => None,
+            RekeyStyle::Libreswan => Some(sim_core::Duration::from_secs(1)),
+        }
+    }
 }
 
 /// How this endpoint negotiates and authenticates.
@@ -99,6 +129,15 @@ pub struct EndpointConfig {
     pub force_encap: bool,
     /// Whose message layout to reproduce.
     pub flavour: Flavour,
+    /// IKE SA rekey and expiry.
+    pub ike_lifetime: LifetimePolicy,
+    /// CHILD_SA rekey and expiry.
+    pub child_lifetime: LifetimePolicy,
+    /// How rekeys end and collisions resolve.
+    pub rekey_style: RekeyStyle,
+    /// When a tunnel this endpoint started loses its last CHILD_SA to expiry, set the
+    /// tunnel up again with a new IKE SA (an SRX with `establish-tunnels immediately`).
+    pub restart_when_childless: bool,
 }
 
 /// Why a command could not be carried out.
@@ -129,6 +168,8 @@ pub struct Endpoint {
     pub dropped: BTreeMap<&'static str, u64>,
     /// Where the datagram being handled came from and arrived (for the float to 4500).
     arrival: Option<(SocketAddr, SocketAddr)>,
+    /// Tunnels this endpoint started, with the peer's address.
+    started: Vec<(u32, IpAddr)>,
 }
 
 /// The IKE port.
@@ -154,6 +195,7 @@ impl Endpoint {
             cookie_secret: None,
             dropped: BTreeMap::new(),
             arrival: None,
+            started: Vec::new(),
         }
     }
 
@@ -187,9 +229,14 @@ impl Endpoint {
         (0..self.sas.len())
             .filter_map(|i| {
                 let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
-                retransmit
+                let life = lifetimes::next_due(self, i);
+                let other = retransmit
                     .or_else(|| informational::dpd_due(self, i))
-                    .or_else(|| self.half_open_due(i))
+                    .or_else(|| self.half_open_due(i));
+                match (life, other) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             })
             .min()
     }
@@ -213,6 +260,9 @@ impl Endpoint {
     pub fn start_tunnel(&mut self, now: SimTime, tunnel: u32, peer: IpAddr) {
         if self.tunnel_config(tunnel).is_none() {
             self.add_peer(peer, tunnel);
+        }
+        if !self.started.iter().any(|(t, _)| *t == tunnel) {
+            self.started.push((tunnel, peer));
         }
         ike_sa_init::initiate(self, now, tunnel, SocketAddr::new(peer, IKE_PORT));
     }
@@ -260,6 +310,13 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Rekeys the tunnel's IKE SA (CREATE_CHILD_SA with a new IKE SA, §1.3.2).
+    pub fn rekey_ike(&mut self, now: SimTime, tunnel: u32) -> Result<(), CommandError> {
+        let i = self.established(tunnel)?;
+        self.command(now, i, Command::RekeyIke);
+        Ok(())
+    }
+
     /// Deletes the tunnel's oldest installed CHILD_SA (INFORMATIONAL with D, §1.4.1).
     pub fn delete_child(&mut self, now: SimTime, tunnel: u32) -> Result<(), CommandError> {
         let i = self.established(tunnel)?;
@@ -296,6 +353,7 @@ impl Endpoint {
                     }
                 }
                 Command::DeleteIke => informational::delete_ike(self, now, i),
+                Command::RekeyIke => rekey_ike_sa::initiate(self, now, i),
             }
         }
     }
@@ -307,6 +365,12 @@ impl Endpoint {
             if self.half_open_due(i).is_some_and(|t| t <= now) {
                 self.kill(i, now, "half-open timeout");
                 continue;
+            }
+            if lifetimes::next_due(self, i).is_some_and(|t| t <= now) {
+                lifetimes::fire(self, now, i);
+                if self.sas[i].state == IkeState::Dead {
+                    continue;
+                }
             }
             if informational::dpd_due(self, i).is_some_and(|t| t <= now) {
                 informational::send_liveness_check(self, now, i);
@@ -415,6 +479,7 @@ impl Endpoint {
                     Request::CreateChild { .. } => {
                         create_child_sa::on_response(self, now, i, p, &opened)
                     }
+                    Request::RekeyIke { .. } => rekey_ike_sa::on_response(self, now, i, p, &opened),
                     _ => informational::on_response(self, now, i, p, &opened),
                 }
             }
@@ -449,7 +514,7 @@ impl Endpoint {
                 }
             }
             (
-                IkeState::Established | IkeState::Deleting,
+                IkeState::Established | IkeState::Rekeying | IkeState::Rekeyed | IkeState::Deleting,
                 ExchangeType::CREATE_CHILD_SA | ExchangeType::INFORMATIONAL,
             ) => {
                 let Some(o) = self.open_authenticated(now, i, bytes) else {
@@ -457,6 +522,8 @@ impl Endpoint {
                 };
                 if h.exchange == ExchangeType::INFORMATIONAL {
                     informational::respond(self, now, i, &o);
+                } else if rekey_ike_sa::is_ike_rekey(&o.inner) {
+                    rekey_ike_sa::respond(self, now, i, &o);
                 } else {
                     create_child_sa::respond(self, now, i, &o);
                 }
@@ -697,10 +764,12 @@ impl Endpoint {
         ));
     }
 
-    /// Installs a CHILD_SA on SA `i`.
+    /// Installs a CHILD_SA on SA `i` and starts its lifetime.
     fn install_child(&mut self, i: usize, now: SimTime, child: ChildSa, reason: &str) {
         let spi = format!("{:08x}", child.spi_in);
         self.sas[i].children.push(child);
+        let k = self.sas[i].children.len() - 1;
+        lifetimes::arm_child(self, i, k, now);
         self.sa_event(
             i,
             now,

@@ -23,6 +23,10 @@ pub enum IkeState {
     ExpectAuthRequest,
     /// Authenticated.
     Established,
+    /// Our rekey of the IKE SA is in flight.
+    Rekeying,
+    /// Replaced by a new IKE SA; waiting for its DELETE (or sending it).
+    Rekeyed,
     /// Our DELETE of the IKE SA is in flight.
     Deleting,
     /// Gone; kept only until the driver has seen the events.
@@ -37,6 +41,8 @@ impl IkeState {
             | IkeState::ExpectAuthResponse
             | IkeState::ExpectAuthRequest => "CONNECTING",
             IkeState::Established => "ESTABLISHED",
+            IkeState::Rekeying => "REKEYING",
+            IkeState::Rekeyed => "REKEYED",
             IkeState::Deleting => "DELETING",
             IkeState::Dead => "DESTROYING",
         }
@@ -85,6 +91,51 @@ pub struct ChildSa {
     pub ts_r: Vec<TrafficSelector>,
     /// When this endpoint installed it.
     pub installed_at: SimTime,
+    /// Whether this endpoint initiated the exchange that created it.
+    pub initiated: bool,
+    /// When this endpoint starts rekeying it.
+    pub rekey_at: Option<SimTime>,
+    /// When it expires hard.
+    pub expire_at: Option<SimTime>,
+    /// When a rekey refused with TEMPORARY_FAILURE is retried.
+    pub(super) retry_at: Option<SimTime>,
+    /// The peer's rekey of this SA that we answered while ours was in flight (§2.8.1).
+    pub(super) collision: Option<Collision>,
+}
+
+impl ChildSa {
+    /// A CHILD_SA installed now; its timers are set by the endpoint's lifetime policy.
+    pub(super) fn new(
+        spi_in: u32,
+        spi_out: u32,
+        keys: ChildKeys,
+        ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+        now: SimTime,
+        initiated: bool,
+    ) -> Self {
+        ChildSa {
+            spi_in,
+            spi_out,
+            keys,
+            state: ChildState::Installed,
+            ts_i: ts.0,
+            ts_r: ts.1,
+            installed_at: now,
+            initiated,
+            rekey_at: None,
+            expire_at: None,
+            retry_at: None,
+            collision: None,
+        }
+    }
+}
+
+/// A peer's rekey we answered while our own rekey of the same SA was in flight: the lower
+/// of its two nonces, and for an IKE SA the SPIs of the IKE SA our answer created.
+#[derive(Clone, Debug)]
+pub(super) struct Collision {
+    pub peer_min_nonce: Vec<u8>,
+    pub created_ike: (u64, u64),
 }
 
 /// What a request in flight asked for, so its response can be handled.
@@ -102,6 +153,12 @@ pub(super) enum Request {
         rekey: Option<u32>,
         ts_i: Vec<TrafficSelector>,
         ts_r: Vec<TrafficSelector>,
+    },
+    /// CREATE_CHILD_SA rekeying the IKE SA: our new SPI, nonce and DH value.
+    RekeyIke {
+        spi: u64,
+        nonce: Vec<u8>,
+        dh: DhPrivate,
     },
     /// INFORMATIONAL deleting CHILD_SAs by our inbound SPIs.
     DeleteChild { spis: Vec<u32> },
@@ -135,6 +192,8 @@ pub(super) enum Command {
     DeleteChild(u32),
     /// INFORMATIONAL with a DELETE for the IKE SA.
     DeleteIke,
+    /// CREATE_CHILD_SA rekeying the IKE SA.
+    RekeyIke,
 }
 
 /// One IKE SA and what it is doing.
@@ -189,6 +248,17 @@ pub struct IkeSa {
     pub(super) ke_group: DhGroup,
     /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
     pub(super) peer_sent_natd: bool,
+    /// When this endpoint starts rekeying the IKE SA.
+    pub rekey_at: Option<SimTime>,
+    /// When the IKE SA expires hard.
+    pub expire_at: Option<SimTime>,
+    /// When an IKE rekey refused with TEMPORARY_FAILURE is retried.
+    pub(super) retry_at: Option<SimTime>,
+    /// The peer's IKE rekey we answered while ours was in flight (§2.8.2).
+    pub(super) collision: Option<Collision>,
+    /// When a redundant IKE SA left by a collision is removed if the peer never deletes it
+    /// (strongSwan: 30 s).
+    pub(super) redundant_until: Option<SimTime>,
 }
 
 impl IkeSa {
@@ -232,6 +302,11 @@ impl IkeSa {
             last_received: now,
             ke_group,
             peer_sent_natd: false,
+            rekey_at: None,
+            expire_at: None,
+            retry_at: None,
+            collision: None,
+            redundant_until: None,
         }
     }
 
