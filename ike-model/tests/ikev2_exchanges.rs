@@ -25,7 +25,7 @@ fn children_agree(p: &Pair) -> usize {
     for (ca, cb) in a.children.iter().zip(&b.children) {
         assert_eq!((ca.spi_in, ca.spi_out), (cb.spi_out, cb.spi_in));
         assert!(ca.keys == cb.keys, "KEYMAT agrees");
-        assert_eq!((&ca.ts_i, &ca.ts_r), (&cb.ts_i, &cb.ts_r));
+        assert_eq!((&ca.ts_local, &ca.ts_remote), (&cb.ts_remote, &cb.ts_local));
         assert_eq!(
             (ca.state, cb.state),
             (ChildState::Installed, ChildState::Installed)
@@ -235,8 +235,8 @@ fn the_responder_narrows_traffic_selectors_and_refuses_disjoint_ones() {
     p.run(&[]);
     assert_eq!(children_agree(&p), 1);
     let c = &p.eps[0].ike_sas()[0].children[0];
-    assert_eq!(c.ts_i, vec![range("10.1.2.0", "10.1.2.255")]);
-    assert_eq!(c.ts_r, vec![range("10.2.0.0", "10.2.255.255")]);
+    assert_eq!(c.ts_local, vec![range("10.1.2.0", "10.1.2.255")]);
+    assert_eq!(c.ts_remote, vec![range("10.2.0.0", "10.2.255.255")]);
 
     let mut p = with_selectors(
         27,

@@ -90,6 +90,14 @@ pub struct Pair {
     /// A NAT in front of A: A's packets leave from this public address and port + 40000
     /// (500 -> 40500, 4500 -> 44500), and packets to it reach A.
     pub nat: Option<IpAddr>,
+    /// One-way delay from B to A when it differs from `delay`.
+    pub delay_back: Option<Duration>,
+    /// Extra delay for the datagram with this send index (holds it back, reorders).
+    pub hold: Vec<(usize, Duration)>,
+    /// Each datagram is lost with this probability, drawn from the pair's own stream.
+    pub loss: f64,
+    loss_rng: sim_core::SimRng,
+    in_flight: usize,
     started: bool,
 }
 
@@ -112,6 +120,11 @@ impl Pair {
             events: Vec::new(),
             sent: 0,
             nat: None,
+            delay_back: None,
+            hold: Vec::new(),
+            loss: 0.0,
+            loss_rng: s.stream("pair/loss"),
+            in_flight: 0,
             started: false,
         }
     }
@@ -148,7 +161,10 @@ impl Pair {
                     from,
                     dst,
                     bytes,
-                } => self.eps[to].handle_datagram(now, from, dst, &bytes),
+                } => {
+                    self.in_flight -= 1;
+                    self.eps[to].handle_datagram(now, from, dst, &bytes)
+                }
                 Ev::Wake(i) => self.eps[i].handle_timeout(now),
                 Ev::Command(i, c) => c(&mut self.eps[i], now),
             }
@@ -174,9 +190,22 @@ impl Pair {
                         dst = SocketAddr::new(A.parse().unwrap(), dst.port() - 40000);
                     }
                 }
-                if !drop.contains(&self.sent) {
+                let lost = self.loss > 0.0 && {
+                    use rand::RngExt;
+                    self.loss_rng.random::<f64>() < self.loss
+                };
+                if !drop.contains(&self.sent) && !lost {
+                    let mut delay = if i == 0 {
+                        self.delay
+                    } else {
+                        self.delay_back.unwrap_or(self.delay)
+                    };
+                    if let Some((_, extra)) = self.hold.iter().find(|(k, _)| *k == self.sent) {
+                        delay = delay + *extra;
+                    }
+                    self.in_flight += 1;
                     self.sched.schedule_at(
-                        now + self.delay,
+                        now + delay,
                         Ev::Deliver {
                             to: 1 - i,
                             from,
@@ -194,6 +223,27 @@ impl Pair {
                 self.sched.schedule_at(t, Ev::Wake(i));
             }
         }
+    }
+
+    /// Whether nothing is in flight and neither endpoint has an exchange going.
+    pub fn quiet(&self) -> bool {
+        self.in_flight == 0 && self.eps.iter().all(|e| e.is_idle())
+    }
+
+    /// Runs past `horizon` until the pair is quiet (or `limit` is reached); returns whether
+    /// it got quiet.
+    pub fn run_until_quiet(&mut self, horizon: SimTime, limit: SimTime) -> bool {
+        self.run_until(horizon, &[]);
+        while !self.quiet() {
+            let Some(t) = self.sched.peek_time() else {
+                return self.quiet();
+            };
+            if t > limit {
+                return false;
+            }
+            self.run_until(t, &[]);
+        }
+        true
     }
 
     /// The exchanges of `kind` that endpoint `who` initiated and finished.

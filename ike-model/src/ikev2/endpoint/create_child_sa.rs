@@ -38,11 +38,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize, rekey: Option<
     let (ts_i, ts_r) = match rekey.and_then(|s| ep.sas[i].child_index(s)) {
         Some(k) => {
             let c = &ep.sas[i].children[k];
-            if ep.sas[i].initiator {
-                (c.ts_i.clone(), c.ts_r.clone())
-            } else {
-                (c.ts_r.clone(), c.ts_i.clone())
-            }
+            (c.ts_local.clone(), c.ts_remote.clone())
         }
         None => proposed_selectors(ep, i),
     };
@@ -282,7 +278,7 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     let bytes = ep.seal_message(i, ExchangeType::CREATE_CHILD_SA, true, msgid, &reply);
     ep.send_response(i, msgid, bytes);
     let keys = derive(ep, i, a.g_ir.as_deref(), &a.nonce, &nr);
-    let child = ChildSa::new(spi_in, a.peer_spi, keys, (a.ts_i, a.ts_r), now, false);
+    let child = ChildSa::new(spi_in, a.peer_spi, keys, (a.ts_r, a.ts_i), now, false);
     let reason = if old.is_some() {
         "CREATE_CHILD_SA rekey"
     } else {

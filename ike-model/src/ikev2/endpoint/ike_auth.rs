@@ -229,6 +229,8 @@ fn install_first_child(
         ep.cfg.esp_integ.key_len(),
     );
     let initiated = ep.sas[i].initiator;
+    // `ts` is (TSi, TSr): the initiator's side first.
+    let ts = if initiated { ts } else { (ts.1, ts.0) };
     let child = ChildSa::new(spi_in, spi_out, ck, ts, now, initiated);
     ep.install_child(i, now, child, "IKE_AUTH");
 }

@@ -428,5 +428,6 @@ pub(super) fn on_response(
         sa.peer.set_port(super::NATT_PORT);
     }
     ep.finish_pending(i, now, &p, Outcome::Success);
+    ep.log_keys(i);
     super::ike_auth::initiate(ep, now, i);
 }

@@ -82,35 +82,26 @@ pub(super) fn fire(ep: &mut Endpoint, now: SimTime, i: usize) {
     while k < ep.sas[i].children.len() {
         let c = &mut ep.sas[i].children[k];
         if due(c.expire_at) {
-            c.expire_at = None;
-            c.rekey_at = None;
-            c.retry_at = None;
+            // strongSwan destroys the SA at once and tells the peer afterwards.
             let spi = c.spi_in;
-            let state = c.state;
-            ep.sa_event(
-                i,
-                now,
-                crate::events::SaKind::Child,
-                format!("{spi:08x}"),
-                SaChange::Expired,
-                "hard lifetime",
-            );
-            if state != ChildState::Deleting {
-                ep.set_child_state(i, k, now, ChildState::Deleting);
-                ep.sas[i].queue.push_back(Command::DeleteChild(spi));
+            let announced = c.state == ChildState::Deleting;
+            ep.remove_child(i, k, now, SaChange::Expired, "hard lifetime");
+            if !announced {
+                ep.sas[i].queue.push_back(Command::DeleteExpired(spi));
             }
             restart_if_childless(ep, now, i);
+            continue;
         } else if c.state == ChildState::Installed && (due(c.rekey_at) || due(c.retry_at)) {
             c.rekey_at = None;
             c.retry_at = None;
             let spi = c.spi_in;
-            let (ts_i, ts_r) = (c.ts_i.clone(), c.ts_r.clone());
+            let (ts_l, ts_r) = (c.ts_local.clone(), c.ts_remote.clone());
             // libreswan replaces only the newest SA of a connection; older parallel ones
             // run out.
             let superseded = ep.cfg.rekey_style == super::RekeyStyle::Libreswan
-                && ep.sas[i].children[k + 1..]
-                    .iter()
-                    .any(|n| n.state == ChildState::Installed && n.ts_i == ts_i && n.ts_r == ts_r);
+                && ep.sas[i].children[k + 1..].iter().any(|n| {
+                    n.state == ChildState::Installed && n.ts_local == ts_l && n.ts_remote == ts_r
+                });
             if !superseded {
                 ep.sas[i].queue.push_back(Command::RekeyChild(spi));
             }
@@ -130,10 +121,7 @@ pub(super) fn fire(ep: &mut Endpoint, now: SimTime, i: usize) {
 /// scratch: a new IKE SA (whose IKE_AUTH carries a CHILD_SA without PFS), the old one deleted.
 fn restart_if_childless(ep: &mut Endpoint, now: SimTime, i: usize) {
     let tunnel = ep.sas[i].tunnel;
-    let usable = ep.sas[i]
-        .children
-        .iter()
-        .any(|c| c.state != ChildState::Deleting);
+    let usable = !ep.sas[i].children.is_empty();
     if usable || !ep.cfg.restart_when_childless {
         return;
     }

@@ -209,6 +209,17 @@ impl Endpoint {
         &self.sas
     }
 
+    /// Whether no exchange is in flight or queued and every SA is in a settled state
+    /// (IKE SAs established, CHILD_SAs installed): the moment invariants are checked.
+    pub fn is_idle(&self) -> bool {
+        self.sas.iter().all(|s| {
+            s.state == IkeState::Established
+                && s.pending.is_empty()
+                && s.queue.is_empty()
+                && s.children.iter().all(|c| c.state == ChildState::Installed)
+        })
+    }
+
     /// All datagrams dropped so far.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.values().sum()
@@ -351,6 +362,9 @@ impl Endpoint {
                     if self.sas[i].child_index(spi).is_some() {
                         informational::delete_children(self, now, i, vec![spi]);
                     }
+                }
+                Command::DeleteExpired(spi) => {
+                    informational::delete_children(self, now, i, vec![spi]);
                 }
                 Command::DeleteIke => informational::delete_ike(self, now, i),
                 Command::RekeyIke => rekey_ike_sa::initiate(self, now, i),

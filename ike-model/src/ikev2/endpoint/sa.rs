@@ -85,10 +85,10 @@ pub struct ChildSa {
     pub keys: ChildKeys,
     /// State.
     pub state: ChildState,
-    /// Traffic selectors agreed for the initiator's side.
-    pub ts_i: Vec<TrafficSelector>,
-    /// Traffic selectors agreed for the responder's side.
-    pub ts_r: Vec<TrafficSelector>,
+    /// Traffic selectors agreed for our side.
+    pub ts_local: Vec<TrafficSelector>,
+    /// Traffic selectors agreed for the peer's side.
+    pub ts_remote: Vec<TrafficSelector>,
     /// When this endpoint installed it.
     pub installed_at: SimTime,
     /// Whether this endpoint initiated the exchange that created it.
@@ -104,7 +104,8 @@ pub struct ChildSa {
 }
 
 impl ChildSa {
-    /// A CHILD_SA installed now; its timers are set by the endpoint's lifetime policy.
+    /// A CHILD_SA installed now with selectors (ours, the peer's); its timers are set by
+    /// the endpoint's lifetime policy.
     pub(super) fn new(
         spi_in: u32,
         spi_out: u32,
@@ -118,8 +119,8 @@ impl ChildSa {
             spi_out,
             keys,
             state: ChildState::Installed,
-            ts_i: ts.0,
-            ts_r: ts.1,
+            ts_local: ts.0,
+            ts_remote: ts.1,
             installed_at: now,
             initiated,
             rekey_at: None,
@@ -190,6 +191,8 @@ pub(super) enum Command {
     RekeyChild(u32),
     /// INFORMATIONAL with a DELETE for the CHILD_SA with this inbound SPI.
     DeleteChild(u32),
+    /// INFORMATIONAL with a DELETE for a CHILD_SA already removed here (hard expiry).
+    DeleteExpired(u32),
     /// INFORMATIONAL with a DELETE for the IKE SA.
     DeleteIke,
     /// CREATE_CHILD_SA rekeying the IKE SA.
