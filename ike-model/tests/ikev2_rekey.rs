@@ -12,45 +12,13 @@ use ike_model::ikev2::payload::Payload;
 use ike_model::ikev2::protect::open;
 use ike_model::policy::LifetimePolicy;
 use ike_model::policy::lifetime::HardExpiry;
-use pair::{A, B, PSK, Pair, config};
+use pair::{A, B, PSK, Pair, agree, config};
 use sim_core::{Duration, SimTime};
 
 const T: SimTime = SimTime(1_000_000_000);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// After everything settled: one IKE SA per side with equal SPIs, and the same CHILD_SA
-/// pairs (crossed SPIs, equal keys) on both sides. Returns the number of CHILD_SAs.
-fn agree(p: &Pair) -> usize {
-    assert!(p.quiet(), "exchanges still going");
-    let (a, b) = (p.eps[0].ike_sas(), p.eps[1].ike_sas());
-    assert_eq!((a.len(), b.len()), (1, 1), "one IKE SA per side");
-    assert_eq!((a[0].spi_i, a[0].spi_r), (b[0].spi_i, b[0].spi_r));
-    assert!(a[0].keys == b[0].keys);
-    let mut ca: Vec<(u32, u32)> = a[0]
-        .children
-        .iter()
-        .map(|c| (c.spi_in, c.spi_out))
-        .collect();
-    let mut cb: Vec<(u32, u32)> = b[0]
-        .children
-        .iter()
-        .map(|c| (c.spi_out, c.spi_in))
-        .collect();
-    ca.sort();
-    cb.sort();
-    assert_eq!(ca, cb, "both sides hold the same CHILD_SA pairs");
-    for c in &a[0].children {
-        let other = b[0]
-            .children
-            .iter()
-            .find(|o| o.spi_out == c.spi_in)
-            .unwrap();
-        assert!(c.keys == other.keys);
-    }
-    ca.len()
 }
 
 /// Every message from index `from` on, decrypted with the current IKE SA's keys:

@@ -55,7 +55,7 @@ enum Ev {
         dst: SocketAddr,
         bytes: Vec<u8>,
     },
-    Wake(usize),
+    Wake(usize, u64),
     Command(usize, Command),
 }
 
@@ -98,6 +98,7 @@ pub struct Pair {
     pub loss: f64,
     loss_rng: sim_core::SimRng,
     in_flight: usize,
+    armed: [(Option<SimTime>, u64); 2],
     started: bool,
 }
 
@@ -125,6 +126,7 @@ impl Pair {
             loss: 0.0,
             loss_rng: s.stream("pair/loss"),
             in_flight: 0,
+            armed: [(None, 0); 2],
             started: false,
         }
     }
@@ -153,8 +155,15 @@ impl Pair {
             self.eps[0].start_tunnel(SimTime::ZERO, 0, B.parse::<IpAddr>().unwrap());
             self.flush(SimTime::ZERO, drop);
         }
+        let mut steps = 0u64;
         while self.sched.peek_time().is_some_and(|t| t <= horizon) {
             let (now, ev) = self.sched.pop().expect("peeked");
+            steps += 1;
+            assert!(
+                steps < 5_000_000,
+                "runaway at {now:?}: {:?}",
+                &self.events[self.events.len().saturating_sub(30)..]
+            );
             match ev {
                 Ev::Deliver {
                     to,
@@ -165,7 +174,13 @@ impl Pair {
                     self.in_flight -= 1;
                     self.eps[to].handle_datagram(now, from, dst, &bytes)
                 }
-                Ev::Wake(i) => self.eps[i].handle_timeout(now),
+                Ev::Wake(i, generation) => {
+                    if self.armed[i].1 != generation {
+                        continue;
+                    }
+                    self.armed[i].0 = None;
+                    self.eps[i].handle_timeout(now)
+                }
                 Ev::Command(i, c) => c(&mut self.eps[i], now),
             }
             self.flush(now, drop);
@@ -219,8 +234,13 @@ impl Pair {
             while let Some((t, e)) = self.eps[i].poll_event() {
                 self.events.push((i, t, e));
             }
-            if let Some(t) = self.eps[i].poll_timeout() {
-                self.sched.schedule_at(t, Ev::Wake(i));
+            // One wake-up per endpoint in the queue; a newer one makes the older stale.
+            let next = self.eps[i].poll_timeout();
+            if next != self.armed[i].0 {
+                self.armed[i] = (next, self.armed[i].1 + 1);
+                if let Some(t) = next {
+                    self.sched.schedule_at(t, Ev::Wake(i, self.armed[i].1));
+                }
             }
         }
     }
@@ -286,4 +306,36 @@ impl Pair {
             })
             .collect()
     }
+}
+
+/// After everything settled: one IKE SA per side with equal SPIs, and the same CHILD_SA
+/// pairs (crossed SPIs, equal keys) on both sides. Returns the number of CHILD_SAs.
+pub fn agree(p: &Pair) -> usize {
+    assert!(p.quiet(), "exchanges still going");
+    let (a, b) = (p.eps[0].ike_sas(), p.eps[1].ike_sas());
+    assert_eq!((a.len(), b.len()), (1, 1), "one IKE SA per side");
+    assert_eq!((a[0].spi_i, a[0].spi_r), (b[0].spi_i, b[0].spi_r));
+    assert!(a[0].keys == b[0].keys);
+    let mut ca: Vec<(u32, u32)> = a[0]
+        .children
+        .iter()
+        .map(|c| (c.spi_in, c.spi_out))
+        .collect();
+    let mut cb: Vec<(u32, u32)> = b[0]
+        .children
+        .iter()
+        .map(|c| (c.spi_out, c.spi_in))
+        .collect();
+    ca.sort();
+    cb.sort();
+    assert_eq!(ca, cb, "both sides hold the same CHILD_SA pairs");
+    for c in &a[0].children {
+        let other = b[0]
+            .children
+            .iter()
+            .find(|o| o.spi_out == c.spi_in)
+            .unwrap();
+        assert!(c.keys == other.keys);
+    }
+    ca.len()
 }

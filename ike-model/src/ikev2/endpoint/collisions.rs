@@ -9,7 +9,7 @@
 use sim_core::{Duration, SimTime};
 
 use super::rekey_ike_sa::move_children;
-use super::sa::Command;
+use super::sa::{Collision, Command};
 use super::{ChildState, Endpoint, IkeState};
 use crate::events::{Event, SaChange, SaKind};
 use crate::ikev2::consts::NotifyType;
@@ -41,7 +41,8 @@ fn report(
     ));
 }
 
-/// Our rekey of CHILD_SA `old` on SA `i` succeeded and installed CHILD_SA `new`.
+/// Our rekey of CHILD_SA `old` on SA `i` succeeded and installed CHILD_SA `new`;
+/// `collision` is the peer's rekey of the same SA that we answered meanwhile.
 pub(super) fn child_rekey_completed(
     ep: &mut Endpoint,
     now: SimTime,
@@ -49,62 +50,66 @@ pub(super) fn child_rekey_completed(
     old: u32,
     new: u32,
     ours_min: &[u8],
+    collision: Option<Collision>,
 ) {
+    if let Some(c) = &collision
+        && ours_min < c.peer_min_nonce.as_slice()
+    {
+        // Our exchange has the lowest nonce: the SA it made is redundant and ours to
+        // delete; the peer deletes the old one (it may have done so already).
+        if let Some(n) = ep.sas[i].child_index(new) {
+            ep.set_child_state(i, n, now, ChildState::Deleting);
+        }
+        ep.sas[i].queue.push_front(Command::DeleteChild(new));
+        if let Some(k) = ep.sas[i].child_index(old)
+            && ep.sas[i].children[k].state == ChildState::Rekeying
+        {
+            ep.set_child_state(i, k, now, ChildState::Rekeyed);
+        }
+        report(
+            ep,
+            i,
+            now,
+            SaKind::Child,
+            "nonce rule: deleted our redundant SA",
+            2,
+        );
+        return;
+    }
     let Some(k) = ep.sas[i].child_index(old) else {
         // The peer deleted it meanwhile: nothing left to replace or delete.
         return;
     };
-    let expiring = ep.sas[i].children[k].state == ChildState::Deleting;
-    let collision = ep.sas[i].children[k].collision.take();
-    if !expiring {
-        ep.set_child_state(i, k, now, ChildState::Rekeyed);
-        let spi = format!("{old:08x}");
-        ep.sa_event(
-            i,
-            now,
-            SaKind::Child,
-            spi,
-            SaChange::Rekeyed,
-            "CREATE_CHILD_SA rekey",
-        );
+    if ep.sas[i].children[k].state == ChildState::Deleting {
+        // It expired during the rekey; its DELETE is on its way.
+        return;
     }
-    match collision {
-        Some(c) if ours_min < c.peer_min_nonce.as_slice() => {
-            // Our exchange has the lowest nonce: the SA it made is redundant and ours to
-            // delete; the peer deletes the old one.
-            if let Some(n) = ep.sas[i].child_index(new) {
-                ep.set_child_state(i, n, now, ChildState::Deleting);
-            }
-            ep.sas[i].queue.push_front(Command::DeleteChild(new));
-            report(
-                ep,
-                i,
-                now,
-                SaKind::Child,
-                "nonce rule: deleted our redundant SA",
-                2,
-            );
-        }
-        Some(_) => {
-            // Ours survives: delete the old SA; the peer deletes the one it made.
-            if !expiring {
-                ep.sas[i].queue.push_front(Command::DeleteChild(old));
-            }
-        }
-        None if expiring => {}
-        None => match ep.cfg.rekey_style.delete_old_after() {
-            None => ep.sas[i].queue.push_front(Command::DeleteChild(old)),
-            Some(d) => ep.sas[i].children[k].expire_at = Some(now + d),
-        },
+    ep.set_child_state(i, k, now, ChildState::Rekeyed);
+    let spi = format!("{old:08x}");
+    ep.sa_event(
+        i,
+        now,
+        SaKind::Child,
+        spi,
+        SaChange::Rekeyed,
+        "CREATE_CHILD_SA rekey",
+    );
+    // Ours survives (or there was no collision): the old SA goes; after a collision the
+    // peer deletes the SA its exchange made.
+    match ep.cfg.rekey_style.delete_old_after() {
+        Some(d) if collision.is_none() => ep.sas[i].children[k].expire_at = Some(now + d),
+        _ => ep.sas[i].queue.push_front(Command::DeleteChild(old)),
     }
 }
 
-/// Our rekey of CHILD_SA `old` on SA `i` was refused with `n`.
+/// Our rekey of CHILD_SA `old` on SA `i` was refused with `n`; `replaced_by_peer` when we
+/// answered the peer's rekey of the same SA meanwhile.
 pub(super) fn child_rekey_refused(
     ep: &mut Endpoint,
     now: SimTime,
     i: usize,
     old: u32,
+    replaced_by_peer: bool,
     n: &NotifyPayload,
 ) {
     let Some(k) = ep.sas[i].child_index(old) else {
@@ -120,7 +125,6 @@ pub(super) fn child_rekey_refused(
         }
         return;
     };
-    let replaced_by_peer = ep.sas[i].children[k].collision.take().is_some();
     if ep.sas[i].children[k].state == ChildState::Rekeying {
         ep.set_child_state(i, k, now, ChildState::Installed);
     }

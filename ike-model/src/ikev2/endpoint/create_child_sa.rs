@@ -91,6 +91,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize, rekey: Option<
             rekey,
             ts_i,
             ts_r,
+            collision: None,
         },
     );
 }
@@ -289,10 +290,21 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
         if ep.sas[i].children[k].state == ChildState::Rekeying && ep.cfg.rekey_style.nonce_rule() {
             // §2.8.1: our rekey of this SA is in flight too; its response decides.
             let peer_min = super::collisions::min_nonce(&a.nonce, &nr).to_vec();
-            ep.sas[i].children[k].collision = Some(super::sa::Collision {
-                peer_min_nonce: peer_min,
-                created_ike: (0, 0),
-            });
+            let old_spi = ep.sas[i].children[k].spi_in;
+            for p in &mut ep.sas[i].pending {
+                if let Request::CreateChild {
+                    rekey: Some(r),
+                    collision,
+                    ..
+                } = &mut p.req
+                    && *r == old_spi
+                {
+                    *collision = Some(super::sa::Collision {
+                        peer_min_nonce: peer_min.clone(),
+                        created_ike: (0, 0),
+                    });
+                }
+            }
         } else {
             // The responder keeps sending on the old SA until the initiator deletes it.
             ep.set_child_state(i, k, now, ChildState::Rekeyed);
@@ -309,6 +321,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
         rekey,
         ref ts_i,
         ref ts_r,
+        ref collision,
     } = p.req
     else {
         unreachable!("dispatched by request kind")
@@ -320,7 +333,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
     }) {
         ep.finish_pending(i, now, &p, Outcome::Refused(n.ty.to_string()));
         if let Some(old) = rekey {
-            super::collisions::child_rekey_refused(ep, now, i, old, &n);
+            super::collisions::child_rekey_refused(ep, now, i, old, collision.is_some(), &n);
         }
         return;
     }
@@ -351,7 +364,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
         let n = NotifyPayload::new(NotifyType::NO_PROPOSAL_CHOSEN, vec![]);
         ep.finish_pending(i, now, &p, Outcome::Refused(n.ty.to_string()));
         if let Some(old) = rekey {
-            super::collisions::child_rekey_refused(ep, now, i, old, &n);
+            super::collisions::child_rekey_refused(ep, now, i, old, collision.is_some(), &n);
         }
         return;
     };
@@ -366,6 +379,7 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
     ep.install_child(i, now, child, reason);
     if let Some(old) = rekey {
         let ours_min = super::collisions::min_nonce(nonce, &nr).to_vec();
-        super::collisions::child_rekey_completed(ep, now, i, old, spi_in, &ours_min);
+        let c = collision.clone();
+        super::collisions::child_rekey_completed(ep, now, i, old, spi_in, &ours_min, c);
     }
 }

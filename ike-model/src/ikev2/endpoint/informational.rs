@@ -108,6 +108,16 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     let bytes = ep.seal_message(i, ExchangeType::INFORMATIONAL, true, msgid, &reply);
     ep.send_response(i, msgid, bytes);
     if delete_ike {
+        // §2.8.2: we answered the peer's rekey while ours was in flight, and the peer
+        // (which never saw ours) deletes the old SA: its new IKE SA takes the CHILD_SAs.
+        if let Some(c) = ep.sas[i].collision.take()
+            && let Some(t) = ep
+                .sas
+                .iter()
+                .position(|s| (s.spi_i, s.spi_r) == c.created_ike)
+        {
+            super::rekey_ike_sa::move_children(ep, i, t);
+        }
         ep.kill(i, now, "deleted by peer");
     }
 }

@@ -99,8 +99,6 @@ pub struct ChildSa {
     pub expire_at: Option<SimTime>,
     /// When a rekey refused with TEMPORARY_FAILURE is retried.
     pub(super) retry_at: Option<SimTime>,
-    /// The peer's rekey of this SA that we answered while ours was in flight (§2.8.1).
-    pub(super) collision: Option<Collision>,
 }
 
 impl ChildSa {
@@ -126,7 +124,6 @@ impl ChildSa {
             rekey_at: None,
             expire_at: None,
             retry_at: None,
-            collision: None,
         }
     }
 }
@@ -154,6 +151,9 @@ pub(super) enum Request {
         rekey: Option<u32>,
         ts_i: Vec<TrafficSelector>,
         ts_r: Vec<TrafficSelector>,
+        /// The peer's rekey of the same SA, answered while this request was in flight
+        /// (§2.8.1); kept here because the old SA may be deleted before our response.
+        collision: Option<Collision>,
     },
     /// CREATE_CHILD_SA rekeying the IKE SA: our new SPI, nonce and DH value.
     RekeyIke {
