@@ -223,7 +223,18 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     } else if rekey == Some(None) {
         Err((NotifyType::INVALID_SYNTAX, Vec::new()))
     } else if rekey.is_some() && old.is_none() {
-        Err((NotifyType::CHILD_SA_NOT_FOUND, Vec::new()))
+        // An SA we do not know may be one our own CREATE_CHILD_SA in flight made at the
+        // peer (its response still on its way): ask for a retry rather than let the peer
+        // recreate it (§2.25). Otherwise it is gone.
+        let creating = ep.sas[i]
+            .pending
+            .iter()
+            .any(|p| matches!(p.req, Request::CreateChild { .. }));
+        if creating {
+            Err((NotifyType::TEMPORARY_FAILURE, Vec::new()))
+        } else {
+            Err((NotifyType::CHILD_SA_NOT_FOUND, Vec::new()))
+        }
     } else if old.is_some_and(|k| {
         matches!(
             ep.sas[i].children[k].state,

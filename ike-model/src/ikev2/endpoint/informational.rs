@@ -117,6 +117,16 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
                 .position(|s| (s.spi_i, s.spi_r) == c.created_ike)
         {
             super::rekey_ike_sa::move_children(ep, i, t);
+            let tunnel = ep.sas[i].tunnel;
+            ep.events.push_back((
+                now,
+                crate::events::Event::Collision {
+                    tunnel,
+                    kind: crate::events::SaKind::Ike,
+                    resolution: "peer deleted the old SA: adopted its new SA",
+                    extra_exchanges: 1,
+                },
+            ));
         }
         ep.kill(i, now, "deleted by peer");
     }
