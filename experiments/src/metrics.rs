@@ -210,7 +210,7 @@ impl Metrics {
                     let alive = match change {
                         SaChange::Installed => Some(true),
                         SaChange::Deleted | SaChange::Expired => Some(false),
-                        SaChange::Rekeyed => None,
+                        SaChange::Rekeyed | SaChange::Outbound | SaChange::InboundRemoved => None,
                     };
                     if let Some(alive) = alive {
                         self.availability.child(now, *tunnel, node, spi, alive);

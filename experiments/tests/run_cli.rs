@@ -412,7 +412,9 @@ fn three_tunnels_between_one_pair_each_get_their_own_sas() {
     assert_eq!(ike.len(), 3, "one IKE SA per tunnel");
     for t in ["0", "1", "2"] {
         assert_eq!(
-            sa.iter().filter(|r| r[2] == t && r[3] == "child").count(),
+            sa.iter()
+                .filter(|r| r[2] == t && r[3] == "child" && r[5] == "installed")
+                .count(),
             2
         );
     }

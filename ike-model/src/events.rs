@@ -147,6 +147,12 @@ pub enum SaChange {
     Deleted,
     /// Reached its hard lifetime.
     Expired,
+    /// Now carries this peer's outbound traffic (the initiator of a rekey switches on the
+    /// response, the responder when the old SA's DELETE arrives; RFC 7296 §2.8).
+    Outbound,
+    /// Its inbound SPI is uninstalled, 5 s after the SA was deleted (packets still in
+    /// flight are accepted until then).
+    InboundRemoved,
 }
 
 impl fmt::Display for SaChange {
@@ -156,6 +162,8 @@ impl fmt::Display for SaChange {
             SaChange::Rekeyed => "rekeyed",
             SaChange::Deleted => "deleted",
             SaChange::Expired => "expired",
+            SaChange::Outbound => "outbound",
+            SaChange::InboundRemoved => "inbound-removed",
         })
     }
 }

@@ -495,3 +495,53 @@ fn a_mixed_strongswan_libreswan_pair_settles_with_agreeing_sas() {
         );
     }
 }
+
+#[test]
+fn traffic_switches_on_the_response_and_on_the_delete_and_old_inbound_spis_linger_5s() {
+    let mut p = Pair::new(PSK, 90);
+    p.at(T, 0, |ep, now| ep.rekey_child(now, 0).unwrap());
+    p.run(&[]);
+    let d = p.delay;
+    let rows = |change: ike_model::events::SaChange| -> Vec<(usize, SimTime, String)> {
+        p.events
+            .iter()
+            .filter_map(|(w, t, e)| match e {
+                Event::Sa {
+                    kind: SaKind::Child,
+                    change: c,
+                    spi,
+                    ..
+                } if *c == change && *t > T => Some((*w, *t, spi.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let switched = rows(ike_model::events::SaChange::Outbound);
+    // The initiator on the response (T + 2d), the responder when the DELETE came (T + 3d).
+    assert_eq!(
+        switched
+            .iter()
+            .map(|(w, t, _)| (*w, *t))
+            .collect::<Vec<_>>(),
+        vec![(0, T + d * 2), (1, T + d * 3)]
+    );
+    for (w, _, spi) in &switched {
+        let new = &p.eps[*w].ike_sas()[0].children[0];
+        assert_eq!(*spi, format!("{:08x}", new.spi_in));
+        assert_eq!(p.eps[*w].outbound_spi(0), Some(new.spi_out));
+    }
+    let deleted = rows(ike_model::events::SaChange::Deleted);
+    let gone = rows(ike_model::events::SaChange::InboundRemoved);
+    assert_eq!(deleted.len(), 2);
+    for (w, t, spi) in &deleted {
+        assert!(
+            gone.contains(&(*w, *t + Duration::from_secs(5), spi.clone())),
+            "{gone:?}"
+        );
+    }
+    assert_eq!(
+        p.eps[0].inbound_spis().len(),
+        1,
+        "only the new SA after the linger"
+    );
+}

@@ -296,7 +296,8 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     } else {
         "CREATE_CHILD_SA"
     };
-    ep.install_child(i, now, child, reason);
+    // A rekey's responder keeps sending on the old SA until its DELETE arrives.
+    ep.install_child(i, now, child, reason, old.is_none());
     if let Some(k) = old {
         if ep.sas[i].children[k].state == ChildState::Rekeying && ep.cfg.rekey_style.nonce_rule() {
             // §2.8.1: our rekey of this SA is in flight too; its response decides.
@@ -387,7 +388,8 @@ pub(super) fn on_response(ep: &mut Endpoint, now: SimTime, i: usize, p: Pending,
     } else {
         "CREATE_CHILD_SA"
     };
-    ep.install_child(i, now, child, reason);
+    // The initiator switches on the response (§2.8).
+    ep.install_child(i, now, child, reason, true);
     if let Some(old) = rekey {
         let ours_min = super::collisions::min_nonce(nonce, &nr).to_vec();
         let c = collision.clone();

@@ -232,7 +232,7 @@ fn install_first_child(
     // `ts` is (TSi, TSr): the initiator's side first.
     let ts = if initiated { ts } else { (ts.1, ts.0) };
     let child = ChildSa::new(spi_in, spi_out, ck, ts, now, initiated);
-    ep.install_child(i, now, child, "IKE_AUTH");
+    ep.install_child(i, now, child, "IKE_AUTH", true);
 }
 
 fn establish(ep: &mut Endpoint, i: usize, now: SimTime) {

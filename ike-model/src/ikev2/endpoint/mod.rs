@@ -170,10 +170,14 @@ pub struct Endpoint {
     arrival: Option<(SocketAddr, SocketAddr)>,
     /// Tunnels this endpoint started, with the peer's address.
     started: Vec<(u32, IpAddr)>,
+    /// Inbound SPIs of deleted CHILD_SAs still accepted: (tunnel, SPI, until).
+    lingering: Vec<(u32, u32, SimTime)>,
 }
 
 /// The IKE port.
 pub const IKE_PORT: u16 = 500;
+/// How long the inbound SPI of a deleted CHILD_SA stays installed (strongSwan, Linux).
+pub const INBOUND_LINGER: sim_core::Duration = sim_core::Duration::from_secs(5);
 /// How long a responder keeps an IKE SA whose IKE_AUTH never came (strongSwan's
 /// `half_open_timeout`).
 pub const HALF_OPEN_TIMEOUT: sim_core::Duration = sim_core::Duration::from_secs(30);
@@ -196,6 +200,7 @@ impl Endpoint {
             dropped: BTreeMap::new(),
             arrival: None,
             started: Vec::new(),
+            lingering: Vec::new(),
         }
     }
 
@@ -237,7 +242,8 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        (0..self.sas.len())
+        let linger = self.lingering.iter().map(|l| l.2).min();
+        let sas = (0..self.sas.len())
             .filter_map(|i| {
                 let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
                 let life = lifetimes::next_due(self, i);
@@ -249,7 +255,11 @@ impl Endpoint {
                     (a, b) => a.or(b),
                 }
             })
-            .min()
+            .min();
+        match (sas, linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Adds a tunnel's policy (both ends need it: the initiator for what to propose, the
@@ -375,6 +385,7 @@ impl Endpoint {
     /// Retransmits due requests, gives up on those whose schedule ran out, and sends due
     /// liveness checks.
     pub fn handle_timeout(&mut self, now: SimTime) {
+        self.expire_lingering(now);
         for i in 0..self.sas.len() {
             if self.half_open_due(i).is_some_and(|t| t <= now) {
                 self.kill(i, now, "half-open timeout");
@@ -778,8 +789,16 @@ impl Endpoint {
         ));
     }
 
-    /// Installs a CHILD_SA on SA `i` and starts its lifetime.
-    fn install_child(&mut self, i: usize, now: SimTime, child: ChildSa, reason: &str) {
+    /// Installs a CHILD_SA on SA `i` and starts its lifetime; with `outbound` our traffic
+    /// moves to it at once.
+    fn install_child(
+        &mut self,
+        i: usize,
+        now: SimTime,
+        child: ChildSa,
+        reason: &str,
+        outbound: bool,
+    ) {
         let spi = format!("{:08x}", child.spi_in);
         self.sas[i].children.push(child);
         let k = self.sas[i].children.len() - 1;
@@ -802,19 +821,93 @@ impl Endpoint {
                 state: ChildState::Installed.name(),
             },
         ));
+        if outbound {
+            self.set_outbound(i, k, now);
+        }
     }
 
-    /// Removes CHILD_SA `k` of SA `i`.
+    /// Moves our outbound traffic of SA `i` to CHILD_SA `k`.
+    fn set_outbound(&mut self, i: usize, k: usize, now: SimTime) {
+        for c in &mut self.sas[i].children {
+            c.outbound = false;
+        }
+        self.sas[i].children[k].outbound = true;
+        let spi = format!("{:08x}", self.sas[i].children[k].spi_in);
+        self.sa_event(i, now, SaKind::Child, spi, SaChange::Outbound, "switched");
+    }
+
+    /// Removes CHILD_SA `k` of SA `i`; its inbound SPI lingers 5 s. If our traffic used
+    /// it, it moves to the newest installed CHILD_SA.
     fn remove_child(&mut self, i: usize, k: usize, now: SimTime, change: SaChange, reason: &str) {
         let c = self.sas[i].children.remove(k);
         let spi = format!("{:08x}", c.spi_in);
         self.sa_event(i, now, SaKind::Child, spi, change, reason);
+        self.lingering
+            .push((self.sas[i].tunnel, c.spi_in, now + INBOUND_LINGER));
+        if c.outbound
+            && !self.sas[i].children.iter().any(|c| c.outbound)
+            && let Some(n) = self.sas[i]
+                .children
+                .iter()
+                .rposition(|c| c.state == ChildState::Installed)
+        {
+            self.set_outbound(i, n, now);
+        }
+    }
+
+    /// Our inbound ESP SPIs: those of installed CHILD_SAs and of deleted ones still
+    /// lingering.
+    pub fn inbound_spis(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .sas
+            .iter()
+            .flat_map(|s| s.children.iter().map(|c| c.spi_in))
+            .chain(self.lingering.iter().map(|l| l.1))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The peer's SPI our outbound traffic of `tunnel` uses, if any.
+    pub fn outbound_spi(&self, tunnel: u32) -> Option<u32> {
+        self.sas
+            .iter()
+            .filter(|s| s.tunnel == tunnel)
+            .flat_map(|s| &s.children)
+            .find(|c| c.outbound)
+            .map(|c| c.spi_out)
+    }
+
+    /// Uninstalls the inbound SPIs whose linger ended.
+    fn expire_lingering(&mut self, now: SimTime) {
+        let mut k = 0;
+        while k < self.lingering.len() {
+            let (tunnel, spi, until) = self.lingering[k];
+            if until <= now {
+                self.lingering.remove(k);
+                self.events.push_back((
+                    now,
+                    Event::Sa {
+                        tunnel,
+                        kind: SaKind::Child,
+                        spi: format!("{spi:08x}"),
+                        change: SaChange::InboundRemoved,
+                        reason: "linger ended".into(),
+                    },
+                ));
+            } else {
+                k += 1;
+            }
+        }
     }
 
     /// Destroys SA `i` and its CHILD_SAs; requests in flight end as aborted.
     fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
         for p in std::mem::take(&mut self.sas[i].pending) {
             self.finish_pending(i, now, &p, Outcome::Aborted(reason.to_string()));
+        }
+        for c in &mut self.sas[i].children {
+            c.outbound = false;
         }
         while !self.sas[i].children.is_empty() {
             self.remove_child(i, 0, now, SaChange::Deleted, reason);

@@ -93,6 +93,8 @@ pub struct ChildSa {
     pub installed_at: SimTime,
     /// Whether this endpoint initiated the exchange that created it.
     pub initiated: bool,
+    /// Whether our outbound traffic uses it.
+    pub outbound: bool,
     /// When this endpoint starts rekeying it.
     pub rekey_at: Option<SimTime>,
     /// When it expires hard.
@@ -121,6 +123,7 @@ impl ChildSa {
             ts_remote: ts.1,
             installed_at: now,
             initiated,
+            outbound: false,
             rekey_at: None,
             expire_at: None,
             retry_at: None,
