@@ -545,3 +545,42 @@ fn traffic_switches_on_the_response_and_on_the_delete_and_old_inbound_spis_linge
         "only the new SA after the linger"
     );
 }
+
+#[test]
+fn an_ike_rekey_with_the_wrong_ke_is_answered_invalid_ke_and_retried_with_the_group_asked_for() {
+    use ike_model::crypto::DhGroup;
+    // A prefers MODP-3072, B MODP-2048: the setup settles on 2048 (B chose, after one
+    // INVALID_KE). When B rekeys the IKE SA with a 2048 KE, A picks its own first choice,
+    // 3072, and asks for it.
+    let a = EndpointConfig {
+        dh_groups: vec![DhGroup::Modp3072, DhGroup::Modp2048],
+        ..config(A, PSK)
+    };
+    let b = EndpointConfig {
+        dh_groups: vec![DhGroup::Modp2048, DhGroup::Modp3072],
+        ..config(B, PSK)
+    };
+    let mut p = Pair::with(a, b, 91);
+    p.at(T, 1, |ep, now| ep.rekey_ike(now, 0).unwrap());
+    p.run(&[]);
+    let rk: Vec<String> = p
+        .finished(1, ExchangeKind::CreateChildSa)
+        .iter()
+        .map(|e| match e {
+            Event::ExchangeFinished { outcome, .. } => outcome.to_string(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(rk, vec!["refused:INVALID_KE_PAYLOAD", "success"]);
+    assert_eq!(agree(&p), 1);
+    // The retry carried a 3072-bit KE: 384 bytes instead of 256.
+    let sizes: Vec<usize> = p
+        .exchanges_from(6)
+        .iter()
+        .filter(|r| r.1 == "CREATE_CHILD_SA")
+        .map(|r| r.4)
+        .collect();
+    // The refusal is a lone N(INVALID_KE_PAYLOAD, 14) in SK: 28 + 4 + 16 + 16 + 12.
+    assert_eq!(sizes[1], 76, "{sizes:?}");
+    assert_eq!(sizes[2] - sizes[0], 128, "{sizes:?}");
+}

@@ -38,11 +38,14 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize) {
     let nonce = ep.random_bytes(NONCE_LEN);
     let group = ep.sas[i].ke_group;
     let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    // All our groups, the one in use first (its KE goes with the request), as strongSwan.
+    let mut offered = vec![group];
+    offered.extend(ep.cfg.dh_groups.iter().copied().filter(|g| *g != group));
     ep.set_ike_state(i, now, IkeState::Rekeying);
     let inner = vec![
         Payload::Sa(ike_proposal(
             ep.cfg.suite,
-            &[group],
+            &offered,
             spi.to_be_bytes().to_vec(),
         )),
         Payload::Nonce(nonce.clone()),
