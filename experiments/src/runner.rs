@@ -315,6 +315,41 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         }
     }
 
+    // The SAD of every peer at the end, as `swanctl --list-sas` would show it.
+    for p in &peers {
+        for sa in p.ep.ike_sas() {
+            let children: Vec<String> = sa
+                .children
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{:08x}_i {:08x}_o {}{}",
+                        c.spi_in,
+                        c.spi_out,
+                        c.state.name(),
+                        if c.outbound { " (outbound)" } else { "" }
+                    )
+                })
+                .collect();
+            trace.emit(end, || TraceEvent::Note {
+                node: Some(p.node),
+                category: "sad".into(),
+                text: format!(
+                    "tunnel {}: IKE SA {} {} {} <-> {}; CHILD_SAs: {}",
+                    sa.tunnel,
+                    sa.spi_string(),
+                    sa.state.name(),
+                    sa.local,
+                    sa.peer,
+                    if children.is_empty() {
+                        "none".to_string()
+                    } else {
+                        children.join(", ")
+                    }
+                ),
+            });
+        }
+    }
     let captured = built.net.finish_capture()?;
     if s.outputs.pcap {
         let mut seen = BTreeSet::new();
