@@ -132,6 +132,7 @@ fn a_retransmitted_ike_auth_gets_the_cached_response() {
                     e,
                     Event::Sa {
                         kind: SaKind::Child,
+                        change: SaChange::Installed,
                         ..
                     }
                 )
