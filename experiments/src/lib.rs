@@ -5,3 +5,4 @@ pub mod inspect;
 pub mod metrics;
 pub mod runner;
 pub mod scenario;
+pub mod sweep;

@@ -50,6 +50,31 @@ enum Command {
     },
     /// List the bundled scenarios.
     List,
+    /// Run a parameter sweep: every combination of the sweep file's values times its seeds,
+    /// in parallel; results.csv (one row per job) and aggregate.csv (mean and 95 % CI per
+    /// point). Jobs already done are not run again, so an interrupted sweep resumes.
+    Sweep {
+        /// The sweep file (RON).
+        sweep: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "out/sweep")]
+        out: PathBuf,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard K of N (`--shard 2/4`); join shards with `ikesim merge`.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Join the folders of a sharded sweep into its tables.
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the tables go.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run a small engine demo (two hosts, a lossy path) and print what happened.
     Demo {
         /// Master seed of the run.
@@ -149,6 +174,54 @@ fn main() -> Result<()> {
                     f.file_name().unwrap_or_default().to_string_lossy()
                 );
             }
+        }
+        Command::Sweep {
+            sweep,
+            out,
+            jobs,
+            shard,
+        } => {
+            let shard = match shard {
+                None => None,
+                Some(s) => {
+                    let parsed = s
+                        .split_once('/')
+                        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+                    match parsed {
+                        Some(kn) => Some(kn),
+                        None => {
+                            eprintln!("error: --shard {s}: expected K/N, e.g. 2/4");
+                            std::process::exit(2);
+                        }
+                    }
+                }
+            };
+            let threads = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            let wall = std::time::Instant::now();
+            let r = experiments::sweep::run_sweep(&sweep, &out, threads, shard)?;
+            println!(
+                "{} jobs in the sweep, {} in this shard: {} run, {} already done, {:.1} s wall on {threads} threads",
+                r.total,
+                r.selected,
+                r.ran,
+                r.reused,
+                wall.elapsed().as_secs_f64()
+            );
+            if r.tables {
+                println!("tables: {0}/results.csv, {0}/aggregate.csv", out.display());
+            } else {
+                println!("shard done; join the shards with `ikesim merge DIR... --out DIR`");
+            }
+        }
+        Command::Merge { dirs, out } => {
+            let n = experiments::sweep::merge(&dirs, &out)?;
+            println!(
+                "{n} jobs merged from {} shards: {1}/results.csv, {1}/aggregate.csv",
+                dirs.len(),
+                out.display()
+            );
         }
         Command::Demo { seed, out } => {
             let s = demo::run_demo(seed, &out)?;

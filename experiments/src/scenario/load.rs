@@ -97,6 +97,12 @@ pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> 
     Ok(scenario)
 }
 
+/// The whole-scenario checks of the loader, for a scenario built another way (a sweep's
+/// job): `field: message` of the first problem.
+pub fn validate(s: &Scenario) -> Result<(), String> {
+    check(s).map_err(|(field, _, msg)| format!("{field}: {msg}"))
+}
+
 /// Whole-scenario checks. An error is (field path, text to point at, message).
 fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
     let fail = |field: String, needle: Option<String>, msg: String| Err((field, needle, msg));
