@@ -2,7 +2,9 @@
 
 pub mod availability;
 pub mod inspect;
+pub mod messages;
 pub mod metrics;
+pub mod plot;
 pub mod runner;
 pub mod scenario;
 pub mod sweep;

@@ -66,6 +66,25 @@ enum Command {
         #[arg(long)]
         shard: Option<String>,
     },
+    /// Draw the charts of a run or sweep folder into FOLDER/plots/ (SVG and PNG).
+    Plot {
+        /// A run's or a sweep's output folder.
+        dir: PathBuf,
+        /// svg, png or both.
+        #[arg(long, default_value = "both")]
+        format: String,
+    },
+    /// Print the ladder (sequence) diagram of a run's IKE messages.
+    Ladder {
+        /// A run's output folder.
+        dir: PathBuf,
+        /// From this time (seconds).
+        #[arg(long)]
+        from: Option<f64>,
+        /// To this time (seconds).
+        #[arg(long)]
+        to: Option<f64>,
+    },
     /// Join the folders of a sharded sweep into its tables.
     Merge {
         /// The shards' output folders.
@@ -214,6 +233,25 @@ fn main() -> Result<()> {
             } else {
                 println!("shard done; join the shards with `ikesim merge DIR... --out DIR`");
             }
+        }
+        Command::Plot { dir, format } => {
+            let formats: Vec<&str> = match format.as_str() {
+                "both" => vec!["svg", "png"],
+                "svg" => vec!["svg"],
+                "png" => vec!["png"],
+                other => {
+                    eprintln!("error: --format {other}: expected svg, png or both");
+                    std::process::exit(2);
+                }
+            };
+            for f in experiments::plot::plot_dir(&dir, &formats)? {
+                println!("{}", f.display());
+            }
+        }
+        Command::Ladder { dir, from, to } => {
+            let (peers, msgs) = experiments::plot::messages(&dir)?;
+            let msgs = experiments::plot::window(msgs, from, to);
+            print!("{}", plots::ladder_text(&peers, &msgs));
         }
         Command::Merge { dirs, out } => {
             let n = experiments::sweep::merge(&dirs, &out)?;

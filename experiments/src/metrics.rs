@@ -14,6 +14,13 @@ use crate::availability::Availability;
 use sim_core::output::AtomicFile;
 use sim_core::{Duration, SimTime};
 
+/// Nanoseconds from a [`secs`] string.
+fn parse_secs(s: &str) -> u64 {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let frac = format!("{frac:0<9}");
+    whole.parse::<u64>().unwrap_or(0) * 1_000_000_000 + frac[..9].parse::<u64>().unwrap_or(0)
+}
+
 /// Seconds with nanosecond precision, exactly (no float rounding), for CSV and JSON.
 pub fn secs(ns: u64) -> String {
     format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
@@ -266,10 +273,25 @@ impl Metrics {
             }
         }
         let outages = self.availability.outages(end);
+        // Collisions per successful rekey exchange, by SA kind.
+        let per_rekey = |kind: &str, purpose: &str| {
+            let c: u64 = self.collisions.get(kind).map_or(0, |m| m.values().sum());
+            let r = rekeys
+                .get(purpose)
+                .and_then(|m| m.get("success"))
+                .copied()
+                .unwrap_or(0);
+            if r == 0 { 0.0 } else { c as f64 / r as f64 }
+        };
+        let rate = serde_json::json!({
+            "child": per_rekey("child", "rekey-child"),
+            "ike": per_rekey("ike", "rekey-ike"),
+        });
         serde_json::json!({
             "rekeys": rekeys,
             "failed_rekeys_by_reason": failed,
             "collisions": self.collisions,
+            "collisions_per_rekey": rate,
             "extra_exchanges_from_collisions": self.extra_exchanges,
             "no_usable_child_sa_s": outages.iter().map(|o| o.total_s).sum::<f64>(),
             "outages_by_tunnel": outages,
@@ -296,6 +318,44 @@ impl Metrics {
     /// Exchanges counted by type, then by outcome.
     pub fn exchanges_by_type(&self) -> &BTreeMap<String, BTreeMap<String, u64>> {
         &self.by_type
+    }
+
+    /// Latency of successful exchanges by exchange type and purpose
+    /// (`CREATE_CHILD_SA rekey-child`), as min/median/max.
+    pub fn latency_by_exchange(&self) -> BTreeMap<String, Spread> {
+        let mut by: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+        for r in self.exchanges.iter().filter(|r| r.outcome == "success") {
+            let ns = parse_secs(&r.latency_s);
+            by.entry(format!("{} {}", r.exchange, r.purpose))
+                .or_default()
+                .push(Duration(ns));
+        }
+        by.into_iter().map(|(k, v)| (k, Spread::of(v))).collect()
+    }
+
+    /// When the first and the last successful exchange of each type and purpose ended
+    /// (seconds): how long a burst of requests took to get through.
+    pub fn exchange_ends(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut by: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for r in self.exchanges.iter().filter(|r| r.outcome == "success") {
+            let end = parse_secs(&r.end_s);
+            let e = by
+                .entry(format!("{} {}", r.exchange, r.purpose))
+                .or_insert((end, end));
+            e.0 = e.0.min(end);
+            e.1 = e.1.max(end);
+        }
+        by.into_iter()
+            .map(|(k, (a, b))| {
+                (
+                    k,
+                    serde_json::json!({
+                        "first_s": Duration(a).as_secs_f64(),
+                        "last_s": Duration(b).as_secs_f64(),
+                    }),
+                )
+            })
+            .collect()
     }
 
     /// Total retransmitted requests.

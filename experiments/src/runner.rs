@@ -210,6 +210,11 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
     }
     let mut commands_refused = 0u64;
+    let mut messages = crate::messages::MessageLog::default();
+    let peer_names: Vec<(std::net::IpAddr, String)> = names
+        .iter()
+        .map(|n| (s.peers[n].address, n.clone()))
+        .collect();
     let end = SimTime::ZERO + s.duration;
     while let Some(t) = sched.peek_time() {
         if t > end {
@@ -263,6 +268,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             }
             Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
                 let i = peers.iter().position(|p| p.node == d.node)?;
+                messages.received(d.packet.id, now);
                 if let Transport::Udp { src_port, dst_port } = d.packet.transport {
                     let from = SocketAddr::new(d.packet.src, src_port);
                     let to = SocketAddr::new(d.packet.dst, dst_port);
@@ -288,7 +294,14 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     tx.dst.port(),
                     tx.payload,
                 );
-                built.net.send(&mut sched, &mut trace, p.node, pkt);
+                let dst = pkt.dst;
+                let (port, payload) = (tx.src.port(), pkt.payload.clone());
+                let id = built.net.send(&mut sched, &mut trace, p.node, pkt);
+                let to = peer_names
+                    .iter()
+                    .find(|(a, _)| *a == dst)
+                    .map_or("?", |(_, n)| n.as_str());
+                messages.sent(id, now, &p.name, to, port, &payload);
             }
             while let Some((at, e)) = p.ep.poll_event() {
                 trace.emit(at, || TraceEvent::Note {
@@ -365,6 +378,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         write_atomic(out.join("ikev2_decryption_table"), table.as_bytes())?;
     }
     metrics.write_csvs(out)?;
+    messages.write(out)?;
     if s.outputs.trace {
         let mut f = AtomicFile::create(out.join("trace.log"))?;
         trace.write_text(&built.net.names(), &mut f)?;
@@ -382,6 +396,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "tunnels_established": est.len(),
         "establishment_time": Spread::of(est.iter().map(|(_, d)| *d).collect()),
         "exchanges": metrics.exchanges_by_type(),
+        "latency_by_exchange": metrics.latency_by_exchange(),
+        "exchange_ends": metrics.exchange_ends(),
         "retransmissions": metrics.retransmissions(),
         "packets_captured": captured,
         "datagrams_dropped_by_endpoints": peers.iter().map(|p| p.ep.dropped_total()).sum::<u64>(),
@@ -394,6 +410,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
+    if s.outputs.plots {
+        crate::plot::plot_dir(out, &["svg", "png"])?;
+    }
     Ok(RunReport {
         summary,
         events: sched.processed(),

@@ -324,17 +324,18 @@ impl Network {
     }
 
     /// Sends `packet` from `node`: gives it a run-unique id, routes it and offers it to the
-    /// first link. The outcome is traced; arrivals are scheduled in `sched`.
+    /// first link, and returns the id. The outcome is traced; arrivals are scheduled in `sched`.
     pub fn send<E: From<NetEvent>>(
         &mut self,
         sched: &mut Scheduler<E>,
         trace: &mut Trace,
         node: NodeId,
         mut packet: Packet,
-    ) {
+    ) -> u64 {
         self.next_packet_id += 1;
         packet.id = self.next_packet_id;
         self.forward(sched, trace, node, packet);
+        self.next_packet_id
     }
 
     /// Handles a due network event: the packet arrives at the link's far node, passes its

@@ -90,7 +90,9 @@ fn run_with_echo(
     let mut out = Vec::new();
     while let Some((t, ev)) = sched.pop() {
         match ev {
-            Ev::Send { from, packet } => net.send(&mut sched, &mut trace, from, packet),
+            Ev::Send { from, packet } => {
+                net.send(&mut sched, &mut trace, from, packet);
+            }
             Ev::Net(e) => {
                 if let Some(d) = net.handle(&mut sched, &mut trace, e) {
                     if Some(d.node) == echo {

@@ -209,6 +209,8 @@ pub struct OutputSpec {
     pub trace: bool,
     /// How much the trace records.
     pub trace_level: TraceLevel,
+    /// Draw the run's charts into `plots/` (as `ikesim plot` does).
+    pub plots: bool,
 }
 
 impl Default for OutputSpec {
@@ -217,6 +219,7 @@ impl Default for OutputSpec {
             pcap: false,
             trace: true,
             trace_level: TraceLevel::Full,
+            plots: false,
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct Sweep {
     /// summary.json figures to tabulate, as dotted paths (`rekeying.extra_exchanges_from_collisions`);
     /// a path naming an object tabulates the sum of its numbers.
     pub metrics: Vec<String>,
+    /// Draw the charts (each metric against the first parameter) when the sweep is done.
+    #[serde(default)]
+    pub plots: bool,
 }
 
 /// One swept parameter: the values, each written into every field of `paths`.

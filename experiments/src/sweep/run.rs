@@ -113,6 +113,9 @@ pub fn run_sweep(
     let tables = shard.is_none();
     if tables {
         write_tables(&sweep, &jobs, out, |j| read_summary(&job_dir(out, &j.key)))?;
+        if sweep.plots {
+            crate::plot::plot_dir(out, &["svg", "png"])?;
+        }
     }
     Ok(SweepReport {
         total: jobs.len(),
@@ -165,5 +168,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize> {
         out.join("sweep.json"),
         serde_json::to_string_pretty(&merged)?.as_bytes(),
     )?;
+    if sweep.plots {
+        crate::plot::plot_dir(out, &["svg", "png"])?;
+    }
     Ok(jobs.len())
 }
