@@ -153,6 +153,45 @@ fn run_charts(dir: &Path, out: &Path, ext: &str) -> Result<Vec<PathBuf>> {
             _ => {}
         }
     }
+    // Exchanges completed per minute (100 bins at most) and SAs installed over time.
+    let (eh, erows) = read_csv(&dir.join("exchanges.csv"))?;
+    let end_col = col(&eh, "end_s")?;
+    let bin = (end / 100.0).max(60.0);
+    let mut rate = vec![0.0; (end / bin).ceil().max(1.0) as usize];
+    for r in &erows {
+        let t: f64 = r[end_col].parse().unwrap_or(0.0);
+        let k = ((t / bin) as usize).min(rate.len() - 1);
+        rate[k] += 60.0 / bin;
+    }
+    let rate: Vec<(f64, f64)> = rate
+        .into_iter()
+        .enumerate()
+        .map(|(k, v)| (k as f64 * bin, v))
+        .collect();
+    let (mut child, mut ike) = (0.0, 0.0);
+    let mut counts = Vec::new();
+    for r in &rows {
+        let d = match r[ev].as_str() {
+            "installed" => 1.0,
+            "deleted" | "expired" => -1.0,
+            _ => continue,
+        };
+        if r[kind] == "ike" {
+            ike += d;
+        } else {
+            child += d;
+        }
+        counts.push((r[t].parse().unwrap_or(0.0), child, ike));
+    }
+    let p = out.join(format!("activity.{ext}"));
+    plots::activity(
+        &p,
+        "Exchanges per minute and SAs installed (all nodes)",
+        end,
+        &rate,
+        &counts,
+    )?;
+    made.push(p);
     if !bars.is_empty() {
         let p = out.join(format!("sa_timeline.{ext}"));
         plots::sa_timeline(

@@ -40,7 +40,7 @@ fn a_runs_charts_and_ladder() {
         s(&out),
     ]);
     let files = ikesim(&["plot", s(&out)]);
-    for f in ["latency_cdf", "ladder", "sa_timeline"] {
+    for f in ["latency_cdf", "ladder", "sa_timeline", "activity"] {
         for ext in ["svg", "png"] {
             let p = out.join("plots").join(format!("{f}.{ext}"));
             assert!(files.contains(s(&p)), "{files}");

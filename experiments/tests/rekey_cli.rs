@@ -147,6 +147,22 @@ fn equal_lifetimes_without_jitter_collide_and_still_settle() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert!(child >= 10, "zero jitter makes collisions common: {r}");
+    // sa_events.csv accounts for every SA: at the end each peer has one IKE SA and one
+    // CHILD_SA that were installed and never deleted or expired.
+    let sa = rows(&out, "sa_events.csv");
+    for node in ["gw-a", "gw-b"] {
+        for kind in ["ike", "child"] {
+            let mut live = std::collections::BTreeSet::new();
+            for r in sa.iter().filter(|r| r[1] == node && r[3] == kind) {
+                match r[5].as_str() {
+                    "installed" => assert!(live.insert(r[4].clone()), "{r:?}"),
+                    "deleted" | "expired" => assert!(live.remove(&r[4]), "{r:?}"),
+                    _ => {}
+                }
+            }
+            assert_eq!(live.len(), 1, "{node} {kind}: {live:?}");
+        }
+    }
     assert_eq!(
         s["duplicate_sas_at_end"],
         serde_json::json!({"ike": 0, "child": 0})

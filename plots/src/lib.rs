@@ -1,14 +1,17 @@
 //! Charts of run and sweep results, as SVG or PNG (by the file's extension), drawn with
 //! plotters and a bundled DejaVu Sans so PNGs look the same on every machine:
 //! exchange-latency CDFs, a metric against a swept parameter with its 95 % CI band, a
-//! ladder (sequence) diagram of the IKE messages, and a per-tunnel SA timeline.
+//! ladder (sequence) diagram of the IKE messages, a per-tunnel SA timeline, and exchange
+//! rate and SA counts over time.
 
+mod activity;
 mod cdf;
 mod ladder;
 mod render;
 mod sweep;
 mod timeline;
 
+pub use activity::activity;
 pub use cdf::latency_cdf;
 pub use ladder::{LadderMessage, ladder, ladder_text};
 pub use sweep::{SweepPoint, metric_vs_parameter};

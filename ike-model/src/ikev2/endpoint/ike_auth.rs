@@ -237,6 +237,7 @@ fn install_first_child(
 
 fn establish(ep: &mut Endpoint, i: usize, now: SimTime) {
     ep.set_ike_state(i, now, IkeState::Established);
+    ep.sas[i].installed = true;
     let spi = ep.sas[i].spi_string();
     ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, "IKE_AUTH");
     super::lifetimes::arm_ike(ep, i, now);

@@ -913,10 +913,7 @@ impl Endpoint {
             self.remove_child(i, 0, now, SaChange::Deleted, reason);
         }
         // Only an SA that was installed (authenticated) is reported as deleted.
-        if matches!(
-            self.sas[i].state,
-            IkeState::Established | IkeState::Deleting
-        ) {
+        if self.sas[i].installed {
             let spi = self.sas[i].spi_string();
             self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
         }

@@ -102,6 +102,7 @@ fn create_new_sa(
     sa.send_window = old.send_window;
     sa.nat_here = old.nat_here;
     sa.nat_there = old.nat_there;
+    sa.installed = true;
     ep.sas.push(sa);
     let n = ep.sas.len() - 1;
     ep.log_keys(n);

@@ -254,6 +254,8 @@ pub struct IkeSa {
     pub(super) ke_group: DhGroup,
     /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
     pub(super) peer_sent_natd: bool,
+    /// Whether it was ever installed (authenticated, or made by a rekey).
+    pub installed: bool,
     /// When this endpoint starts rekeying the IKE SA.
     pub rekey_at: Option<SimTime>,
     /// When the IKE SA expires hard.
@@ -308,6 +310,7 @@ impl IkeSa {
             last_received: now,
             ke_group,
             peer_sent_natd: false,
+            installed: false,
             rekey_at: None,
             expire_at: None,
             retry_at: None,
