@@ -26,7 +26,11 @@ pub fn metric(summary: &Value, path: &str) -> Option<f64> {
     }
     let mut v = summary;
     for (depth, part) in path.split('.').enumerate() {
-        v = match v.get(part) {
+        let next = match (v, part.parse::<usize>()) {
+            (Value::Array(a), Ok(i)) => a.get(i),
+            _ => v.get(part),
+        };
+        v = match next {
             Some(x) => x,
             // Counters by kind leave out the kinds that never happened: zero, not missing.
             None if depth > 0 && v.is_object() => return Some(0.0),
@@ -195,5 +199,7 @@ mod tests {
         assert_eq!(metric(&s, "t"), Some(1.5));
         assert_eq!(metric(&s, "a.z"), Some(0.0));
         assert_eq!(metric(&s, "zz.y"), None);
+        let o = serde_json::json!({"o": [{"count": 4}, {"count": 7}]});
+        assert_eq!(metric(&o, "o.1.count"), Some(7.0));
     }
 }
