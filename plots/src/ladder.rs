@@ -91,12 +91,10 @@ where
         } else {
             format!("{} (lost)", m.label)
         };
-        let lx = x0.min(x1) + (x0 - x1).abs() / 2 - 90;
-        bottom.draw(&Text::new(
-            label,
-            (lx, y0 - 14),
-            ("sans-serif", 12).into_font(),
-        ))?;
+        // Centred on the arrow, just above its middle.
+        let lx = x0.min(x1) + (x0 - x1).abs() / 2 - 3 * label.len() as i32;
+        let ly = (y0 + y1) / 2 - 17;
+        bottom.draw(&Text::new(label, (lx, ly), ("sans-serif", 12).into_font()))?;
     }
     Ok(())
 }
@@ -111,7 +109,7 @@ pub fn ladder(
     if msgs.is_empty() {
         return Err(PlotError::Empty("no IKE messages in the window".into()));
     }
-    let height = (120 + 34 * msgs.len()).min(20_000) as u32;
+    let height = (120 + 40 * msgs.len()).min(20_000) as u32;
     render!(path, (900, height), draw, title, peers, msgs)
 }
 
@@ -141,14 +139,18 @@ pub fn ladder_text(peers: &[String], msgs: &[LadderMessage]) -> String {
                 arrow[start + i] = ch;
             }
         }
+        let label_end = (start + text.chars().count()).min(inner);
         if m.received.is_none() {
-            // Lost: the arrow stops half way with a cross.
-            let half = inner / 2 + text.chars().count() / 2 + 1;
-            for slot in arrow.iter_mut().skip(half.min(inner)) {
-                *slot = ' ';
-            }
-            if half < inner {
-                arrow[half] = 'X';
+            // Lost: the arrow stops just past its label, crossed out, on the sender's side.
+            if m.to > m.from {
+                for (i, slot) in arrow.iter_mut().enumerate().skip(label_end) {
+                    *slot = if i == label_end { 'X' } else { ' ' };
+                }
+            } else {
+                let cut = start.saturating_sub(1);
+                for (i, slot) in arrow.iter_mut().enumerate().take(cut + 1) {
+                    *slot = if i == cut { 'X' } else { ' ' };
+                }
             }
         } else if m.to > m.from {
             arrow[inner - 1] = '>';
