@@ -4,6 +4,7 @@
 
 pub mod crypto;
 pub mod events;
+pub mod ikev1;
 pub mod ikev2;
 pub mod policy;
 pub mod wire;

@@ -1,0 +1,248 @@
+//! IKEv1 keys, IVs and hashes (RFC 2409 §5, §5.5, Appendix B) for pre-shared keys:
+//! SKEYID = prf(pre-shared-key, Ni_b | Nr_b); SKEYID_d, _a, _e chained from it; the
+//! encryption key expanded from SKEYID_e when it is too short; the Phase 1 IV from the
+//! hash of both DH public values, Phase 2 and Informational IVs from the last Phase 1
+//! ciphertext block and the message ID, and CBC chaining from message to message.
+
+use sha1::{Digest, Sha1};
+
+use crate::crypto::{CryptoError, EncrAlg, PrfAlg};
+
+/// SKEYID for pre-shared key authentication.
+pub fn skeyid_psk(prf: PrfAlg, psk: &[u8], ni_b: &[u8], nr_b: &[u8]) -> Vec<u8> {
+    prf.prf_parts(psk, &[ni_b, nr_b])
+}
+
+/// The Phase 1 keying material.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phase1Keys {
+    /// SKEYID.
+    pub skeyid: Vec<u8>,
+    /// SKEYID_d: keying material for Phase 2 SAs.
+    pub skeyid_d: Vec<u8>,
+    /// SKEYID_a: authenticates ISAKMP messages (the HASH payloads of Phase 2).
+    pub skeyid_a: Vec<u8>,
+    /// SKEYID_e: the source of the encryption key.
+    pub skeyid_e: Vec<u8>,
+    /// The encryption key Ka.
+    pub ka: Vec<u8>,
+}
+
+impl std::fmt::Debug for Phase1Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Phase1Keys(..)")
+    }
+}
+
+/// Derives SKEYID_d, _a, _e and Ka (RFC 2409 §5, Appendix B).
+pub fn derive_phase1(
+    prf: PrfAlg,
+    encr: EncrAlg,
+    skeyid: Vec<u8>,
+    gxy: &[u8],
+    icookie: u64,
+    rcookie: u64,
+) -> Phase1Keys {
+    let (ci, cr) = (icookie.to_be_bytes(), rcookie.to_be_bytes());
+    let d = prf.prf_parts(&skeyid, &[gxy, &ci, &cr, &[0]]);
+    let a = prf.prf_parts(&skeyid, &[&d, gxy, &ci, &cr, &[1]]);
+    let e = prf.prf_parts(&skeyid, &[&a, gxy, &ci, &cr, &[2]]);
+    let ka = expand_key(prf, &e, encr.key_len());
+    Phase1Keys {
+        skeyid,
+        skeyid_d: d,
+        skeyid_a: a,
+        skeyid_e: e,
+        ka,
+    }
+}
+
+/// Ka from SKEYID_e: its first bytes, or K1 | K2 | ... with K1 = prf(SKEYID_e, 0) and
+/// Kn = prf(SKEYID_e, Kn-1) when it is too short (RFC 2409 Appendix B).
+pub fn expand_key(prf: PrfAlg, skeyid_e: &[u8], len: usize) -> Vec<u8> {
+    if skeyid_e.len() >= len {
+        return skeyid_e[..len].to_vec();
+    }
+    let mut out = Vec::new();
+    let mut k = prf.prf(skeyid_e, &[0]);
+    while out.len() < len {
+        out.extend_from_slice(&k);
+        k = prf.prf(skeyid_e, &k);
+    }
+    out.truncate(len);
+    out
+}
+
+/// The negotiated hash over `parts` (SHA-1 with HMAC-SHA1, SHA-256 with HMAC-SHA256).
+pub fn hash(prf: PrfAlg, parts: &[&[u8]]) -> Vec<u8> {
+    match prf {
+        PrfAlg::HmacSha1 => {
+            let mut h = Sha1::new();
+            for p in parts {
+                h.update(p);
+            }
+            h.finalize().to_vec()
+        }
+        PrfAlg::HmacSha256 => {
+            let mut h = sha2::Sha256::new();
+            for p in parts {
+                sha2::Digest::update(&mut h, p);
+            }
+            h.finalize().to_vec()
+        }
+    }
+}
+
+/// The Phase 1 IV: hash(g^xi | g^xr), cut to the cipher's block.
+pub fn phase1_iv(prf: PrfAlg, encr: EncrAlg, gxi: &[u8], gxr: &[u8]) -> Vec<u8> {
+    hash(prf, &[gxi, gxr])[..encr.block_len()].to_vec()
+}
+
+/// The first IV of a Phase 2 or Informational exchange: hash(last Phase 1 ciphertext block
+/// | message ID), cut to the block.
+pub fn phase2_iv(prf: PrfAlg, encr: EncrAlg, last_phase1_block: &[u8], message_id: u32) -> Vec<u8> {
+    hash(prf, &[last_phase1_block, &message_id.to_be_bytes()])[..encr.block_len()].to_vec()
+}
+
+/// Decrypts an encrypted body; returns the plaintext (with its padding) and the IV for the
+/// next message of the exchange (the last ciphertext block).
+pub fn decrypt(
+    encr: EncrAlg,
+    ka: &[u8],
+    iv: &[u8],
+    body: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    let block = encr.block_len();
+    if body.is_empty() || !body.len().is_multiple_of(block) {
+        return Err(CryptoError::Length {
+            what: "IKEv1 encrypted body",
+            len: body.len(),
+        });
+    }
+    let plain = encr.decrypt(ka, iv, body)?;
+    Ok((plain, body[body.len() - block..].to_vec()))
+}
+
+/// Pads `plain` with zeros to the block, adding a whole block when it is already aligned
+/// (as strongSwan does), and encrypts it; returns the ciphertext and the next IV.
+pub fn encrypt(
+    encr: EncrAlg,
+    ka: &[u8],
+    iv: &[u8],
+    plain: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    let block = encr.block_len();
+    let mut p = plain.to_vec();
+    let pad = block - p.len() % block;
+    p.extend(std::iter::repeat_n(0u8, pad));
+    let c = encr.encrypt(ka, iv, &p)?;
+    let next = c[c.len() - block..].to_vec();
+    Ok((c, next))
+}
+
+/// HASH_I (or HASH_R with the arguments swapped as RFC 2409 §5 says):
+/// prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
+#[allow(clippy::too_many_arguments)]
+pub fn phase1_hash(
+    prf: PrfAlg,
+    skeyid: &[u8],
+    gx_own: &[u8],
+    gx_peer: &[u8],
+    cky_own: u64,
+    cky_peer: u64,
+    sai_b: &[u8],
+    id_b: &[u8],
+) -> Vec<u8> {
+    prf.prf_parts(
+        skeyid,
+        &[
+            gx_own,
+            gx_peer,
+            &cky_own.to_be_bytes(),
+            &cky_peer.to_be_bytes(),
+            sai_b,
+            id_b,
+        ],
+    )
+}
+
+/// HASH(1) of Quick Mode and of Informational exchanges: prf(SKEYID_a, M-ID | the
+/// payloads after HASH, with their generic headers).
+pub fn hash1(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, rest: &[u8]) -> Vec<u8> {
+    prf.prf_parts(skeyid_a, &[&message_id.to_be_bytes(), rest])
+}
+
+/// HASH(2) of Quick Mode: prf(SKEYID_a, M-ID | Ni_b | the payloads after HASH).
+pub fn hash2(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, ni_b: &[u8], rest: &[u8]) -> Vec<u8> {
+    prf.prf_parts(skeyid_a, &[&message_id.to_be_bytes(), ni_b, rest])
+}
+
+/// HASH(3) of Quick Mode: prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
+pub fn hash3(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, ni_b: &[u8], nr_b: &[u8]) -> Vec<u8> {
+    prf.prf_parts(skeyid_a, &[&[0], &message_id.to_be_bytes(), ni_b, nr_b])
+}
+
+/// Quick Mode KEYMAT for one direction's SPI: prf+(SKEYID_d, [g(qm)^xy |] protocol | SPI |
+/// Ni_b | Nr_b) with IKEv1's chaining (K1 = prf(SKEYID_d, seed), Kn = prf(SKEYID_d, Kn-1 |
+/// seed)), `len` bytes (RFC 2409 §5.5).
+#[allow(clippy::too_many_arguments)]
+pub fn keymat(
+    prf: PrfAlg,
+    skeyid_d: &[u8],
+    gxy_qm: Option<&[u8]>,
+    protocol: u8,
+    spi: u32,
+    ni_b: &[u8],
+    nr_b: &[u8],
+    len: usize,
+) -> Vec<u8> {
+    let mut seed = Vec::new();
+    if let Some(g) = gxy_qm {
+        seed.extend_from_slice(g);
+    }
+    seed.push(protocol);
+    seed.extend_from_slice(&spi.to_be_bytes());
+    seed.extend_from_slice(ni_b);
+    seed.extend_from_slice(nr_b);
+    let mut out = Vec::new();
+    let mut k: Vec<u8> = Vec::new();
+    while out.len() < len {
+        k = prf.prf_parts(skeyid_d, &[&k, &seed]);
+        out.extend_from_slice(&k);
+    }
+    out.truncate(len);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_skeyid_e_is_expanded_by_chaining_the_prf() {
+        let e = [7u8; 20];
+        let ka = expand_key(PrfAlg::HmacSha1, &e, 32);
+        let k1 = PrfAlg::HmacSha1.prf(&e, &[0]);
+        let k2 = PrfAlg::HmacSha1.prf(&e, &k1);
+        assert_eq!(&ka[..20], &k1[..]);
+        assert_eq!(&ka[20..], &k2[..12]);
+        assert_eq!(expand_key(PrfAlg::HmacSha1, &e, 16), e[..16].to_vec());
+    }
+
+    #[test]
+    fn encryption_pads_with_zeros_adding_a_block_when_aligned_and_chains_the_iv() {
+        let encr = EncrAlg::AesCbc { key_bits: 128 };
+        let (key, iv) = ([1u8; 16], [2u8; 16]);
+        for len in [1usize, 15, 16, 17, 32] {
+            let plain = vec![0xabu8; len];
+            let (c, next) = encrypt(encr, &key, &iv, &plain).unwrap();
+            assert_eq!(c.len(), (len / 16 + 1) * 16, "{len}");
+            assert_eq!(next, c[c.len() - 16..].to_vec());
+            let (p, next2) = decrypt(encr, &key, &iv, &c).unwrap();
+            assert_eq!(&p[..len], &plain[..]);
+            assert!(p[len..].iter().all(|b| *b == 0));
+            assert_eq!(next, next2);
+        }
+        assert!(decrypt(encr, &key, &iv, &[0u8; 15]).is_err());
+    }
+}
