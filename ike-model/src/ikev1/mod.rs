@@ -11,3 +11,4 @@ pub mod sa;
 
 pub use header::Header;
 pub use payload::{RawPayload, decode_chain, encode_chain};
+pub mod endpoint;

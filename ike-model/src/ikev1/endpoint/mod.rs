@@ -1,0 +1,737 @@
+//! The IKEv1 endpoint of one node, sans-IO like the IKEv2 one (same `handle_*` / `poll_*`
+//! contract and events): Main Mode or Aggressive Mode with a pre-shared key, Quick Mode with
+//! optional PFS, one-way Informational DELETEs, Quick Mode rekeys on the lifetime policy
+//! (strongSwan keeps the old IPsec SA until its hard lifetime, then deletes it), and
+//! retransmission of the last message until the answer comes. States carry Cisco IOS
+//! names (IKE_I_MM1 .. IKE_P1_COMPLETE, IKE_QM_I_QM1 .. IKE_QM_PHASE2_COMPLETE).
+
+mod messages;
+mod phase1;
+mod quick_mode;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use rand::Rng;
+use sim_core::{Duration, SimRng, SimTime};
+
+use crate::crypto::{DhGroup, DhPrivate, EncrAlg, IntegAlg, PrfAlg};
+use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind};
+use crate::ikev1::consts::{exchange, flags};
+use crate::ikev1::crypto::{Phase1Keys, decrypt, encrypt, phase2_iv};
+use crate::ikev1::header::Header;
+use crate::ikev1::payload::{RawPayload, decode_chain, encode_chain};
+use crate::ikev2::endpoint::TunnelConfig;
+use crate::policy::{LifetimePolicy, RetransmitPolicy};
+
+pub use messages::{VID_DPD, VID_NATT, VID_XAUTH};
+
+/// How this IKEv1 endpoint negotiates.
+#[derive(Clone, Debug)]
+pub struct Config1 {
+    /// Our address (and ID_IPV4_ADDR identity).
+    pub addr: IpAddr,
+    /// Pre-shared key.
+    pub psk: Vec<u8>,
+    /// Phase 1 encryption (AES-CBC); the hash and PRF are SHA-1 / HMAC-SHA1.
+    pub encr: EncrAlg,
+    /// Phase 1 DH groups, preferred first.
+    pub dh_groups: Vec<DhGroup>,
+    /// Private exponent bits (`None`: full length).
+    pub dh_exponent_bits: Option<u32>,
+    /// ESP encryption.
+    pub esp_encr: EncrAlg,
+    /// ESP integrity.
+    pub esp_integ: IntegAlg,
+    /// PFS group for Quick Mode.
+    pub pfs: Option<DhGroup>,
+    /// Retransmission of our last message.
+    pub retransmit: RetransmitPolicy,
+    /// ISAKMP SA lifetime proposed (seconds).
+    pub ike_life_s: u32,
+    /// IPsec SA lifetimes: when to rekey (a new Quick Mode) and when the SA expires.
+    pub child_lifetime: LifetimePolicy,
+}
+
+/// One IPsec SA pair.
+#[derive(Clone, Debug)]
+pub struct IpsecSa {
+    /// Our inbound SPI.
+    pub spi_in: u32,
+    /// The peer's inbound SPI.
+    pub spi_out: u32,
+    /// KEYMAT of our inbound SA: (encryption key, integrity key).
+    pub keys_in: (Vec<u8>, Vec<u8>),
+    /// KEYMAT of our outbound SA (the peer's SPI).
+    pub keys_out: (Vec<u8>, Vec<u8>),
+    /// When we start a new Quick Mode for it.
+    pub rekey_at: Option<SimTime>,
+    /// When it expires (and its DELETE is sent).
+    pub expire_at: Option<SimTime>,
+    /// Whether a newer SA replaced it.
+    pub rekeyed: bool,
+}
+
+/// A Quick Mode in progress.
+#[derive(Debug)]
+struct QuickMode {
+    initiator: bool,
+    iv: Vec<u8>,
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    spi_in: u32,
+    spi_out: u32,
+    dh: Option<DhPrivate>,
+    gxy: Option<Vec<u8>>,
+    /// The SA this one replaces (our inbound SPI).
+    rekey_of: Option<u32>,
+    started: SimTime,
+    /// The lifetime agreed (seconds; 0 = ours).
+    life: u32,
+}
+
+/// Our last message of an exchange, resent until the answer comes.
+#[derive(Debug)]
+struct Outstanding {
+    bytes: Vec<u8>,
+    kind: ExchangeKind,
+    purpose: Purpose,
+    first_sent: SimTime,
+    sends: u32,
+    next_at: SimTime,
+    /// Whether the end of the exchange is reported here (at its initiator).
+    report: bool,
+}
+
+/// An ISAKMP SA and its IPsec SAs.
+#[derive(Debug)]
+pub struct IsakmpSa {
+    /// Tunnel index.
+    pub tunnel: u32,
+    /// Whether we initiated Phase 1.
+    pub initiator: bool,
+    /// Aggressive Mode (else Main Mode).
+    pub aggressive: bool,
+    /// Initiator cookie.
+    pub icookie: u64,
+    /// Responder cookie.
+    pub rcookie: u64,
+    /// Cisco-style state name.
+    pub state: &'static str,
+    /// Whether Phase 1 completed.
+    pub established: bool,
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's.
+    pub peer: SocketAddr,
+    /// Phase 1 keys.
+    pub keys: Option<Phase1Keys>,
+    /// IPsec SAs, oldest first.
+    pub ipsec: Vec<IpsecSa>,
+    group: DhGroup,
+    dh: Option<DhPrivate>,
+    gxi: Vec<u8>,
+    gxr: Vec<u8>,
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    sai_b: Vec<u8>,
+    /// The initiator's ID payload body (Aggressive Mode sends it in the clear first).
+    idi: Vec<u8>,
+    iv: Vec<u8>,
+    last_p1: Vec<u8>,
+    /// The last message we sent in answer to each message ID (resent for duplicates).
+    answers: BTreeMap<u32, Vec<u8>>,
+    /// Messages received, by hash of their bytes, to spot retransmissions.
+    seen: Vec<[u8; 20]>,
+    /// Our messages waiting for an answer, by message ID (0 for Phase 1).
+    outstanding: BTreeMap<u32, Outstanding>,
+    quick: BTreeMap<u32, QuickMode>,
+    dead: bool,
+}
+
+/// An IKEv1 endpoint.
+#[derive(Debug)]
+pub struct Endpoint1 {
+    cfg: Config1,
+    rng: SimRng,
+    sas: Vec<IsakmpSa>,
+    out: VecDeque<(SocketAddr, SocketAddr, Vec<u8>)>,
+    events: VecDeque<(SimTime, Event)>,
+    tunnels: Vec<TunnelConfig>,
+    /// Wireshark `ikev1_decryption_table` lines (initiator cookie, Ka).
+    pub key_log: Vec<String>,
+    /// Datagrams dropped, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
+}
+
+/// PRF and hash of our suites (HMAC-SHA1, SHA-1).
+pub(crate) const PRF: PrfAlg = PrfAlg::HmacSha1;
+
+impl Endpoint1 {
+    /// An endpoint with configuration `cfg` and random stream `rng`.
+    pub fn new(cfg: Config1, rng: SimRng) -> Self {
+        Endpoint1 {
+            cfg,
+            rng,
+            sas: Vec::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            tunnels: Vec::new(),
+            key_log: Vec::new(),
+            dropped: BTreeMap::new(),
+        }
+    }
+
+    /// The ISAKMP SAs (the SAD).
+    pub fn isakmp_sas(&self) -> &[IsakmpSa] {
+        &self.sas
+    }
+
+    /// Adds a tunnel's policy.
+    pub fn add_tunnel(&mut self, t: TunnelConfig) {
+        self.tunnels.push(t);
+    }
+
+    /// The next datagram: (source, destination, bytes).
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
+        self.out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<(SimTime, Event)> {
+        self.events.pop_front()
+    }
+
+    /// When to call `handle_timeout` next.
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.sas
+            .iter()
+            .flat_map(|s| {
+                let o = s.outstanding.values().map(|o| Some(o.next_at));
+                let timers = s
+                    .ipsec
+                    .iter()
+                    .flat_map(|c| [if c.rekeyed { None } else { c.rekey_at }, c.expire_at]);
+                o.chain(timers)
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Starts tunnel `tunnel` to `peer` with Main Mode (or Aggressive Mode).
+    pub fn start_tunnel(&mut self, now: SimTime, tunnel: u32, peer: IpAddr, aggressive: bool) {
+        if !self.tunnels.iter().any(|t| t.tunnel == tunnel) {
+            self.tunnels
+                .push(TunnelConfig::host_to_host(tunnel, self.cfg.addr, peer));
+        }
+        phase1::initiate(self, now, tunnel, peer, aggressive);
+    }
+
+    /// Starts a new Quick Mode on the tunnel's ISAKMP SA (an additional IPsec SA, or with
+    /// `rekey` a replacement for the SA with that inbound SPI).
+    pub fn quick_mode(&mut self, now: SimTime, tunnel: u32, rekey: Option<u32>) -> bool {
+        match self.established(tunnel) {
+            Some(i) => {
+                quick_mode::initiate(self, now, i, rekey);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn established(&self, tunnel: u32) -> Option<usize> {
+        self.sas
+            .iter()
+            .position(|s| s.tunnel == tunnel && s.established && !s.dead)
+    }
+
+    /// Rekeys the tunnel's newest IPsec SA with a new Quick Mode; false without one.
+    pub fn rekey_child(&mut self, now: SimTime, tunnel: u32) -> bool {
+        let Some(i) = self.established(tunnel) else {
+            return false;
+        };
+        let Some(spi) = self.sas[i]
+            .ipsec
+            .iter()
+            .rev()
+            .find(|c| !c.rekeyed)
+            .map(|c| c.spi_in)
+        else {
+            return false;
+        };
+        quick_mode::initiate(self, now, i, Some(spi));
+        true
+    }
+
+    /// Deletes the tunnel's oldest IPsec SA (one-way Informational); false without one.
+    pub fn delete_child(&mut self, now: SimTime, tunnel: u32) -> bool {
+        let Some(i) = self.established(tunnel) else {
+            return false;
+        };
+        let Some(spi) = self.sas[i].ipsec.first().map(|c| c.spi_in) else {
+            return false;
+        };
+        quick_mode::delete_ipsec(self, now, i, spi, SaChange::Deleted, "deleted");
+        true
+    }
+
+    /// Deletes the tunnel's ISAKMP SA and its IPsec SAs; false without one.
+    pub fn delete_ike(&mut self, now: SimTime, tunnel: u32) -> bool {
+        let Some(i) = self.established(tunnel) else {
+            return false;
+        };
+        for spi in self.sas[i]
+            .ipsec
+            .iter()
+            .map(|c| c.spi_in)
+            .collect::<Vec<_>>()
+        {
+            quick_mode::delete_ipsec(self, now, i, spi, SaChange::Deleted, "deleted");
+        }
+        quick_mode::delete_isakmp(self, now, i);
+        self.sas.retain(|s| !s.dead);
+        true
+    }
+
+    /// Handles a datagram (an IKEv1 message) received on `local` from `from`.
+    pub fn handle_datagram(
+        &mut self,
+        now: SimTime,
+        from: SocketAddr,
+        local: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let Ok(h) = Header::decode(bytes) else {
+            self.drop_datagram(now, "undecodable ISAKMP header");
+            return;
+        };
+        let bytes = &bytes[..h.length as usize];
+        let idx = self
+            .sas
+            .iter()
+            .position(|s| s.icookie == h.icookie && (s.rcookie == h.rcookie || s.rcookie == 0));
+        let i = match idx {
+            Some(i) => i,
+            None if h.rcookie == 0
+                && (h.exchange == exchange::MAIN_MODE || h.exchange == exchange::AGGRESSIVE) =>
+            {
+                phase1::respond_first(self, now, from, local, &h, bytes);
+                return;
+            }
+            None => {
+                self.drop_datagram(now, "no ISAKMP SA with these cookies");
+                return;
+            }
+        };
+        // A duplicate of something already handled gets our answer again (RFC 2408 §5.6).
+        let digest = crate::ikev1::crypto::hash(PRF, &[bytes]);
+        let digest: [u8; 20] = digest.try_into().expect("SHA-1");
+        if self.sas[i].seen.contains(&digest) {
+            if let Some(a) = self.sas[i].answers.get(&h.message_id).cloned() {
+                let (l, p) = (self.sas[i].local, self.sas[i].peer);
+                self.out.push_back((l, p, a));
+            }
+            return;
+        }
+        if self.sas[i].rcookie == 0 {
+            self.sas[i].rcookie = h.rcookie;
+        }
+        let payloads = if h.encrypted() {
+            match self.open(i, &h, bytes) {
+                Some(p) => p,
+                None => {
+                    self.drop_datagram(now, "undecryptable ISAKMP message");
+                    return;
+                }
+            }
+        } else {
+            match decode_chain(h.next_payload, &bytes[28..]) {
+                Ok((p, _)) => p,
+                Err(_) => {
+                    self.drop_datagram(now, "malformed ISAKMP payloads");
+                    return;
+                }
+            }
+        };
+        self.sas[i].seen.push(digest);
+        match h.exchange {
+            exchange::MAIN_MODE | exchange::AGGRESSIVE => {
+                phase1::on_message(self, now, i, &h, bytes, &payloads)
+            }
+            exchange::QUICK_MODE if self.sas[i].established => {
+                quick_mode::on_message(self, now, i, &h, &payloads)
+            }
+            exchange::INFORMATIONAL if self.sas[i].established => {
+                quick_mode::on_informational(self, now, i, &h, &payloads)
+            }
+            _ => self.drop_datagram(now, "unexpected ISAKMP exchange"),
+        }
+        self.sas.retain(|s| !s.dead);
+    }
+
+    /// Resends what is due, gives up on exchanges whose schedule ran out, rekeys and
+    /// expires IPsec SAs.
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        for i in 0..self.sas.len() {
+            let due: Vec<u32> = self.sas[i]
+                .outstanding
+                .iter()
+                .filter(|(_, o)| o.next_at <= now)
+                .map(|(m, _)| *m)
+                .collect();
+            for mid in due {
+                if self.sas[i].dead {
+                    break;
+                }
+                let policy = &self.cfg.retransmit;
+                let o = self.sas[i].outstanding.get_mut(&mid).expect("due");
+                if o.sends > policy.tries {
+                    let o = self.sas[i].outstanding.remove(&mid).expect("present");
+                    if o.report {
+                        self.finish(
+                            i,
+                            now,
+                            o.kind,
+                            o.purpose,
+                            o.first_sent,
+                            o.sends - 1,
+                            Outcome::Timeout,
+                        );
+                    }
+                    if mid == 0 || !self.sas[i].established {
+                        self.kill(i, now, "retransmissions exhausted");
+                    } else {
+                        self.sas[i].quick.remove(&mid);
+                    }
+                    continue;
+                }
+                let wait = policy.draw_interval(o.sends, &mut self.rng);
+                o.sends += 1;
+                let deadline = policy
+                    .give_up_after
+                    .map(|g| o.first_sent + g)
+                    .unwrap_or(SimTime::MAX);
+                o.next_at = (now + wait).min(deadline);
+                if o.next_at == deadline {
+                    o.sends = policy.tries + 1;
+                }
+                let b = o.bytes.clone();
+                let (l, p) = (self.sas[i].local, self.sas[i].peer);
+                self.out.push_back((l, p, b));
+            }
+            if self.sas[i].dead {
+                continue;
+            }
+            quick_mode::lifetimes(self, now, i);
+        }
+        self.sas.retain(|s| !s.dead);
+    }
+
+    fn drop_datagram(&mut self, now: SimTime, reason: &'static str) {
+        *self.dropped.entry(reason).or_default() += 1;
+        self.events.push_back((
+            now,
+            Event::Dropped {
+                tunnel: None,
+                reason,
+            },
+        ));
+    }
+
+    fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        self.rng.fill_bytes(&mut v);
+        v
+    }
+
+    fn random_cookie(&mut self) -> u64 {
+        loop {
+            let c = self.rng.next_u64();
+            if c != 0 {
+                return c;
+            }
+        }
+    }
+
+    fn random_spi(&mut self) -> u32 {
+        0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff)
+    }
+
+    fn set_state(&mut self, i: usize, now: SimTime, state: &'static str) {
+        let sa = &mut self.sas[i];
+        if sa.state == state {
+            return;
+        }
+        sa.state = state;
+        let spi = format!("{:016x}_{:016x}", sa.icookie, sa.rcookie);
+        let tunnel = sa.tunnel;
+        self.events.push_back((
+            now,
+            Event::State {
+                tunnel,
+                kind: SaKind::Ike,
+                spi,
+                state,
+            },
+        ));
+    }
+
+    /// Decrypts an encrypted message of SA `i`, advancing the right IV chain.
+    fn open(&mut self, i: usize, h: &Header, bytes: &[u8]) -> Option<Vec<RawPayload>> {
+        let sa = &mut self.sas[i];
+        let ka = sa.keys.as_ref()?.ka.clone();
+        let phase1 = h.exchange == exchange::MAIN_MODE || h.exchange == exchange::AGGRESSIVE;
+        let iv = if phase1 {
+            sa.iv.clone()
+        } else {
+            match sa.quick.get(&h.message_id) {
+                Some(q) => q.iv.clone(),
+                None => phase2_iv(PRF, self.cfg.encr, &sa.last_p1, h.message_id),
+            }
+        };
+        let (plain, next) = decrypt(self.cfg.encr, &ka, &iv, &bytes[28..]).ok()?;
+        let (p, _) = decode_chain(h.next_payload, &plain).ok()?;
+        if phase1 {
+            sa.iv = next.clone();
+            sa.last_p1 = next;
+        } else if let Some(q) = sa.quick.get_mut(&h.message_id) {
+            q.iv = next;
+        } else {
+            // A new exchange from the peer: remember where its chain is.
+            sa.quick.insert(
+                h.message_id,
+                QuickMode {
+                    initiator: false,
+                    iv: next,
+                    ni: vec![],
+                    nr: vec![],
+                    spi_in: 0,
+                    spi_out: 0,
+                    dh: None,
+                    gxy: None,
+                    rekey_of: None,
+                    started: SimTime::ZERO,
+                    life: 0,
+                },
+            );
+        }
+        Some(p)
+    }
+
+    /// Builds a message of SA `i`: header and payloads, encrypted after Phase 1 keys exist
+    /// (`encrypted`), advancing the IV chain.
+    fn build(
+        &mut self,
+        i: usize,
+        ex: u8,
+        message_id: u32,
+        payloads: &[RawPayload],
+        encrypted: bool,
+    ) -> Vec<u8> {
+        let (first, body) = encode_chain(payloads);
+        let sa = &mut self.sas[i];
+        let body = if encrypted {
+            let ka = sa.keys.as_ref().expect("keys before encryption").ka.clone();
+            let phase1 = ex == exchange::MAIN_MODE || ex == exchange::AGGRESSIVE;
+            let iv = if phase1 {
+                sa.iv.clone()
+            } else {
+                match sa.quick.get(&message_id) {
+                    Some(q) => q.iv.clone(),
+                    None => phase2_iv(PRF, self.cfg.encr, &sa.last_p1, message_id),
+                }
+            };
+            let (c, next) = encrypt(self.cfg.encr, &ka, &iv, &body).expect("our lengths");
+            if phase1 {
+                sa.iv = next.clone();
+                sa.last_p1 = next;
+            } else if let Some(q) = sa.quick.get_mut(&message_id) {
+                q.iv = next;
+            }
+            c
+        } else {
+            body
+        };
+        let h = Header {
+            icookie: sa.icookie,
+            rcookie: sa.rcookie,
+            next_payload: first,
+            version: 0x10,
+            exchange: ex,
+            flags: if encrypted { flags::ENCRYPTION } else { 0 },
+            message_id,
+            length: (28 + body.len()) as u32,
+        };
+        let mut m = h.encode().to_vec();
+        m.extend_from_slice(&body);
+        m
+    }
+
+    /// Sends `bytes` on SA `i` and, with `expect` = (message ID, kind, purpose, report),
+    /// resends them until an answer comes.
+    fn send(
+        &mut self,
+        i: usize,
+        now: SimTime,
+        bytes: Vec<u8>,
+        expect: Option<(u32, ExchangeKind, Purpose, bool)>,
+    ) {
+        let sa = &mut self.sas[i];
+        if let Some((message_id, kind, purpose, report)) = expect {
+            let wait = self.cfg.retransmit.draw_interval(0, &mut self.rng);
+            let first_sent = sa
+                .outstanding
+                .get(&message_id)
+                .filter(|o| o.kind == kind)
+                .map_or(now, |o| o.first_sent);
+            sa.outstanding.insert(
+                message_id,
+                Outstanding {
+                    bytes: bytes.clone(),
+                    kind,
+                    purpose,
+                    first_sent,
+                    sends: 1,
+                    next_at: now + wait,
+                    report,
+                },
+            );
+        }
+        self.out.push_back((sa.local, sa.peer, bytes));
+    }
+
+    /// Ends the wait for an answer to message ID `mid`, reporting it if we started it.
+    fn answered(&mut self, i: usize, now: SimTime, mid: u32, outcome: Outcome) {
+        if let Some(o) = self.sas[i].outstanding.remove(&mid)
+            && o.report
+        {
+            self.finish(
+                i,
+                now,
+                o.kind,
+                o.purpose,
+                o.first_sent,
+                o.sends - 1,
+                outcome,
+            );
+        }
+    }
+
+    /// Records our answer to message ID `mid` (resent when the peer repeats itself).
+    fn remember_answer(&mut self, i: usize, mid: u32, bytes: &[u8]) {
+        self.sas[i].answers.insert(mid, bytes.to_vec());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        i: usize,
+        now: SimTime,
+        kind: ExchangeKind,
+        purpose: Purpose,
+        started: SimTime,
+        retransmissions: u32,
+        outcome: Outcome,
+    ) {
+        let tunnel = self.sas[i].tunnel;
+        self.events.push_back((
+            now,
+            Event::ExchangeFinished {
+                tunnel,
+                version: IkeVersion::V1,
+                kind,
+                purpose,
+                started,
+                ended: now,
+                retransmissions,
+                outcome,
+            },
+        ));
+    }
+
+    fn sa_event(
+        &mut self,
+        i: usize,
+        now: SimTime,
+        kind: SaKind,
+        spi: String,
+        change: SaChange,
+        reason: &str,
+    ) {
+        let tunnel = self.sas[i].tunnel;
+        self.events.push_back((
+            now,
+            Event::Sa {
+                tunnel,
+                kind,
+                spi,
+                change,
+                reason: reason.to_string(),
+            },
+        ));
+    }
+
+    fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
+        for c in std::mem::take(&mut self.sas[i].ipsec) {
+            self.sa_event(
+                i,
+                now,
+                SaKind::Child,
+                format!("{:08x}", c.spi_in),
+                SaChange::Deleted,
+                reason,
+            );
+        }
+        if self.sas[i].established {
+            let spi = format!("{:016x}_{:016x}", self.sas[i].icookie, self.sas[i].rcookie);
+            self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
+        }
+        self.sas[i].dead = true;
+    }
+
+    /// The tunnel config for SA `i`.
+    fn tunnel_config(&self, i: usize) -> TunnelConfig {
+        let sa = &self.sas[i];
+        self.tunnels
+            .iter()
+            .find(|t| t.tunnel == sa.tunnel)
+            .cloned()
+            .unwrap_or_else(|| TunnelConfig::host_to_host(sa.tunnel, self.cfg.addr, sa.peer.ip()))
+    }
+
+    /// The Phase 1 lifetime proposed, and the Quick Mode one (the hard lifetime).
+    fn ipsec_life_s(&self) -> u32 {
+        match &self.cfg.child_lifetime {
+            LifetimePolicy::StrongSwan {
+                hard, rekey_time, ..
+            } => match hard {
+                crate::policy::HardExpiry::LifeTime(l) => l.as_secs_f64() as u32,
+                crate::policy::HardExpiry::OverTime(o) => (*rekey_time + *o).as_secs_f64() as u32,
+            },
+            LifetimePolicy::Libreswan { lifetime, .. } => lifetime.as_secs_f64() as u32,
+            LifetimePolicy::Infinite => 0,
+        }
+    }
+
+    /// Installs an IPsec SA on SA `i`, with its rekey and expiry times.
+    fn install(
+        &mut self,
+        i: usize,
+        now: SimTime,
+        mut c: IpsecSa,
+        initiated: bool,
+        life_s: u32,
+        reason: &str,
+    ) {
+        let t = self.cfg.child_lifetime.draw(initiated, &mut self.rng);
+        c.rekey_at = t.rekey_after.map(|d| now + d);
+        let negotiated = (life_s > 0).then(|| now + Duration::from_secs(u64::from(life_s)));
+        c.expire_at = match (t.expire_after.map(|d| now + d), negotiated) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let spi = format!("{:08x}", c.spi_in);
+        self.sas[i].ipsec.push(c);
+        self.sa_event(i, now, SaKind::Child, spi, SaChange::Installed, reason);
+    }
+}

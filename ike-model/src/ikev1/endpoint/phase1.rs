@@ -1,0 +1,536 @@
+//! Phase 1 (RFC 2409 §5): Main Mode (SA / SA, KE+Ni+NAT-D / KE+Nr+NAT-D, then IDii+HASH_I /
+//! IDir+HASH_R encrypted) and Aggressive Mode (SA+KE+Ni+IDii / SA+KE+Nr+IDir+NAT-D+HASH_R /
+//! HASH_I+NAT-D encrypted), with pre-shared keys. A Phase 1 that completes at the initiator
+//! starts the first Quick Mode.
+
+use std::net::{IpAddr, SocketAddr};
+
+use sim_core::SimTime;
+
+use super::messages::{accept_phase1, host_id, initial_contact, phase1_sa, vendor_ids};
+use super::{Endpoint1, IsakmpSa, PRF};
+use crate::crypto::DhPrivate;
+use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
+use crate::ikev1::consts::{exchange, payload};
+use crate::ikev1::crypto::{derive_phase1, phase1_hash, phase1_iv, skeyid_psk};
+use crate::ikev1::header::Header;
+use crate::ikev1::payload::RawPayload;
+use crate::ikev1::sa::SaPayload;
+use crate::ikev2::natd::natd_hash;
+
+const NONCE_LEN: usize = 32;
+
+fn p(ty: u8, body: Vec<u8>) -> RawPayload {
+    RawPayload { ty, body }
+}
+
+fn find(payloads: &[RawPayload], ty: u8) -> Option<Vec<u8>> {
+    payloads.iter().find(|x| x.ty == ty).map(|x| x.body.clone())
+}
+
+fn kind(aggressive: bool) -> ExchangeKind {
+    if aggressive {
+        ExchangeKind::AggressiveMode
+    } else {
+        ExchangeKind::MainMode
+    }
+}
+
+/// NAT-D payloads (RFC 3947): the peer's address first, then ours.
+fn natd(sa: &IsakmpSa) -> [RawPayload; 2] {
+    let h = |a: SocketAddr| natd_hash(sa.icookie, sa.rcookie, a.ip(), a.port()).to_vec();
+    [
+        p(payload::NAT_D, h(sa.peer)),
+        p(payload::NAT_D, h(sa.local)),
+    ]
+}
+
+fn new_sa(
+    ep: &Endpoint1,
+    tunnel: u32,
+    initiator: bool,
+    aggressive: bool,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> IsakmpSa {
+    IsakmpSa {
+        tunnel,
+        initiator,
+        aggressive,
+        icookie: 0,
+        rcookie: 0,
+        state: "IKE_READY",
+        established: false,
+        local,
+        peer,
+        keys: None,
+        ipsec: Vec::new(),
+        group: ep.cfg.dh_groups[0],
+        dh: None,
+        gxi: vec![],
+        gxr: vec![],
+        ni: vec![],
+        nr: vec![],
+        sai_b: vec![],
+        idi: vec![],
+        iv: vec![],
+        last_p1: vec![],
+        answers: Default::default(),
+        seen: Vec::new(),
+        outstanding: Default::default(),
+        quick: Default::default(),
+        dead: false,
+    }
+}
+
+/// Starts Phase 1 as initiator.
+pub(super) fn initiate(
+    ep: &mut Endpoint1,
+    now: SimTime,
+    tunnel: u32,
+    peer: IpAddr,
+    aggressive: bool,
+) {
+    let local = SocketAddr::new(ep.cfg.addr, 500);
+    let mut sa = new_sa(
+        ep,
+        tunnel,
+        true,
+        aggressive,
+        local,
+        SocketAddr::new(peer, 500),
+    );
+    sa.icookie = ep.random_cookie();
+    let sa_payload = phase1_sa(ep.cfg.encr, sa.group, ep.cfg.ike_life_s).encode();
+    sa.sai_b = sa_payload.clone();
+    ep.sas.push(sa);
+    let i = ep.sas.len() - 1;
+    let mut payloads = vec![p(payload::SA, sa_payload)];
+    if aggressive {
+        let dh = DhPrivate::generate(ep.sas[i].group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+        let ni = ep.random_bytes(NONCE_LEN);
+        payloads.push(p(payload::KE, dh.public().to_vec()));
+        payloads.push(p(payload::NONCE, ni.clone()));
+        payloads.push(p(payload::ID, host_id(ep.cfg.addr)));
+        let sa = &mut ep.sas[i];
+        sa.gxi = dh.public().to_vec();
+        sa.ni = ni;
+        sa.dh = Some(dh);
+    }
+    payloads.extend(vendor_ids(true));
+    let ex = if aggressive {
+        exchange::AGGRESSIVE
+    } else {
+        exchange::MAIN_MODE
+    };
+    let m = ep.build(i, ex, 0, &payloads, false);
+    ep.set_state(i, now, if aggressive { "IKE_I_AM1" } else { "IKE_I_MM1" });
+    ep.send(
+        i,
+        now,
+        m,
+        Some((0, kind(aggressive), Purpose::Establish, true)),
+    );
+}
+
+/// Answers the first message of Main Mode or Aggressive Mode as responder.
+pub(super) fn respond_first(
+    ep: &mut Endpoint1,
+    now: SimTime,
+    from: SocketAddr,
+    local: SocketAddr,
+    h: &Header,
+    bytes: &[u8],
+) {
+    let Ok((payloads, _)) = crate::ikev1::decode_chain(h.next_payload, &bytes[28..]) else {
+        ep.drop_datagram(now, "malformed ISAKMP payloads");
+        return;
+    };
+    let aggressive = h.exchange == exchange::AGGRESSIVE;
+    let Some(sai_b) = find(&payloads, payload::SA) else {
+        ep.drop_datagram(now, "Phase 1 without SA");
+        return;
+    };
+    let offer = SaPayload::decode(&sai_b)
+        .ok()
+        .and_then(|s| accept_phase1(&s, ep.cfg.encr, &ep.cfg.dh_groups));
+    let Some((group, life)) = offer else {
+        // NO-PROPOSAL-CHOSEN would be an unprotected notify; strongSwan just gives up.
+        ep.drop_datagram(now, "no acceptable Phase 1 proposal");
+        return;
+    };
+    let tunnel = ep
+        .tunnels
+        .iter()
+        .find(|t| t.peer == from.ip())
+        .map_or(u32::MAX, |t| t.tunnel);
+    let mut sa = new_sa(ep, tunnel, false, aggressive, local, from);
+    sa.icookie = h.icookie;
+    sa.rcookie = ep.random_cookie();
+    sa.group = group;
+    sa.sai_b = sai_b;
+    let digest: [u8; 20] = crate::ikev1::crypto::hash(PRF, &[bytes])
+        .try_into()
+        .expect("SHA-1");
+    sa.seen.push(digest);
+    ep.sas.push(sa);
+    let i = ep.sas.len() - 1;
+    let life = match (life, ep.cfg.ike_life_s) {
+        (0, ours) => ours,
+        (theirs, 0) => theirs,
+        (theirs, ours) => theirs.min(ours),
+    };
+    let mut out = vec![p(payload::SA, phase1_sa(ep.cfg.encr, group, life).encode())];
+    if !aggressive {
+        out.extend(vendor_ids(false));
+        let m = ep.build(i, exchange::MAIN_MODE, 0, &out, false);
+        ep.set_state(i, now, "IKE_R_MM1");
+        ep.remember_answer(i, 0, &m);
+        ep.send(i, now, m, None);
+        ep.set_state(i, now, "IKE_R_MM2");
+        return;
+    }
+    // Aggressive Mode: everything in one answer, authenticated by HASH_R.
+    let (Some(gxi), Some(ni), Some(idi)) = (
+        find(&payloads, payload::KE),
+        find(&payloads, payload::NONCE),
+        find(&payloads, payload::ID),
+    ) else {
+        ep.drop_datagram(now, "Aggressive Mode without KE, Nonce or ID");
+        ep.sas[i].dead = true;
+        return;
+    };
+    ep.sas[i].idi = idi;
+    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let nr = ep.random_bytes(NONCE_LEN);
+    {
+        let sa = &mut ep.sas[i];
+        sa.gxi = gxi;
+        sa.ni = ni;
+        sa.gxr = dh.public().to_vec();
+        sa.nr = nr.clone();
+    }
+    if !derive(ep, i, &dh) {
+        ep.sas[i].dead = true;
+        return;
+    }
+    let idr = host_id(ep.cfg.addr);
+    let hash_r = {
+        let sa = &ep.sas[i];
+        let k = sa.keys.as_ref().expect("derived");
+        phase1_hash(
+            PRF, &k.skeyid, &sa.gxr, &sa.gxi, sa.rcookie, sa.icookie, &sa.sai_b, &idr,
+        )
+    };
+    out.push(p(payload::KE, ep.sas[i].gxr.clone()));
+    out.push(p(payload::NONCE, nr));
+    out.push(p(payload::ID, idr));
+    out.extend(vendor_ids(false));
+    out.extend(natd(&ep.sas[i]));
+    out.push(p(payload::HASH, hash_r));
+    let m = ep.build(i, exchange::AGGRESSIVE, 0, &out, false);
+    ep.set_state(i, now, "IKE_R_AM1");
+    ep.remember_answer(i, 0, &m);
+    // Resent until the initiator's HASH_I arrives.
+    ep.send(
+        i,
+        now,
+        m,
+        Some((0, ExchangeKind::AggressiveMode, Purpose::Establish, false)),
+    );
+    ep.set_state(i, now, "IKE_R_AM2");
+}
+
+/// Derives the Phase 1 keys of SA `i` from our DH value and the nonces; logs Ka.
+fn derive(ep: &mut Endpoint1, i: usize, dh: &DhPrivate) -> bool {
+    let peer = if ep.sas[i].initiator {
+        ep.sas[i].gxr.clone()
+    } else {
+        ep.sas[i].gxi.clone()
+    };
+    let Ok(gxy) = dh.shared_secret(&peer) else {
+        return false;
+    };
+    let sa = &mut ep.sas[i];
+    let skeyid = skeyid_psk(PRF, &ep.cfg.psk, &sa.ni, &sa.nr);
+    let keys = derive_phase1(PRF, ep.cfg.encr, skeyid, &gxy, sa.icookie, sa.rcookie);
+    ep.key_log
+        .push(format!("{:016x},{}", sa.icookie, hex::encode(&keys.ka)));
+    sa.iv = phase1_iv(PRF, ep.cfg.encr, &sa.gxi, &sa.gxr);
+    sa.keys = Some(keys);
+    true
+}
+
+fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
+    ep.set_state(i, now, "IKE_P1_COMPLETE");
+    ep.sas[i].established = true;
+    let sa = &ep.sas[i];
+    let spi = format!("{:016x}_{:016x}", sa.icookie, sa.rcookie);
+    let reason = if sa.aggressive {
+        "Aggressive Mode"
+    } else {
+        "Main Mode"
+    };
+    ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, reason);
+    ep.set_state(i, now, "QM_IDLE");
+}
+
+/// Handles a Phase 1 message after the first, at either end.
+pub(super) fn on_message(
+    ep: &mut Endpoint1,
+    now: SimTime,
+    i: usize,
+    _h: &Header,
+    _bytes: &[u8],
+    payloads: &[RawPayload],
+) {
+    let (initiator, aggressive) = (ep.sas[i].initiator, ep.sas[i].aggressive);
+    let k = kind(aggressive);
+    match (initiator, aggressive, ep.sas[i].state) {
+        // Main Mode, initiator.
+        (true, false, "IKE_I_MM1") => {
+            let Some(offer) = find(payloads, payload::SA)
+                .and_then(|b| SaPayload::decode(&b).ok())
+                .and_then(|s| accept_phase1(&s, ep.cfg.encr, &ep.cfg.dh_groups))
+            else {
+                ep.answered(i, now, 0, Outcome::Refused("NO_PROPOSAL_CHOSEN".into()));
+                ep.kill(i, now, "no acceptable Phase 1 proposal");
+                return;
+            };
+            ep.set_state(i, now, "IKE_I_MM2");
+            ep.sas[i].group = offer.0;
+            let dh = DhPrivate::generate(offer.0, ep.cfg.dh_exponent_bits, &mut ep.rng);
+            let ni = ep.random_bytes(NONCE_LEN);
+            let mut out = vec![
+                p(payload::KE, dh.public().to_vec()),
+                p(payload::NONCE, ni.clone()),
+            ];
+            out.extend(natd(&ep.sas[i]));
+            let sa = &mut ep.sas[i];
+            sa.gxi = dh.public().to_vec();
+            sa.ni = ni;
+            sa.dh = Some(dh);
+            let m = ep.build(i, exchange::MAIN_MODE, 0, &out, false);
+            ep.send(i, now, m, Some((0, k, Purpose::Establish, true)));
+            ep.set_state(i, now, "IKE_I_MM3");
+        }
+        (true, false, "IKE_I_MM3") => {
+            let (Some(gxr), Some(nr)) =
+                (find(payloads, payload::KE), find(payloads, payload::NONCE))
+            else {
+                ep.drop_datagram(now, "Main Mode 4 without KE or Nonce");
+                return;
+            };
+            ep.set_state(i, now, "IKE_I_MM4");
+            ep.sas[i].gxr = gxr;
+            ep.sas[i].nr = nr;
+            let dh = ep.sas[i].dh.take().expect("initiator's DH");
+            if !derive(ep, i, &dh) {
+                ep.drop_datagram(now, "invalid KE value");
+                return;
+            }
+            let idi = host_id(ep.cfg.addr);
+            let sa = &ep.sas[i];
+            let keys = sa.keys.as_ref().expect("derived");
+            let hash_i = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxi,
+                &sa.gxr,
+                sa.icookie,
+                sa.rcookie,
+                &sa.sai_b,
+                &idi,
+            );
+            let out = vec![
+                p(payload::ID, idi),
+                p(payload::HASH, hash_i),
+                initial_contact(sa.icookie, sa.rcookie),
+            ];
+            let m = ep.build(i, exchange::MAIN_MODE, 0, &out, true);
+            ep.send(i, now, m, Some((0, k, Purpose::Establish, true)));
+            ep.set_state(i, now, "IKE_I_MM5");
+        }
+        (true, false, "IKE_I_MM5") => {
+            let (Some(idr), Some(hash_r)) =
+                (find(payloads, payload::ID), find(payloads, payload::HASH))
+            else {
+                ep.drop_datagram(now, "Main Mode 6 without ID or HASH");
+                return;
+            };
+            let sa = &ep.sas[i];
+            let keys = sa.keys.as_ref().expect("derived");
+            let want = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxr,
+                &sa.gxi,
+                sa.rcookie,
+                sa.icookie,
+                &sa.sai_b,
+                &idr,
+            );
+            if hash_r != want {
+                ep.answered(i, now, 0, Outcome::Refused("AUTHENTICATION-FAILED".into()));
+                ep.kill(i, now, "HASH_R did not verify");
+                return;
+            }
+            ep.set_state(i, now, "IKE_I_MM6");
+            ep.answered(i, now, 0, Outcome::Success);
+            established(ep, i, now);
+            super::quick_mode::initiate(ep, now, i, None);
+        }
+        // Main Mode, responder.
+        (false, false, "IKE_R_MM2") => {
+            let (Some(gxi), Some(ni)) =
+                (find(payloads, payload::KE), find(payloads, payload::NONCE))
+            else {
+                ep.drop_datagram(now, "Main Mode 3 without KE or Nonce");
+                return;
+            };
+            ep.set_state(i, now, "IKE_R_MM3");
+            let dh = DhPrivate::generate(ep.sas[i].group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+            let nr = ep.random_bytes(NONCE_LEN);
+            let sa = &mut ep.sas[i];
+            sa.gxi = gxi;
+            sa.ni = ni;
+            sa.gxr = dh.public().to_vec();
+            sa.nr = nr.clone();
+            if !derive(ep, i, &dh) {
+                ep.drop_datagram(now, "invalid KE value");
+                return;
+            }
+            let mut out = vec![p(payload::KE, ep.sas[i].gxr.clone()), p(payload::NONCE, nr)];
+            out.extend(natd(&ep.sas[i]));
+            let m = ep.build(i, exchange::MAIN_MODE, 0, &out, false);
+            ep.remember_answer(i, 0, &m);
+            ep.send(i, now, m, None);
+            ep.set_state(i, now, "IKE_R_MM4");
+        }
+        (false, false, "IKE_R_MM4") => {
+            let (Some(idi), Some(hash_i)) =
+                (find(payloads, payload::ID), find(payloads, payload::HASH))
+            else {
+                ep.drop_datagram(now, "Main Mode 5 without ID or HASH");
+                return;
+            };
+            let sa = &ep.sas[i];
+            let keys = sa.keys.as_ref().expect("derived");
+            let want = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxi,
+                &sa.gxr,
+                sa.icookie,
+                sa.rcookie,
+                &sa.sai_b,
+                &idi,
+            );
+            if hash_i != want {
+                ep.kill(i, now, "HASH_I did not verify");
+                return;
+            }
+            let idr = host_id(ep.cfg.addr);
+            let hash_r = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxr,
+                &sa.gxi,
+                sa.rcookie,
+                sa.icookie,
+                &sa.sai_b,
+                &idr,
+            );
+            ep.set_state(i, now, "IKE_R_MM5");
+            let out = vec![p(payload::ID, idr), p(payload::HASH, hash_r)];
+            let m = ep.build(i, exchange::MAIN_MODE, 0, &out, true);
+            ep.remember_answer(i, 0, &m);
+            ep.send(i, now, m, None);
+            ep.set_state(i, now, "IKE_R_MM6");
+            established(ep, i, now);
+        }
+        // Aggressive Mode.
+        (true, true, "IKE_I_AM1") => {
+            let (Some(gxr), Some(nr), Some(idr), Some(hash_r)) = (
+                find(payloads, payload::KE),
+                find(payloads, payload::NONCE),
+                find(payloads, payload::ID),
+                find(payloads, payload::HASH),
+            ) else {
+                ep.drop_datagram(now, "Aggressive Mode 2 incomplete");
+                return;
+            };
+            ep.set_state(i, now, "IKE_I_AM2");
+            ep.sas[i].gxr = gxr;
+            ep.sas[i].nr = nr;
+            let dh = ep.sas[i].dh.take().expect("initiator's DH");
+            if !derive(ep, i, &dh) {
+                ep.drop_datagram(now, "invalid KE value");
+                return;
+            }
+            let sa = &ep.sas[i];
+            let keys = sa.keys.as_ref().expect("derived");
+            let want = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxr,
+                &sa.gxi,
+                sa.rcookie,
+                sa.icookie,
+                &sa.sai_b,
+                &idr,
+            );
+            if hash_r != want {
+                ep.answered(i, now, 0, Outcome::Refused("AUTHENTICATION-FAILED".into()));
+                ep.kill(i, now, "HASH_R did not verify");
+                return;
+            }
+            let idi = host_id(ep.cfg.addr);
+            let hash_i = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxi,
+                &sa.gxr,
+                sa.icookie,
+                sa.rcookie,
+                &sa.sai_b,
+                &idi,
+            );
+            let mut out = vec![p(payload::HASH, hash_i)];
+            out.extend(natd(&ep.sas[i]));
+            let m = ep.build(i, exchange::AGGRESSIVE, 0, &out, true);
+            ep.remember_answer(i, 0, &m);
+            ep.answered(i, now, 0, Outcome::Success);
+            ep.send(i, now, m, None);
+            established(ep, i, now);
+            super::quick_mode::initiate(ep, now, i, None);
+        }
+        (false, true, "IKE_R_AM2") => {
+            let Some(hash_i) = find(payloads, payload::HASH) else {
+                ep.drop_datagram(now, "Aggressive Mode 3 without HASH");
+                return;
+            };
+            // IDii came in the first message, in the clear.
+            let idi = ep.sas[i].idi.clone();
+            let sa = &ep.sas[i];
+            let keys = sa.keys.as_ref().expect("derived");
+            let want = phase1_hash(
+                PRF,
+                &keys.skeyid,
+                &sa.gxi,
+                &sa.gxr,
+                sa.icookie,
+                sa.rcookie,
+                &sa.sai_b,
+                &idi,
+            );
+            if hash_i != want {
+                ep.kill(i, now, "HASH_I did not verify");
+                return;
+            }
+            ep.answered(i, now, 0, Outcome::Success);
+            established(ep, i, now);
+        }
+        _ => ep.drop_datagram(now, "Phase 1 message not expected in this state"),
+    }
+}
