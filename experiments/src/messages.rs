@@ -18,7 +18,7 @@ struct Row {
     to: String,
     exchange: String,
     message_id: u32,
-    response: bool,
+    kind: &'static str,
     bytes: usize,
     port: u16,
     received: Option<SimTime>,
@@ -40,17 +40,37 @@ impl MessageLog {
         } else {
             payload
         };
-        let Ok(h) = Header::decode(ike) else {
-            return;
+        let (exchange, message_id, kind) = if ike.get(17) == Some(&0x10) {
+            let Ok(h) = ike_model::ikev1::Header::decode(ike) else {
+                return;
+            };
+            (
+                ike_model::ikev1::consts::exchange_name(h.exchange).to_string(),
+                h.message_id,
+                "v1",
+            )
+        } else {
+            let Ok(h) = Header::decode(ike) else {
+                return;
+            };
+            (
+                h.exchange.to_string(),
+                h.message_id,
+                if h.is_response() {
+                    "response"
+                } else {
+                    "request"
+                },
+            )
         };
         self.by_packet.insert(id, self.rows.len());
         self.rows.push(Row {
             sent: now,
             from: from.to_string(),
             to: to.to_string(),
-            exchange: h.exchange.to_string(),
-            message_id: h.message_id,
-            response: h.is_response(),
+            exchange,
+            message_id,
+            kind,
             bytes: ike.len(),
             port,
             received: None,
@@ -77,7 +97,7 @@ impl MessageLog {
                 r.to,
                 r.exchange,
                 r.message_id,
-                if r.response { "response" } else { "request" },
+                r.kind,
                 r.bytes,
                 r.port,
                 r.received.map(|t| secs(t.as_nanos())).unwrap_or_default()

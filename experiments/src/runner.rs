@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ike_model::events::Event;
+use ike_model::ikev1::endpoint::{Config1, Endpoint1};
 use ike_model::ikev2::endpoint::{
     ChildState, Endpoint, EndpointConfig, Flavour, IkeState, NATT_PORT, RekeyStyle, TunnelConfig,
 };
@@ -22,7 +23,7 @@ use topologies::{Site, two_site};
 
 use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
 use crate::scenario::Scenario;
-use crate::scenario::model::{Action, Preset};
+use crate::scenario::model::{Action, IkeVersion as ScenarioVersion, Preset};
 use crate::scenario::proposals::{DEFAULT_ESP, DEFAULT_IKE, parse_esp, parse_ike};
 use crate::scenario::selectors::parse_ts;
 use ike_model::ikev2::payload::TrafficSelector;
@@ -45,8 +46,23 @@ struct Peer {
     name: String,
     node: NodeId,
     ep: Endpoint,
+    v1: Endpoint1,
     armed: Option<SimTime>,
     generation: u64,
+}
+
+impl Peer {
+    fn poll_timeout(&self) -> Option<SimTime> {
+        match (self.ep.poll_timeout(), self.v1.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// IKEv1 messages carry version 1.0 in the byte where IKEv2 has 2.0.
+fn is_ikev1(payload: &[u8]) -> bool {
+    payload.get(17) == Some(&0x10)
 }
 
 /// What a finished run reports to the terminal.
@@ -116,6 +132,38 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
     })
 }
 
+/// The IKEv1 configuration of peer `name` (same proposals, PSK and policies as IKEv2).
+fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
+    let v2 = endpoint_config(s, name)?;
+    let seconds = |p: &LifetimePolicy| -> u32 {
+        match p {
+            LifetimePolicy::StrongSwan {
+                rekey_time, hard, ..
+            } => match hard {
+                ike_model::policy::HardExpiry::LifeTime(l) => l.as_secs_f64() as u32,
+                ike_model::policy::HardExpiry::OverTime(o) => {
+                    (*rekey_time + *o).as_secs_f64() as u32
+                }
+            },
+            LifetimePolicy::Libreswan { lifetime, .. } => lifetime.as_secs_f64() as u32,
+            LifetimePolicy::Infinite => 0,
+        }
+    };
+    Ok(Config1 {
+        addr: v2.addr,
+        psk: v2.psk,
+        encr: v2.suite.encr,
+        dh_groups: v2.dh_groups,
+        dh_exponent_bits: v2.dh_exponent_bits,
+        esp_encr: v2.esp_encr,
+        esp_integ: v2.esp_integ,
+        pfs: v2.esp_dh,
+        retransmit: v2.retransmit,
+        ike_life_s: seconds(&v2.ike_lifetime),
+        child_lifetime: v2.child_lifetime,
+    })
+}
+
 /// Runs `s` with `seed` and writes its outputs into `out`.
 pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -145,10 +193,15 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             endpoint_config(s, n)?,
             streams.stream(&format!("endpoint/{n}")),
         );
+        let v1 = Endpoint1::new(
+            config_v1(s, n)?,
+            streams.stream(&format!("endpoint-v1/{n}")),
+        );
         peers.push(Peer {
             name: n.clone(),
             node: gateways[i],
             ep,
+            v1,
             armed: None,
             generation: 0,
         });
@@ -170,22 +223,26 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             }
         };
         let (its, rts) = (ts(&spec.initiator_ts, ia)?, ts(&spec.responder_ts, ra)?);
-        peers[peer_index(&spec.initiator)]
-            .ep
-            .add_tunnel(TunnelConfig {
-                tunnel: t as u32,
-                peer: ra,
-                local_ts: its.clone(),
-                remote_ts: rts.clone(),
-            });
-        peers[peer_index(&spec.responder)]
-            .ep
-            .add_tunnel(TunnelConfig {
-                tunnel: t as u32,
-                peer: ia,
-                local_ts: rts,
-                remote_ts: its,
-            });
+        let at_initiator = TunnelConfig {
+            tunnel: t as u32,
+            peer: ra,
+            local_ts: its.clone(),
+            remote_ts: rts.clone(),
+        };
+        let at_responder = TunnelConfig {
+            tunnel: t as u32,
+            peer: ia,
+            local_ts: rts,
+            remote_ts: its,
+        };
+        let (pi, pr) = (peer_index(&spec.initiator), peer_index(&spec.responder));
+        if spec.version == ScenarioVersion::IKEv2 {
+            peers[pi].ep.add_tunnel(at_initiator);
+            peers[pr].ep.add_tunnel(at_responder);
+        } else {
+            peers[pi].v1.add_tunnel(at_initiator);
+            peers[pr].v1.add_tunnel(at_responder);
+        }
         tunnels.push(TunnelInfo {
             initiator: spec.initiator.clone(),
             responder: spec.responder.clone(),
@@ -226,7 +283,15 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 let spec = &s.tunnels[tunnel];
                 let i = peer_index(&spec.initiator);
                 let dst = s.peers[&spec.responder].address;
-                peers[i].ep.start_tunnel(now, tunnel as u32, dst);
+                match spec.version {
+                    ScenarioVersion::IKEv2 => peers[i].ep.start_tunnel(now, tunnel as u32, dst),
+                    v => peers[i].v1.start_tunnel(
+                        now,
+                        tunnel as u32,
+                        dst,
+                        v == ScenarioVersion::IKEv1Aggressive,
+                    ),
+                }
                 Some(i)
             }
             Ev::Action { index } => {
@@ -235,13 +300,33 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 let who = a.peer.as_deref().unwrap_or(&spec.initiator);
                 let i = peer_index(who);
                 let tunnel = a.tunnel as u32;
-                let ep = &mut peers[i].ep;
-                let r = match a.action {
-                    Action::CreateChild => ep.create_child(now, tunnel),
-                    Action::RekeyChild => ep.rekey_child(now, tunnel),
-                    Action::DeleteChild => ep.delete_child(now, tunnel),
-                    Action::DeleteIke => ep.delete_ike(now, tunnel),
-                    Action::RekeyIke => ep.rekey_ike(now, tunnel),
+                let r: std::result::Result<(), String> = if spec.version == ScenarioVersion::IKEv2 {
+                    let ep = &mut peers[i].ep;
+                    match a.action {
+                        Action::CreateChild => ep.create_child(now, tunnel),
+                        Action::RekeyChild => ep.rekey_child(now, tunnel),
+                        Action::DeleteChild => ep.delete_child(now, tunnel),
+                        Action::DeleteIke => ep.delete_ike(now, tunnel),
+                        Action::RekeyIke => ep.rekey_ike(now, tunnel),
+                    }
+                    .map_err(|e| e.to_string())
+                } else {
+                    let v1 = &mut peers[i].v1;
+                    let done = match a.action {
+                        Action::CreateChild => v1.quick_mode(now, tunnel, None),
+                        Action::RekeyChild => v1.rekey_child(now, tunnel),
+                        Action::DeleteChild => v1.delete_child(now, tunnel),
+                        Action::DeleteIke => v1.delete_ike(now, tunnel),
+                        // An ISAKMP "rekey" is a re-authentication, not modelled yet.
+                        Action::RekeyIke => false,
+                    };
+                    if done {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "tunnel {tunnel} has no ISAKMP SA or IPsec SA here for that"
+                        ))
+                    }
                 };
                 let node = peers[i].node;
                 trace.emit(now, || TraceEvent::Note {
@@ -263,6 +348,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 } else {
                     peers[peer].armed = None;
                     peers[peer].ep.handle_timeout(now);
+                    peers[peer].v1.handle_timeout(now);
                     Some(peer)
                 }
             }
@@ -272,16 +358,30 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 if let Transport::Udp { src_port, dst_port } = d.packet.transport {
                     let from = SocketAddr::new(d.packet.src, src_port);
                     let to = SocketAddr::new(d.packet.dst, dst_port);
-                    peers[i]
-                        .ep
-                        .handle_datagram(now, from, to, &d.packet.payload);
+                    if is_ikev1(&d.packet.payload) && dst_port != NATT_PORT {
+                        peers[i]
+                            .v1
+                            .handle_datagram(now, from, to, &d.packet.payload);
+                    } else {
+                        peers[i]
+                            .ep
+                            .handle_datagram(now, from, to, &d.packet.payload);
+                    }
                 }
                 Some(i)
             }),
         };
         if let Some(i) = touched {
             let p = &mut peers[i];
+            let mut out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
             while let Some(tx) = p.ep.poll_transmit() {
+                out.push((tx.src, tx.dst, tx.payload));
+            }
+            while let Some(tx) = p.v1.poll_transmit() {
+                out.push(tx);
+            }
+            for (src, dst, payload) in out {
+                let tx = ike_model::ikev2::endpoint::Transmit { src, dst, payload };
                 trace.emit(now, || TraceEvent::Note {
                     node: Some(p.node),
                     category: "ike".into(),
@@ -303,7 +403,14 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     .map_or("?", |(_, n)| n.as_str());
                 messages.sent(id, now, &p.name, to, port, &payload);
             }
-            while let Some((at, e)) = p.ep.poll_event() {
+            let mut evs = Vec::new();
+            while let Some(e) = p.ep.poll_event() {
+                evs.push(e);
+            }
+            while let Some(e) = p.v1.poll_event() {
+                evs.push(e);
+            }
+            for (at, e) in evs {
                 trace.emit(at, || TraceEvent::Note {
                     node: Some(p.node),
                     category: "ike".into(),
@@ -311,7 +418,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 });
                 metrics.record(at, &p.name, &e);
             }
-            let next = p.ep.poll_timeout();
+            let next = p.poll_timeout();
             if next != p.armed {
                 p.generation += 1;
                 p.armed = next;
@@ -363,6 +470,38 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             });
         }
     }
+    for p in &peers {
+        for sa in p.v1.isakmp_sas() {
+            let children: Vec<String> = sa
+                .ipsec
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{:08x}_i {:08x}_o{}",
+                        c.spi_in,
+                        c.spi_out,
+                        if c.rekeyed { " (rekeyed)" } else { "" }
+                    )
+                })
+                .collect();
+            trace.emit(end, || TraceEvent::Note {
+                node: Some(p.node),
+                category: "sad".into(),
+                text: format!(
+                    "tunnel {}: ISAKMP SA {:016x}_{:016x} {}; IPsec SAs: {}",
+                    sa.tunnel,
+                    sa.icookie,
+                    sa.rcookie,
+                    sa.state,
+                    if children.is_empty() {
+                        "none".to_string()
+                    } else {
+                        children.join(", ")
+                    }
+                ),
+            });
+        }
+    }
     let captured = built.net.finish_capture()?;
     if s.outputs.pcap {
         let mut seen = BTreeSet::new();
@@ -376,6 +515,17 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             }
         }
         write_atomic(out.join("ikev2_decryption_table"), table.as_bytes())?;
+        let mut v1 = String::new();
+        let mut seen = BTreeSet::new();
+        for p in &peers {
+            for line in &p.v1.key_log {
+                if seen.insert(line.clone()) {
+                    v1.push_str(line);
+                    v1.push('\n');
+                }
+            }
+        }
+        write_atomic(out.join("ikev1_decryption_table"), v1.as_bytes())?;
     }
     metrics.write_csvs(out)?;
     messages.write(out)?;
@@ -400,7 +550,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "exchange_ends": metrics.exchange_ends(),
         "retransmissions": metrics.retransmissions(),
         "packets_captured": captured,
-        "datagrams_dropped_by_endpoints": peers.iter().map(|p| p.ep.dropped_total()).sum::<u64>(),
+        "datagrams_dropped_by_endpoints": peers
+            .iter()
+            .map(|p| p.ep.dropped_total() + p.v1.dropped.values().sum::<u64>())
+            .sum::<u64>(),
         "dropped_by_reason": metrics.dropped_by_reason(),
         "commands_refused": commands_refused,
         "rekeying": metrics.rekey_summary(end),
@@ -436,6 +589,19 @@ fn duplicates(peers: &[Peer], tunnels: usize) -> serde_json::Value {
                 .filter(|c| c.state == ChildState::Installed)
                 .count();
             child += children.saturating_sub(1);
+            // IKEv1: IPsec SAs not yet replaced (a rekeyed one waits for its hard lifetime).
+            let v1: Vec<_> =
+                p.v1.isakmp_sas()
+                    .iter()
+                    .filter(|s| s.tunnel == t && s.established)
+                    .collect();
+            ike += v1.len().saturating_sub(1);
+            let live = v1
+                .iter()
+                .flat_map(|s| &s.ipsec)
+                .filter(|c| !c.rekeyed)
+                .count();
+            child += live.saturating_sub(1);
         }
     }
     json!({ "ike": ike, "child": child })
@@ -482,6 +648,17 @@ fn describe_message(port: u16, payload: &[u8]) -> String {
     } else {
         payload
     };
+    if is_ikev1(ike)
+        && let Ok(h) = ike_model::ikev1::Header::decode(ike)
+    {
+        return format!(
+            "send {} #{:08x}{} ({} bytes, port {port})",
+            ike_model::ikev1::consts::exchange_name(h.exchange),
+            h.message_id,
+            if h.encrypted() { " encrypted" } else { "" },
+            ike.len()
+        );
+    }
     match Header::decode(ike) {
         Ok(h) => format!(
             "send {} {} #{} ({} bytes, port {port})",

@@ -38,10 +38,13 @@ fn config(addr: &str) -> Config1 {
     }
 }
 
+/// A command given to an endpoint at a set time.
+type Command = Box<dyn FnOnce(&mut Endpoint1, SimTime)>;
+
 enum Ev {
     Deliver(usize, SocketAddr, SocketAddr, Vec<u8>),
     Wake(usize, u64),
-    Command(usize, Box<dyn FnOnce(&mut Endpoint1, SimTime)>),
+    Command(usize, Command),
 }
 
 struct Pair {

@@ -202,13 +202,6 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
                 );
             }
         }
-        if t.version != super::model::IkeVersion::IKEv2 {
-            return fail(
-                format!("tunnels[{i}].version"),
-                None,
-                "IKEv1 tunnels are not available yet; use IKEv2".into(),
-            );
-        }
         if t.initiator == t.responder {
             return fail(
                 format!("tunnels[{i}].responder"),

@@ -101,3 +101,14 @@ pub fn payload_name(ty: u8) -> &'static str {
         _ => "Unknown",
     }
 }
+
+/// The name of an exchange type as our outputs write it.
+pub fn exchange_name(ex: u8) -> &'static str {
+    match ex {
+        exchange::MAIN_MODE => "MAIN_MODE",
+        exchange::AGGRESSIVE => "AGGRESSIVE",
+        exchange::INFORMATIONAL => "INFORMATIONAL_V1",
+        exchange::QUICK_MODE => "QUICK_MODE",
+        _ => "UNKNOWN_V1",
+    }
+}

@@ -1,0 +1,142 @@
+//! IKEv1 tunnels as a user runs them: the reference's Main Mode + Quick Mode (9 messages)
+//! and Aggressive Mode + Quick Mode (6) at strongSwan's sizes, Quick Mode rekeys with the old
+//! SA deleted at its hard lifetime, Cisco-style state names in the trace, duplicate IPsec SAs
+//! after simultaneous Quick Modes counted in summary.json, and tshark decrypting our capture
+//! with the ikev1_decryption_table we write.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn run(name: &str, tag: &str) -> (PathBuf, serde_json::Value) {
+    let out = std::env::temp_dir().join(format!("ikesim-v1-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let scenario = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["run", &scenario, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    (out, s)
+}
+
+/// (exchange, bytes) of every message, from messages.csv.
+fn messages(out: &Path) -> Vec<(String, usize)> {
+    std::fs::read_to_string(out.join("messages.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[3].to_string(), f[6].parse().unwrap())
+        })
+        .collect()
+}
+
+/// (HASH payloads tshark shows, malformed?) when tshark is installed.
+fn tshark(out: &Path) -> Option<(usize, bool)> {
+    Command::new("tshark").arg("-v").output().ok()?;
+    let o = Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", out)
+        .arg("-r")
+        .arg(out.join("capture.pcap"))
+        .arg("-V")
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&o.stdout);
+    Some((
+        t.matches("Payload: Hash (8)").count(),
+        t.contains("Malformed"),
+    ))
+}
+
+#[test]
+fn main_mode_quick_mode_and_rekeys_match_the_reference() {
+    let (out, s) = run("ikev1-main", "main");
+    let m = messages(&out);
+    let sizes: Vec<usize> = m.iter().map(|x| x.1).collect();
+    assert_eq!(&sizes[..9], &[180, 160, 372, 372, 108, 76, 172, 172, 60]);
+    // Rekeys are Quick Modes of 172/172/60; deletes one-way Informationals of 76.
+    for (ex, len) in &m[9..] {
+        match ex.as_str() {
+            "QUICK_MODE" => assert!([172, 60].contains(len)),
+            "INFORMATIONAL_V1" => assert_eq!(*len, 76),
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(m.iter().filter(|x| x.0 == "INFORMATIONAL_V1").count(), 2);
+    assert_eq!(s["tunnels_established"], 1);
+    assert_eq!(s["exchanges"]["MAIN_MODE"]["success"], 1);
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    for st in [
+        "IKE_I_MM1",
+        "IKE_I_MM6",
+        "IKE_P1_COMPLETE",
+        "IKE_R_MM2",
+        "IKE_R_MM6",
+        "IKE_QM_I_QM1",
+        "IKE_QM_R_QM2",
+        "IKE_QM_PHASE2_COMPLETE",
+        "QM_IDLE",
+    ] {
+        assert!(trace.contains(&format!("state {st}")), "{st}");
+    }
+    if let Some((hashes, malformed)) = tshark(&out) {
+        assert!(!malformed);
+        // Every encrypted message decrypted: MM5, MM6, three Quick Modes of three, two deletes.
+        let encrypted = m.iter().filter(|x| x.0 != "MAIN_MODE").count() + 2;
+        assert_eq!(hashes, encrypted);
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn aggressive_mode_takes_three_messages_of_the_reference_sizes() {
+    let (out, s) = run("ikev1-aggressive", "aggr");
+    let sizes: Vec<usize> = messages(&out).iter().map(|x| x.1).collect();
+    assert_eq!(sizes, vec![488, 540, 108, 172, 172, 60]);
+    assert_eq!(s["exchanges"]["AGGRESSIVE_MODE"]["success"], 1);
+    if let Some((hashes, malformed)) = tshark(&out) {
+        assert!(!malformed);
+        assert_eq!(
+            hashes, 5,
+            "HASH_R in the clear, HASH_I and the Quick Mode hashes decrypted"
+        );
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn simultaneous_quick_modes_leave_duplicates_that_the_summary_counts() {
+    let (out, s) = run("ikev1-simultaneous-qm", "simul");
+    assert_eq!(s["exchanges"]["QUICK_MODE"]["success"], 3);
+    assert_eq!(
+        s["duplicate_sas_at_end"]["child"], 2,
+        "one extra IPsec SA at each peer"
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn ikev1_runs_are_byte_identical_for_equal_seeds() {
+    let (a, _) = run("ikev1-main", "det-a");
+    let (b, _) = run("ikev1-main", "det-b");
+    for f in [
+        "summary.json",
+        "exchanges.csv",
+        "sa_events.csv",
+        "messages.csv",
+        "trace.log",
+        "capture.pcap",
+        "ikev1_decryption_table",
+    ] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(a).unwrap();
+    std::fs::remove_dir_all(b).unwrap();
+}
