@@ -35,6 +35,8 @@ fn config(addr: &str) -> Config1 {
             granularity: None,
             ike: false,
         },
+        dpd: None,
+        dpd_timeout: Duration::from_secs(150),
     }
 }
 
@@ -341,4 +343,89 @@ fn tshark_decrypts_our_ikev1_capture() {
     );
     assert!(text.contains("IPSEC_ESP"), "Quick Mode SA decrypted");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn dpd_probes_an_idle_peer_and_declares_a_vanished_one_dead_after_the_timeout() {
+    let quiet = |addr| Config1 {
+        child_lifetime: LifetimePolicy::Infinite,
+        dpd: Some(Duration::from_secs(10)),
+        ..config(addr)
+    };
+    let mut p = Pair::new(
+        quiet(A),
+        Config1 {
+            dpd: None,
+            ..quiet(B)
+        },
+        7,
+    );
+    p.run(false, t(25_000), &[]);
+    // R-U-THERE / R-U-THERE-ACK: HASH(1) 24 + N with 16-byte SPI and 4-byte sequence 32,
+    // padded to 64: 92 bytes each, 10 s after the last message from the peer.
+    let dpd: Vec<(SimTime, usize, usize)> = p
+        .wire
+        .iter()
+        .skip(9)
+        .map(|w| (w.0, w.1, w.2.len()))
+        .collect();
+    assert_eq!(dpd[0], (t(16 + 10_000), 0, 92), "{dpd:?}");
+    assert_eq!(dpd[1], (t(18 + 10_000), 1, 92));
+    assert_eq!(
+        dpd[2].0,
+        t(20 + 20_000),
+        "the next probe 10 s after the ACK"
+    );
+    let ok = p
+        .events
+        .iter()
+        .filter(|(w, _, e)| {
+            *w == 0
+                && matches!(
+                    e,
+                    Event::ExchangeFinished {
+                        outcome: Outcome::Success,
+                        purpose: ike_model::events::Purpose::Dpd,
+                        ..
+                    }
+                )
+        })
+        .count();
+    assert_eq!(ok, 2);
+
+    // The peer vanishes after the setup: probes every 10 s, dead after 150 s.
+    let mut p = Pair::new(
+        quiet(A),
+        Config1 {
+            dpd: None,
+            ..quiet(B)
+        },
+        8,
+    );
+    p.run(false, t(200_000), &(9..1000).collect::<Vec<_>>());
+    let probes: Vec<SimTime> = p.wire.iter().skip(9).map(|w| w.0).collect();
+    assert_eq!(probes.len(), 15, "{probes:?}");
+    assert!(p.eps[0].isakmp_sas().is_empty(), "declared dead");
+    let dead = p.events.iter().find_map(|(w, at, e)| match e {
+        Event::ExchangeFinished {
+            outcome: Outcome::Timeout,
+            ..
+        } if *w == 0 => Some(*at),
+        _ => None,
+    });
+    assert_eq!(dead, Some(t(16 + 10_000 + 150_000)));
+}
+
+#[test]
+fn quick_mode_with_pfs_carries_ke_and_both_ends_agree() {
+    let pfs = |addr| Config1 {
+        pfs: Some(DhGroup::Modp2048),
+        ..config(addr)
+    };
+    let mut p = Pair::new(pfs(A), pfs(B), 9);
+    p.run(false, t(1000), &[]);
+    // KE (4 + 256) and the Group-Description attribute (4) in QM1 and QM2: 136 + 264 = 400
+    // bytes of payloads, a multiple of 16, so strongSwan's padding adds a whole block: 416.
+    assert_eq!(p.sizes()[6..], [28 + 416, 28 + 416, 60]);
+    assert_eq!(p.ipsec_pairs(), 1);
 }

@@ -5,6 +5,7 @@
 //! retransmission of the last message until the answer comes. States carry Cisco IOS
 //! names (IKE_I_MM1 .. IKE_P1_COMPLETE, IKE_QM_I_QM1 .. IKE_QM_PHASE2_COMPLETE).
 
+mod dpd;
 mod messages;
 mod phase1;
 mod quick_mode;
@@ -51,6 +52,12 @@ pub struct Config1 {
     pub ike_life_s: u32,
     /// IPsec SA lifetimes: when to rekey (a new Quick Mode) and when the SA expires.
     pub child_lifetime: LifetimePolicy,
+    /// DPD (RFC 3706): probe after this long without hearing from the peer; off when
+    /// `None` (strongSwan's `dpd_delay`).
+    pub dpd: Option<Duration>,
+    /// Declare the peer dead after this long without an R-U-THERE-ACK (strongSwan's
+    /// `dpd_timeout`, 150 s).
+    pub dpd_timeout: Duration,
 }
 
 /// One IPsec SA pair.
@@ -147,6 +154,12 @@ pub struct IsakmpSa {
     outstanding: BTreeMap<u32, Outstanding>,
     quick: BTreeMap<u32, QuickMode>,
     dead: bool,
+    /// When an authenticated message last came from the peer (for DPD).
+    last_received: SimTime,
+    /// Our last DPD sequence number.
+    dpd_seq: u32,
+    /// The DPD probe in flight.
+    probe: Option<dpd::Probe>,
 }
 
 /// An IKEv1 endpoint.
@@ -215,6 +228,7 @@ impl Endpoint1 {
                 o.chain(timers)
             })
             .flatten()
+            .chain((0..self.sas.len()).filter_map(|i| dpd::due(self, i)))
             .min()
     }
 
@@ -354,6 +368,7 @@ impl Endpoint1 {
             }
         };
         self.sas[i].seen.push(digest);
+        self.sas[i].last_received = now;
         match h.exchange {
             exchange::MAIN_MODE | exchange::AGGRESSIVE => {
                 phase1::on_message(self, now, i, &h, bytes, &payloads)
@@ -423,6 +438,7 @@ impl Endpoint1 {
                 continue;
             }
             quick_mode::lifetimes(self, now, i);
+            dpd::fire(self, now, i);
         }
         self.sas.retain(|s| !s.dead);
     }

@@ -80,6 +80,9 @@ fn new_sa(
         outstanding: Default::default(),
         quick: Default::default(),
         dead: false,
+        last_received: SimTime::ZERO,
+        dpd_seq: 0,
+        probe: None,
     }
 }
 
@@ -264,6 +267,9 @@ fn derive(ep: &mut Endpoint1, i: usize, dh: &DhPrivate) -> bool {
 fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
     ep.set_state(i, now, "IKE_P1_COMPLETE");
     ep.sas[i].established = true;
+    ep.sas[i].last_received = now;
+    // RFC 3706 §7: sequence numbers start at a random value.
+    ep.sas[i].dpd_seq = rand::Rng::next_u32(&mut ep.rng) & 0x7fff_ffff;
     let sa = &ep.sas[i];
     let spi = format!("{:016x}_{:016x}", sa.icookie, sa.rcookie);
     let reason = if sa.aggressive {

@@ -320,6 +320,9 @@ pub(super) fn on_informational(
         ep.drop_datagram(now, "Informational HASH(1) did not verify");
         return;
     }
+    for n in payloads.iter().filter(|x| x.ty == payload::N) {
+        super::dpd::on_notify(ep, now, i, &n.body);
+    }
     for d in payloads.iter().filter(|x| x.ty == payload::D) {
         let Some((proto, spis)) = parse_delete(&d.body) else {
             continue;
@@ -348,8 +351,9 @@ pub(super) fn on_informational(
     }
 }
 
-/// Sends a one-way Informational with `d` on SA `i`.
-fn inform(ep: &mut Endpoint1, now: SimTime, i: usize, d: RawPayload) {
+/// Sends a one-way Informational with `d` on SA `i`; a DELETE is reported as a finished
+/// exchange at once (it has no answer).
+pub(super) fn inform(ep: &mut Endpoint1, now: SimTime, i: usize, d: RawPayload, report: bool) {
     let mid = message_id(ep, i);
     let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
     let rest = vec![d];
@@ -358,15 +362,17 @@ fn inform(ep: &mut Endpoint1, now: SimTime, i: usize, d: RawPayload) {
     all.extend(rest);
     let m = ep.build(i, exchange::INFORMATIONAL, mid, &all, true);
     ep.send(i, now, m, None);
-    ep.finish(
-        i,
-        now,
-        ExchangeKind::Informational1,
-        Purpose::Delete,
-        now,
-        0,
-        Outcome::Success,
-    );
+    if report {
+        ep.finish(
+            i,
+            now,
+            ExchangeKind::Informational1,
+            Purpose::Delete,
+            now,
+            0,
+            Outcome::Success,
+        );
+    }
 }
 
 /// Deletes IPsec SA `spi_in` of SA `i` and tells the peer.
@@ -388,14 +394,14 @@ pub(super) fn delete_ipsec(
             change,
             reason,
         );
-        inform(ep, now, i, delete(&[spi_in], None));
+        inform(ep, now, i, delete(&[spi_in], None), true);
     }
 }
 
 /// Deletes the ISAKMP SA `i` and tells the peer.
 pub(super) fn delete_isakmp(ep: &mut Endpoint1, now: SimTime, i: usize) {
     let (ic, rc) = (ep.sas[i].icookie, ep.sas[i].rcookie);
-    inform(ep, now, i, delete(&[], Some((ic, rc))));
+    inform(ep, now, i, delete(&[], Some((ic, rc))), true);
     ep.kill(i, now, "deleted");
 }
 
