@@ -160,6 +160,7 @@ fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
         pfs: v2.esp_dh,
         retransmit: v2.retransmit,
         ike_life_s: seconds(&v2.ike_lifetime),
+        ike_lifetime: v2.ike_lifetime,
         child_lifetime: v2.child_lifetime,
         dpd: v2.dpd,
         dpd_timeout: sim_core::Duration::from_secs(150),

@@ -37,6 +37,7 @@ fn config(addr: &str) -> Config1 {
         },
         dpd: None,
         dpd_timeout: Duration::from_secs(150),
+        ike_lifetime: LifetimePolicy::Infinite,
     }
 }
 
@@ -84,8 +85,10 @@ impl Pair {
     }
 
     fn run(&mut self, aggressive: bool, until: SimTime, drop: &[usize]) {
-        self.eps[0].start_tunnel(SimTime::ZERO, 0, B.parse::<IpAddr>().unwrap(), aggressive);
-        self.flush(SimTime::ZERO, drop);
+        if self.sent == 0 {
+            self.eps[0].start_tunnel(SimTime::ZERO, 0, B.parse::<IpAddr>().unwrap(), aggressive);
+            self.flush(SimTime::ZERO, drop);
+        }
         while self.sched.peek_time().is_some_and(|t| t <= until) {
             let (now, ev) = self.sched.pop().unwrap();
             match ev {
@@ -428,4 +431,61 @@ fn quick_mode_with_pfs_carries_ke_and_both_ends_agree() {
     // bytes of payloads, a multiple of 16, so strongSwan's padding adds a whole block: 416.
     assert_eq!(p.sizes()[6..], [28 + 416, 28 + 416, 60]);
     assert_eq!(p.ipsec_pairs(), 1);
+}
+
+#[test]
+fn re_authentication_is_a_new_main_mode_whose_sa_adopts_the_ipsec_sas() {
+    let a = Config1 {
+        child_lifetime: LifetimePolicy::Infinite,
+        ike_lifetime: LifetimePolicy::StrongSwan {
+            rekey_time: Duration::from_secs(60),
+            rand_time: Duration::ZERO,
+            hard: HardExpiry::OverTime(Duration::from_secs(12)),
+            granularity: None,
+            ike: true,
+        },
+        ..config(A)
+    };
+    let b = Config1 {
+        child_lifetime: LifetimePolicy::Infinite,
+        ..config(B)
+    };
+    let mut p = Pair::new(a, b, 10);
+    let first = {
+        p.run(false, t(1000), &[]);
+        p.eps[0].isakmp_sas()[0].icookie
+    };
+    p.run(false, t(80_000), &[]);
+    let later: Vec<(usize, u8, usize)> = p
+        .wire
+        .iter()
+        .skip(9)
+        .map(|w| (w.1, w.2[18], w.2.len()))
+        .collect();
+    // A new Main Mode at 60 s (new cookies), then the old ISAKMP SA deleted 10 s later with
+    // a one-way Informational of 92 bytes; no new Quick Mode.
+    assert_eq!(
+        later,
+        vec![
+            (0, 2, 180),
+            (1, 2, 160),
+            (0, 2, 372),
+            (1, 2, 372),
+            (0, 2, 76),
+            (1, 2, 76),
+            (0, 5, 92)
+        ]
+    );
+    assert_eq!(p.wire[9].0, t(12 + 60_000));
+    assert_eq!(
+        p.wire[15].0,
+        t(12 + 60_000 + 12 + 10_000),
+        "10 s after the new Main Mode"
+    );
+    for ep in &p.eps {
+        let sas = ep.isakmp_sas();
+        assert_eq!(sas.len(), 1, "only the new ISAKMP SA is left");
+        assert_ne!(sas[0].icookie, first);
+        assert_eq!(sas[0].ipsec.len(), 1, "it holds the IPsec SA");
+    }
 }

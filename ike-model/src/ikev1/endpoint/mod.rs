@@ -50,6 +50,9 @@ pub struct Config1 {
     pub retransmit: RetransmitPolicy,
     /// ISAKMP SA lifetime proposed (seconds).
     pub ike_life_s: u32,
+    /// When the initiator re-authenticates (a new Main Mode with new cookies; strongSwan's
+    /// IKEv1 "rekey") and when the ISAKMP SA expires.
+    pub ike_lifetime: LifetimePolicy,
     /// IPsec SA lifetimes: when to rekey (a new Quick Mode) and when the SA expires.
     pub child_lifetime: LifetimePolicy,
     /// DPD (RFC 3706): probe after this long without hearing from the peer; off when
@@ -160,6 +163,14 @@ pub struct IsakmpSa {
     dpd_seq: u32,
     /// The DPD probe in flight.
     probe: Option<dpd::Probe>,
+    /// When we re-authenticate (initiator) and when the ISAKMP SA expires.
+    pub rekey_at: Option<SimTime>,
+    /// Hard expiry of the ISAKMP SA.
+    pub expire_at: Option<SimTime>,
+    /// The ISAKMP SA this one re-authenticates (its initiator cookie).
+    reauth_of: Option<u64>,
+    /// When the old ISAKMP SA replaced by a re-authentication is deleted.
+    delete_at: Option<SimTime>,
 }
 
 /// An IKEv1 endpoint.
@@ -225,7 +236,11 @@ impl Endpoint1 {
                     .ipsec
                     .iter()
                     .flat_map(|c| [if c.rekeyed { None } else { c.rekey_at }, c.expire_at]);
-                o.chain(timers)
+                o.chain(timers).chain([
+                    if s.initiator { s.rekey_at } else { None },
+                    s.expire_at,
+                    s.delete_at,
+                ])
             })
             .flatten()
             .chain((0..self.sas.len()).filter_map(|i| dpd::due(self, i)))
@@ -439,6 +454,7 @@ impl Endpoint1 {
             }
             quick_mode::lifetimes(self, now, i);
             dpd::fire(self, now, i);
+            phase1::lifetimes(self, now, i);
         }
         self.sas.retain(|s| !s.dead);
     }

@@ -83,6 +83,10 @@ fn new_sa(
         last_received: SimTime::ZERO,
         dpd_seq: 0,
         probe: None,
+        rekey_at: None,
+        expire_at: None,
+        reauth_of: None,
+        delete_at: None,
     }
 }
 
@@ -94,6 +98,18 @@ pub(super) fn initiate(
     peer: IpAddr,
     aggressive: bool,
 ) {
+    initiate_for(ep, now, tunnel, peer, aggressive, None);
+}
+
+/// Starts Phase 1 as initiator, re-authenticating the ISAKMP SA with cookie `reauth_of`.
+fn initiate_for(
+    ep: &mut Endpoint1,
+    now: SimTime,
+    tunnel: u32,
+    peer: IpAddr,
+    aggressive: bool,
+    reauth_of: Option<u64>,
+) {
     let local = SocketAddr::new(ep.cfg.addr, 500);
     let mut sa = new_sa(
         ep,
@@ -104,6 +120,7 @@ pub(super) fn initiate(
         SocketAddr::new(peer, 500),
     );
     sa.icookie = ep.random_cookie();
+    sa.reauth_of = reauth_of;
     let sa_payload = phase1_sa(ep.cfg.encr, sa.group, ep.cfg.ike_life_s).encode();
     sa.sai_b = sa_payload.clone();
     ep.sas.push(sa);
@@ -264,6 +281,53 @@ fn derive(ep: &mut Endpoint1, i: usize, dh: &DhPrivate) -> bool {
     true
 }
 
+/// Re-authenticates and expires ISAKMP SA `i` when its time has come, and deletes an old
+/// one 10 s after its replacement took over.
+pub(super) fn lifetimes(ep: &mut Endpoint1, now: SimTime, i: usize) {
+    let due = |t: Option<SimTime>| t.is_some_and(|t| t <= now);
+    let sa = &ep.sas[i];
+    if !sa.established || sa.dead {
+        return;
+    }
+    if due(sa.delete_at) || due(sa.expire_at) {
+        ep.sas[i].delete_at = None;
+        ep.sas[i].expire_at = None;
+        for spi in ep.sas[i].ipsec.iter().map(|c| c.spi_in).collect::<Vec<_>>() {
+            super::quick_mode::delete_ipsec(
+                ep,
+                now,
+                i,
+                spi,
+                SaChange::Expired,
+                "ISAKMP SA expired",
+            );
+        }
+        super::quick_mode::delete_isakmp(ep, now, i);
+        return;
+    }
+    if sa.initiator && due(sa.rekey_at) {
+        let (tunnel, peer, aggressive, ic) = (sa.tunnel, sa.peer.ip(), sa.aggressive, sa.icookie);
+        ep.sas[i].rekey_at = None;
+        initiate_for(ep, now, tunnel, peer, aggressive, Some(ic));
+    }
+}
+
+/// Moves the IPsec SAs of the tunnel's other ISAKMP SAs to SA `i` (the re-authenticated
+/// one) and returns the index of the SA they came from.
+fn adopt(ep: &mut Endpoint1, i: usize) -> Option<usize> {
+    let (tunnel, cookie) = (ep.sas[i].tunnel, ep.sas[i].icookie);
+    let old = ep.sas.iter().position(|s| {
+        s.tunnel == tunnel
+            && s.icookie != cookie
+            && s.established
+            && !s.dead
+            && s.delete_at.is_none()
+    })?;
+    let children = std::mem::take(&mut ep.sas[old].ipsec);
+    ep.sas[i].ipsec.extend(children);
+    Some(old)
+}
+
 fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
     ep.set_state(i, now, "IKE_P1_COMPLETE");
     ep.sas[i].established = true;
@@ -279,6 +343,23 @@ fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
     };
     ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, reason);
     ep.set_state(i, now, "QM_IDLE");
+    let initiated = ep.sas[i].initiator;
+    let t = ep.cfg.ike_lifetime.draw(initiated, &mut ep.rng);
+    ep.sas[i].rekey_at = t.rekey_after.map(|d| now + d);
+    ep.sas[i].expire_at = t.expire_after.map(|d| now + d);
+    // A re-authentication: the new ISAKMP SA takes over the IPsec SAs; the initiator
+    // deletes the old one 10 s later (strongSwan).
+    if let Some(old) = adopt(ep, i)
+        && ep.sas[i].initiator
+    {
+        ep.sas[old].delete_at = Some(now + sim_core::Duration::from_secs(10));
+        ep.sas[old].rekey_at = None;
+    }
+}
+
+/// Whether Phase 1 on SA `i` re-authenticated an existing ISAKMP SA (no new Quick Mode).
+fn is_reauth(ep: &Endpoint1, i: usize) -> bool {
+    ep.sas[i].reauth_of.is_some()
 }
 
 /// Handles a Phase 1 message after the first, at either end.
@@ -348,11 +429,17 @@ pub(super) fn on_message(
                 &sa.sai_b,
                 &idi,
             );
-            let out = vec![
-                p(payload::ID, idi),
-                p(payload::HASH, hash_i),
-                initial_contact(sa.icookie, sa.rcookie),
-            ];
+            let mut out = vec![p(payload::ID, idi), p(payload::HASH, hash_i)];
+            // INITIAL-CONTACT only when no other ISAKMP SA with the peer is up (not when
+            // re-authenticating): 108 bytes instead of 76, as in the reference capture.
+            let peer = sa.peer.ip();
+            if !ep
+                .sas
+                .iter()
+                .any(|s| s.established && !s.dead && s.peer.ip() == peer)
+            {
+                out.push(initial_contact(sa.icookie, sa.rcookie));
+            }
             let m = ep.build(i, exchange::MAIN_MODE, 0, &out, true);
             ep.send(i, now, m, Some((0, k, Purpose::Establish, true)));
             ep.set_state(i, now, "IKE_I_MM5");
@@ -384,7 +471,9 @@ pub(super) fn on_message(
             ep.set_state(i, now, "IKE_I_MM6");
             ep.answered(i, now, 0, Outcome::Success);
             established(ep, i, now);
-            super::quick_mode::initiate(ep, now, i, None);
+            if !is_reauth(ep, i) {
+                super::quick_mode::initiate(ep, now, i, None);
+            }
         }
         // Main Mode, responder.
         (false, false, "IKE_R_MM2") => {
@@ -509,7 +598,9 @@ pub(super) fn on_message(
             ep.answered(i, now, 0, Outcome::Success);
             ep.send(i, now, m, None);
             established(ep, i, now);
-            super::quick_mode::initiate(ep, now, i, None);
+            if !is_reauth(ep, i) {
+                super::quick_mode::initiate(ep, now, i, None);
+            }
         }
         (false, true, "IKE_R_AM2") => {
             let Some(hash_i) = find(payloads, payload::HASH) else {
