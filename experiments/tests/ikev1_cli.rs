@@ -61,7 +61,11 @@ fn main_mode_quick_mode_and_rekeys_match_the_reference() {
     // Rekeys are Quick Modes of 172/172/60; IPsec deletes one-way Informationals of 76; the
     // re-authentication a Main Mode without INITIAL-CONTACT (MM5 76 bytes) and the old
     // ISAKMP SA's delete 92 bytes, as in the reference capture.
-    let mm: Vec<usize> = m[9..].iter().filter(|x| x.0 == "MAIN_MODE").map(|x| x.1).collect();
+    let mm: Vec<usize> = m[9..]
+        .iter()
+        .filter(|x| x.0 == "MAIN_MODE")
+        .map(|x| x.1)
+        .collect();
     assert_eq!(mm, vec![180, 160, 372, 372, 76, 76]);
     for (ex, len) in &m[9..] {
         match ex.as_str() {
@@ -71,7 +75,12 @@ fn main_mode_quick_mode_and_rekeys_match_the_reference() {
             other => panic!("{other}"),
         }
     }
-    assert_eq!(m.iter().filter(|x| x.0 == "INFORMATIONAL_V1" && x.1 == 92).count(), 1);
+    assert_eq!(
+        m.iter()
+            .filter(|x| x.0 == "INFORMATIONAL_V1" && x.1 == 92)
+            .count(),
+        1
+    );
     assert_eq!(s["tunnels_established"], 1);
     assert_eq!(s["exchanges"]["MAIN_MODE"]["success"], 2);
     let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();

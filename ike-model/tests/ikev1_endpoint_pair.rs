@@ -489,3 +489,39 @@ fn re_authentication_is_a_new_main_mode_whose_sa_adopts_the_ipsec_sas() {
         assert_eq!(sas[0].ipsec.len(), 1, "it holds the IPsec SA");
     }
 }
+
+#[test]
+fn a_shorter_responder_lifetime_is_announced_and_used_by_both() {
+    let b = Config1 {
+        child_lifetime: LifetimePolicy::StrongSwan {
+            rekey_time: Duration::from_secs(100),
+            rand_time: Duration::ZERO,
+            hard: HardExpiry::LifeTime(Duration::from_secs(20)),
+            granularity: None,
+            ike: false,
+        },
+        ..config(B)
+    };
+    let a = Config1 {
+        child_lifetime: LifetimePolicy::StrongSwan {
+            rekey_time: Duration::from_secs(100),
+            rand_time: Duration::ZERO,
+            hard: HardExpiry::LifeTime(Duration::from_secs(32)),
+            granularity: None,
+            ike: false,
+        },
+        ..config(A)
+    };
+    let mut p = Pair::new(a, b, 11);
+    p.run(false, t(1000), &[]);
+    // QM2 carries N(RESPONDER-LIFETIME) (24 bytes): 160 bytes of payloads, padded to 176.
+    assert_eq!(p.sizes()[6..], [172, 28 + 176, 60]);
+    for ep in &p.eps {
+        let c = &ep.isakmp_sas()[0].ipsec[0];
+        let left = c.expire_at.unwrap().as_nanos() / 1_000_000;
+        assert!(
+            (20_000..20_100).contains(&left),
+            "both expire after 20 s: {left} ms"
+        );
+    }
+}

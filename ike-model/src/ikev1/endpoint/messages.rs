@@ -259,3 +259,54 @@ pub fn parse_delete(body: &[u8]) -> Option<(u8, Vec<Vec<u8>>)> {
         .collect();
     (body.len() == 8 + size * n).then_some((proto, spis))
 }
+
+/// RESPONDER-LIFETIME (RFC 2407 §4.6.3.1) about ESP SA `spi`: the lifetime the responder
+/// will use, as SA attributes (seconds).
+pub fn responder_lifetime(spi: u32, seconds: u32) -> RawPayload {
+    let mut b = vec![0, 0, 0, 1, protocol::ESP, 4];
+    b.extend_from_slice(&notify::RESPONDER_LIFETIME.to_be_bytes());
+    b.extend_from_slice(&spi.to_be_bytes());
+    b.extend_from_slice(&[0x80, 0x01, 0x00, 0x01]); // SA Life Type: seconds
+    match life(2, seconds) {
+        Attribute::Basic(t, v) => {
+            b.extend_from_slice(&(t | 0x8000).to_be_bytes());
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        Attribute::Variable(t, v) => {
+            b.extend_from_slice(&t.to_be_bytes());
+            b.extend_from_slice(&(v.len() as u16).to_be_bytes());
+            b.extend_from_slice(&v);
+        }
+    }
+    RawPayload {
+        ty: payload::N,
+        body: b,
+    }
+}
+
+/// The lifetime in seconds a RESPONDER-LIFETIME notify body carries.
+pub fn parse_responder_lifetime(body: &[u8]) -> Option<u32> {
+    if body.len() < 8 || u16::from_be_bytes([body[6], body[7]]) != notify::RESPONDER_LIFETIME {
+        return None;
+    }
+    let attrs = body.get(8 + usize::from(body[5])..)?;
+    let mut k = 0;
+    while k + 4 <= attrs.len() {
+        let t = u16::from_be_bytes([attrs[k], attrs[k + 1]]);
+        if t & 0x8000 != 0 {
+            let v = u16::from_be_bytes([attrs[k + 2], attrs[k + 3]]);
+            if t & 0x7fff == 2 {
+                return Some(u32::from(v));
+            }
+            k += 4;
+        } else {
+            let len = usize::from(u16::from_be_bytes([attrs[k + 2], attrs[k + 3]]));
+            let v = attrs.get(k + 4..k + 4 + len)?;
+            if t == 2 && len <= 4 {
+                return Some(v.iter().fold(0u32, |a, b| a << 8 | u32::from(*b)));
+            }
+            k += 4 + len;
+        }
+    }
+    None
+}

@@ -209,11 +209,14 @@ pub(super) fn on_message(
         // lifetime of our own we echo the initiator's and leave the expiry to it, as the
         // reference responder (rekey_time = life_time = 0) does.
         let ours = ep.ipsec_life_s();
+        // The SA echoes the proposal (RFC 2407 §4.6.3.1); a shorter lifetime of ours goes
+        // in a RESPONDER-LIFETIME notify instead.
         let (life, local_life) = match (life, ours) {
             (0, ours) => (ours, ours),
             (theirs, 0) => (theirs, 0),
-            (theirs, ours) => (theirs.min(ours), theirs.min(ours)),
+            (theirs, ours) => (theirs, theirs.min(ours)),
         };
+        let shorter = (life != 0 && local_life != 0 && local_life < life).then_some(local_life);
         let mut out = vec![
             p(
                 payload::SA,
@@ -225,6 +228,9 @@ pub(super) fn on_message(
             out.push(p(payload::KE, d.public().to_vec()));
         }
         out.extend(ids.into_iter().map(|b| p(payload::ID, b)));
+        if let Some(l) = shorter {
+            out.push(super::messages::responder_lifetime(spi_in, l));
+        }
         let h2 = hash2(PRF, &keys.skeyid_a, mid, &ni, &encode_chain(&out).1);
         let mut all = vec![p(payload::HASH, h2)];
         all.extend(out);
@@ -267,6 +273,12 @@ pub(super) fn on_message(
             ep.sas[i].quick.remove(&mid);
             return;
         };
+        // A RESPONDER-LIFETIME shortens what we proposed.
+        let life = payloads
+            .iter()
+            .filter(|x| x.ty == payload::N)
+            .find_map(|n| super::messages::parse_responder_lifetime(&n.body))
+            .map_or(life, |l| if life == 0 { l } else { life.min(l) });
         let gxy = match (&q.dh, find(payloads, payload::KE)) {
             (Some(d), Some(k)) => d.shared_secret(&k).ok(),
             _ => None,
