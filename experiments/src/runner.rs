@@ -90,6 +90,7 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
     let retransmit = p.retransmit.clone().unwrap_or(match p.preset {
         Preset::StrongSwan | Preset::Srx => RetransmitPolicy::strongswan(),
         Preset::Libreswan => RetransmitPolicy::libreswan(),
+        Preset::Cisco => RetransmitPolicy::cisco(),
     });
     Ok(EndpointConfig {
         addr: p.address,
@@ -112,21 +113,22 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         force_encap: p.encap,
         flavour: match p.preset {
             Preset::Srx => Flavour::Srx,
-            Preset::StrongSwan | Preset::Libreswan => Flavour::StrongSwan,
+            Preset::StrongSwan | Preset::Libreswan | Preset::Cisco => Flavour::StrongSwan,
         },
         ike_lifetime: p.ike_lifetime.clone().unwrap_or_else(|| match p.preset {
             Preset::StrongSwan => LifetimePolicy::strongswan_ike(),
             Preset::Libreswan => LifetimePolicy::libreswan(),
             Preset::Srx => LifetimePolicy::srx(28_800),
+            Preset::Cisco => LifetimePolicy::srx(86_400),
         }),
         child_lifetime: p.child_lifetime.clone().unwrap_or_else(|| match p.preset {
             Preset::StrongSwan => LifetimePolicy::strongswan_child(),
             Preset::Libreswan => LifetimePolicy::libreswan(),
-            Preset::Srx => LifetimePolicy::srx(3_600),
+            Preset::Srx | Preset::Cisco => LifetimePolicy::srx(3_600),
         }),
         rekey_style: match p.preset {
             Preset::Libreswan => RekeyStyle::Libreswan,
-            Preset::StrongSwan | Preset::Srx => RekeyStyle::StrongSwan,
+            Preset::StrongSwan | Preset::Srx | Preset::Cisco => RekeyStyle::StrongSwan,
         },
         restart_when_childless: p.preset == Preset::Srx,
     })

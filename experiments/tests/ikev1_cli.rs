@@ -155,3 +155,49 @@ fn ikev1_runs_are_byte_identical_for_equal_seeds() {
     std::fs::remove_dir_all(a).unwrap();
     std::fs::remove_dir_all(b).unwrap();
 }
+
+#[test]
+fn a_cisco_like_initiator_retransmits_every_10s_and_gives_up_at_60s() {
+    let dir = std::env::temp_dir().join(format!("ikesim-v1-cisco-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("s.ron");
+    std::fs::write(
+        &scenario,
+        r#"Scenario(
+        duration: "2m",
+        network: (forward: (delay: "5ms"), filters: { "b": [(what: Udp(Some(500)))] }),
+        peers: { "a": (address: "192.0.2.1", preset: Cisco), "b": (address: "192.0.2.2") },
+        tunnels: [(initiator: "a", responder: "b", version: IKEv1Main)],
+    )"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sent: Vec<String> = std::fs::read_to_string(out.join("messages.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        sent,
+        ["0", "10", "20", "30", "40", "50"].map(|s| format!("{s}.000000000"))
+    );
+    let ex = std::fs::read_to_string(out.join("exchanges.csv")).unwrap();
+    let row: Vec<&str> = ex.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(
+        (row[2], row[7], row[9], row[10]),
+        ("MAIN_MODE", "60.000000000", "5", "timeout")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

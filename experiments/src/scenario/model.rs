@@ -116,6 +116,9 @@ pub enum Preset {
     Libreswan,
     /// A Juniper SRX-like gateway: fewer notifies, no MOBIKE, IKE 28800 s / IPsec 3600 s.
     Srx,
+    /// A Cisco IOS-like gateway: retransmission every 10 s, 5 times; ISAKMP lifetime
+    /// 86400 s, IPsec 3600 s (IOS defaults); no MOBIKE.
+    Cisco,
 }
 
 /// One IKE peer: its address and policy. Left-out policy fields come from the preset.

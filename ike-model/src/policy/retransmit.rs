@@ -63,6 +63,22 @@ impl RetransmitPolicy {
         }
     }
 
+    /// A Cisco IOS-like peer: a constant 10 s between retransmissions (as IOS `debug crypto
+    /// isakmp` output shows: "retransmitting phase 1" 10 s after the first send), 5
+    /// retransmissions (IOS prints "attempt N of 5: retransmit phase 1"), so it gives up one
+    /// interval after the fifth, at 60 s. The count is from IOS's message format, not from a
+    /// measured capture.
+    pub fn cisco() -> Self {
+        RetransmitPolicy {
+            timeout: Duration::from_secs(10),
+            base: 1.0,
+            tries: 5,
+            jitter: 0.0,
+            max_interval: None,
+            give_up_after: None,
+        }
+    }
+
     /// Checks the values a scenario gave.
     pub fn validate(&self) -> Result<(), String> {
         if self.timeout == Duration::ZERO {
