@@ -166,6 +166,7 @@ fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
         child_lifetime: v2.child_lifetime,
         dpd: v2.dpd,
         dpd_timeout: sim_core::Duration::from_secs(150),
+        lifetimes: s.peers[name].ikev1_lifetimes,
     })
 }
 

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use ike_model::crypto::{DhGroup, EncrAlg, IntegAlg};
 use ike_model::events::{Event, ExchangeKind, Outcome};
-use ike_model::ikev1::endpoint::{Config1, Endpoint1};
+use ike_model::ikev1::endpoint::{Config1, Endpoint1, LifetimeNegotiation};
 use ike_model::policy::lifetime::HardExpiry;
 use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
 use sim_core::{Duration, RngStreams, Scheduler, SimTime};
@@ -38,6 +38,7 @@ fn config(addr: &str) -> Config1 {
         dpd: None,
         dpd_timeout: Duration::from_secs(150),
         ike_lifetime: LifetimePolicy::Infinite,
+        lifetimes: LifetimeNegotiation::ResponderLifetime,
     }
 }
 

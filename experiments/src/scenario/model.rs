@@ -158,6 +158,10 @@ pub struct PeerSpec {
     /// strongSwan's `encap = yes`: fake a NAT so ESP goes in UDP 4500.
     #[serde(default)]
     pub encap: bool,
+    /// IKEv1: what a Quick Mode responder does with a proposed lifetime longer than its own
+    /// (`ResponderLifetime`, `Accept` or `Refuse`).
+    #[serde(default)]
+    pub ikev1_lifetimes: ike_model::ikev1::endpoint::LifetimeNegotiation,
     /// As responder, answer IKE_SA_INIT with a COOKIE once this many IKE SAs are half-open
     /// (strongSwan's default is 30); never when left out.
     #[serde(default)]

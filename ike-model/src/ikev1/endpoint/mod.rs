@@ -27,6 +27,20 @@ use crate::policy::{LifetimePolicy, RetransmitPolicy};
 
 pub use messages::{VID_DPD, VID_NATT, VID_XAUTH};
 
+/// What a Quick Mode responder does with a proposed IPsec lifetime longer than its own
+/// (RFC 2407 §4.5.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LifetimeNegotiation {
+    /// Accept the proposal and announce its own, shorter lifetime with RESPONDER-LIFETIME;
+    /// both use the shorter (strongSwan, Cisco IOS).
+    #[default]
+    ResponderLifetime,
+    /// Accept and use the proposed lifetime.
+    Accept,
+    /// Refuse the proposal.
+    Refuse,
+}
+
 /// How this IKEv1 endpoint negotiates.
 #[derive(Clone, Debug)]
 pub struct Config1 {
@@ -55,6 +69,8 @@ pub struct Config1 {
     pub ike_lifetime: LifetimePolicy,
     /// IPsec SA lifetimes: when to rekey (a new Quick Mode) and when the SA expires.
     pub child_lifetime: LifetimePolicy,
+    /// What to do with proposed IPsec lifetimes longer than ours.
+    pub lifetimes: LifetimeNegotiation,
     /// DPD (RFC 3706): probe after this long without hearing from the peer; off when
     /// `None` (strongSwan's `dpd_delay`).
     pub dpd: Option<Duration>,

@@ -217,6 +217,19 @@ pub(super) fn on_message(
             (theirs, ours) => (theirs, theirs.min(ours)),
         };
         let shorter = (life != 0 && local_life != 0 && local_life < life).then_some(local_life);
+        let (local_life, shorter) = match ep.cfg.lifetimes {
+            super::LifetimeNegotiation::ResponderLifetime => (local_life, shorter),
+            // Take the initiator's lifetime as it is.
+            super::LifetimeNegotiation::Accept => (life, None),
+            // A longer lifetime than ours is not acceptable (RFC 2407 §4.5.4 leaves the
+            // choice to the responder).
+            super::LifetimeNegotiation::Refuse if shorter.is_some() => {
+                ep.sas[i].quick.remove(&mid);
+                ep.drop_datagram(now, "Quick Mode lifetime longer than ours");
+                return;
+            }
+            super::LifetimeNegotiation::Refuse => (local_life, None),
+        };
         let mut out = vec![
             p(
                 payload::SA,
