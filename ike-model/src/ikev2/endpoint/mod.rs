@@ -18,6 +18,7 @@ pub mod messages;
 mod nat;
 mod rekey_ike_sa;
 mod sa;
+mod sad_ops;
 pub mod selectors;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -27,7 +28,7 @@ use rand::Rng;
 use sim_core::{SimRng, SimTime};
 
 use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
-use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind};
+use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, PayloadType};
 use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
 use crate::ikev2::keys::IkeSuite;
@@ -726,197 +727,5 @@ impl Endpoint {
                 outcome,
             },
         ));
-    }
-
-    fn sa_event(
-        &mut self,
-        i: usize,
-        now: SimTime,
-        kind: SaKind,
-        spi: String,
-        change: SaChange,
-        reason: &str,
-    ) {
-        let tunnel = self.sas[i].tunnel;
-        self.events.push_back((
-            now,
-            Event::Sa {
-                tunnel,
-                kind,
-                spi,
-                change,
-                reason: reason.to_string(),
-            },
-        ));
-    }
-
-    /// Moves SA `i` to `state`, reporting the change.
-    fn set_ike_state(&mut self, i: usize, now: SimTime, state: IkeState) {
-        let before = self.sas[i].state;
-        self.sas[i].state = state;
-        if before.name() == state.name() {
-            return;
-        }
-        let sa = &self.sas[i];
-        self.events.push_back((
-            now,
-            Event::State {
-                tunnel: sa.tunnel,
-                kind: SaKind::Ike,
-                spi: sa.spi_string(),
-                state: state.name(),
-            },
-        ));
-    }
-
-    /// Moves CHILD_SA `k` of SA `i` to `state`, reporting the change.
-    fn set_child_state(&mut self, i: usize, k: usize, now: SimTime, state: ChildState) {
-        let c = &mut self.sas[i].children[k];
-        if c.state == state {
-            return;
-        }
-        c.state = state;
-        let spi = format!("{:08x}", c.spi_in);
-        let tunnel = self.sas[i].tunnel;
-        self.events.push_back((
-            now,
-            Event::State {
-                tunnel,
-                kind: SaKind::Child,
-                spi,
-                state: state.name(),
-            },
-        ));
-    }
-
-    /// Installs a CHILD_SA on SA `i` and starts its lifetime; with `outbound` our traffic
-    /// moves to it at once.
-    fn install_child(
-        &mut self,
-        i: usize,
-        now: SimTime,
-        child: ChildSa,
-        reason: &str,
-        outbound: bool,
-    ) {
-        let spi = format!("{:08x}", child.spi_in);
-        self.sas[i].children.push(child);
-        let k = self.sas[i].children.len() - 1;
-        lifetimes::arm_child(self, i, k, now);
-        self.sa_event(
-            i,
-            now,
-            SaKind::Child,
-            spi.clone(),
-            SaChange::Installed,
-            reason,
-        );
-        let tunnel = self.sas[i].tunnel;
-        self.events.push_back((
-            now,
-            Event::State {
-                tunnel,
-                kind: SaKind::Child,
-                spi,
-                state: ChildState::Installed.name(),
-            },
-        ));
-        if outbound {
-            self.set_outbound(i, k, now);
-        }
-    }
-
-    /// Moves our outbound traffic of SA `i` to CHILD_SA `k`.
-    fn set_outbound(&mut self, i: usize, k: usize, now: SimTime) {
-        for c in &mut self.sas[i].children {
-            c.outbound = false;
-        }
-        self.sas[i].children[k].outbound = true;
-        let spi = format!("{:08x}", self.sas[i].children[k].spi_in);
-        self.sa_event(i, now, SaKind::Child, spi, SaChange::Outbound, "switched");
-    }
-
-    /// Removes CHILD_SA `k` of SA `i`; its inbound SPI lingers 5 s. If our traffic used
-    /// it, it moves to the newest installed CHILD_SA.
-    fn remove_child(&mut self, i: usize, k: usize, now: SimTime, change: SaChange, reason: &str) {
-        let c = self.sas[i].children.remove(k);
-        let spi = format!("{:08x}", c.spi_in);
-        self.sa_event(i, now, SaKind::Child, spi, change, reason);
-        self.lingering
-            .push((self.sas[i].tunnel, c.spi_in, now + INBOUND_LINGER));
-        if c.outbound
-            && !self.sas[i].children.iter().any(|c| c.outbound)
-            && let Some(n) = self.sas[i]
-                .children
-                .iter()
-                .rposition(|c| c.state == ChildState::Installed)
-        {
-            self.set_outbound(i, n, now);
-        }
-    }
-
-    /// Our inbound ESP SPIs: those of installed CHILD_SAs and of deleted ones still
-    /// lingering.
-    pub fn inbound_spis(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self
-            .sas
-            .iter()
-            .flat_map(|s| s.children.iter().map(|c| c.spi_in))
-            .chain(self.lingering.iter().map(|l| l.1))
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// The peer's SPI our outbound traffic of `tunnel` uses, if any.
-    pub fn outbound_spi(&self, tunnel: u32) -> Option<u32> {
-        self.sas
-            .iter()
-            .filter(|s| s.tunnel == tunnel)
-            .flat_map(|s| &s.children)
-            .find(|c| c.outbound)
-            .map(|c| c.spi_out)
-    }
-
-    /// Uninstalls the inbound SPIs whose linger ended.
-    fn expire_lingering(&mut self, now: SimTime) {
-        let mut k = 0;
-        while k < self.lingering.len() {
-            let (tunnel, spi, until) = self.lingering[k];
-            if until <= now {
-                self.lingering.remove(k);
-                self.events.push_back((
-                    now,
-                    Event::Sa {
-                        tunnel,
-                        kind: SaKind::Child,
-                        spi: format!("{spi:08x}"),
-                        change: SaChange::InboundRemoved,
-                        reason: "linger ended".into(),
-                    },
-                ));
-            } else {
-                k += 1;
-            }
-        }
-    }
-
-    /// Destroys SA `i` and its CHILD_SAs; requests in flight end as aborted.
-    fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
-        for p in std::mem::take(&mut self.sas[i].pending) {
-            self.finish_pending(i, now, &p, Outcome::Aborted(reason.to_string()));
-        }
-        for c in &mut self.sas[i].children {
-            c.outbound = false;
-        }
-        while !self.sas[i].children.is_empty() {
-            self.remove_child(i, 0, now, SaChange::Deleted, reason);
-        }
-        // Only an SA that was installed (authenticated) is reported as deleted.
-        if self.sas[i].installed {
-            let spi = self.sas[i].spi_string();
-            self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
-        }
-        self.set_ike_state(i, now, IkeState::Dead);
     }
 }
