@@ -1,6 +1,7 @@
 //! experiments: scenario files, the runner, metrics and sweeps behind the `ikesim` program.
 
 pub mod availability;
+pub mod dataplane;
 pub mod inspect;
 pub mod messages;
 pub mod metrics;

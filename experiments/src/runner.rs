@@ -2,7 +2,7 @@
 //! them with the engine, and writes the outputs. One wake-up per endpoint is kept in the
 //! queue; a wake-up made stale by a newer one is ignored by its generation number.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,6 +33,7 @@ enum Ev {
     Start { tunnel: usize },
     Wake { peer: usize, generation: u64 },
     Action { index: usize },
+    Traffic { tunnel: usize, dir: u8 },
 }
 
 impl From<NetEvent> for Ev {
@@ -272,6 +273,20 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     for (k, a) in s.actions.iter().enumerate() {
         sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
     }
+    let mut dataplane = crate::dataplane::DataPlane::default();
+    let mut flow_rngs: BTreeMap<(u32, u8), sim_core::SimRng> = BTreeMap::new();
+    for (t, spec) in s.tunnels.iter().enumerate() {
+        if let Some(tr) = &spec.traffic {
+            let at = SimTime::ZERO + tr.start.unwrap_or(spec.start);
+            for dir in 0..2u8 {
+                flow_rngs.insert(
+                    (t as u32, dir),
+                    streams.stream(&format!("traffic/{t}/{dir}")),
+                );
+                sched.schedule_at(at, Ev::Traffic { tunnel: t, dir });
+            }
+        }
+    }
     let mut commands_refused = 0u64;
     let mut messages = crate::messages::MessageLog::default();
     let peer_names: Vec<(std::net::IpAddr, String)> = names
@@ -348,6 +363,37 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 }
                 Some(i)
             }
+            Ev::Traffic { tunnel, dir } => {
+                let spec = &s.tunnels[tunnel];
+                let tr = spec.traffic.as_ref().expect("scheduled for traffic");
+                let (from, to) = if dir == 0 {
+                    (&spec.initiator, &spec.responder)
+                } else {
+                    (&spec.responder, &spec.initiator)
+                };
+                let (si, src, dst) = (peer_index(from), s.peers[from].address, s.peers[to].address);
+                let t = tunnel as u32;
+                let outbound = if spec.version == ScenarioVersion::IKEv2 {
+                    peers[si].ep.esp_outbound(t)
+                } else {
+                    peers[si].v1.esp_outbound(t)
+                };
+                let rng = flow_rngs.get_mut(&(t, dir)).expect("flow stream");
+                if let Some(esp) =
+                    dataplane.offer(now, (t, dir), outbound, (src, dst), tr.bytes, rng)
+                {
+                    let pkt = if esp.encap {
+                        Packet::udp(src, NATT_PORT, dst, NATT_PORT, esp.bytes)
+                    } else {
+                        Packet::esp(src, dst, esp.bytes)
+                    };
+                    let id = built.net.send(&mut sched, &mut trace, peers[si].node, pkt);
+                    dataplane.sent_as((t, dir), id);
+                }
+                let gap = crate::dataplane::next_gap(tr.rate_pps, tr.poisson, rng);
+                sched.schedule_at(now + gap, Ev::Traffic { tunnel, dir });
+                None
+            }
             Ev::Wake { peer, generation } => {
                 if peers[peer].generation != generation {
                     None
@@ -360,6 +406,28 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             }
             Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
                 let i = peers.iter().position(|p| p.node == d.node)?;
+                let esp = match d.packet.transport {
+                    Transport::Esp => Some(&d.packet.payload[..]),
+                    Transport::Udp { dst_port, .. }
+                        if dst_port == NATT_PORT
+                            && d.packet.payload.len() > 4
+                            && d.packet.payload[..4] != [0, 0, 0, 0] =>
+                    {
+                        Some(&d.packet.payload[..])
+                    }
+                    _ => None,
+                };
+                if let Some(bytes) = esp {
+                    let keys = crate::dataplane::DataPlane::spi(bytes).and_then(|spi| {
+                        peers[i]
+                            .ep
+                            .esp_inbound(spi)
+                            .or_else(|| peers[i].v1.esp_inbound(spi))
+                            .map(|(_, k)| k)
+                    });
+                    dataplane.receive(d.packet.id, bytes, keys);
+                    return None;
+                }
                 messages.received(d.packet.id, now);
                 if let Transport::Udp { src_port, dst_port } = d.packet.transport {
                     let from = SocketAddr::new(d.packet.src, src_port);
@@ -441,6 +509,15 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         }
     }
 
+    // ESP packets still scheduled to arrive are in flight; the others were lost.
+    let events_processed = sched.processed();
+    let mut travelling = BTreeSet::new();
+    while let Some((_, ev)) = sched.pop() {
+        if let Ev::Net(NetEvent::Arrive { packet, .. }) = ev {
+            travelling.insert(packet.id);
+        }
+    }
+    dataplane.settle(&travelling);
     // The SAD of every peer at the end, as `swanctl --list-sas` would show it.
     for p in &peers {
         for sa in p.ep.ike_sas() {
@@ -535,6 +612,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     }
     metrics.write_csvs(out)?;
     messages.write(out)?;
+    dataplane.write_csv(out)?;
+    if s.outputs.pcap {
+        dataplane.write_esp_sa(out)?;
+    }
     if s.outputs.trace {
         let mut f = AtomicFile::create(out.join("trace.log"))?;
         trace.write_text(&built.net.names(), &mut f)?;
@@ -547,7 +628,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "seed": seed,
         "fingerprint": trace.fingerprint(),
         "sim_time_s": secs(s.duration.as_nanos()),
-        "events": sched.processed(),
+        "events": events_processed,
         "tunnels": s.tunnels.len(),
         "tunnels_established": est.len(),
         "establishment_time": Spread::of(est.iter().map(|(_, d)| *d).collect()),
@@ -563,6 +644,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "dropped_by_reason": metrics.dropped_by_reason(),
         "commands_refused": commands_refused,
         "rekeying": metrics.rekey_summary(end),
+        "traffic": dataplane.summary(end),
         "duplicate_sas_at_end": duplicates(&peers, s.tunnels.len()),
     });
     write_atomic(
@@ -574,7 +656,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     }
     Ok(RunReport {
         summary,
-        events: sched.processed(),
+        events: events_processed,
     })
 }
 

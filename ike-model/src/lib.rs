@@ -3,6 +3,7 @@
 //! in as arguments, so the same code could drive a real UDP socket.
 
 pub mod crypto;
+pub mod esp;
 pub mod events;
 pub mod ikev1;
 pub mod ikev2;

@@ -204,6 +204,30 @@ pub struct TunnelSpec {
     /// Traffic behind the responder; its address when left out.
     #[serde(default)]
     pub responder_ts: Option<Vec<String>>,
+    /// ESP traffic through the tunnel, the same in both directions; none when left out.
+    #[serde(default)]
+    pub traffic: Option<TrafficSpec>,
+}
+
+/// A traffic source feeding a tunnel in each direction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSpec {
+    /// Packets per second in each direction.
+    pub rate_pps: f64,
+    /// Size of each inner IP packet.
+    #[serde(default = "default_packet_bytes")]
+    pub bytes: u32,
+    /// Poisson arrivals instead of a constant rate.
+    #[serde(default)]
+    pub poisson: bool,
+    /// When the sources start (the tunnel's start when left out).
+    #[serde(default)]
+    pub start: Option<Duration>,
+}
+
+fn default_packet_bytes() -> u32 {
+    200
 }
 
 /// What a run writes besides `summary.json`, `exchanges.csv` and `sa_events.csv`.

@@ -227,6 +227,34 @@ impl Endpoint1 {
         &self.sas
     }
 
+    fn esp_keys(&self, k: &(Vec<u8>, Vec<u8>)) -> crate::esp::EspKeys {
+        crate::esp::EspKeys {
+            encr: self.cfg.esp_encr,
+            encr_key: k.0.clone(),
+            integ: self.cfg.esp_integ,
+            integ_key: k.1.clone(),
+        }
+    }
+
+    /// Where our ESP traffic of `tunnel` goes: the newest IPsec SA's peer SPI and our
+    /// outbound keys (no NAT-T in IKEv1 here).
+    pub fn esp_outbound(&self, tunnel: u32) -> Option<(u32, crate::esp::EspKeys, bool)> {
+        self.sas
+            .iter()
+            .filter(|s| s.tunnel == tunnel && s.established && !s.dead)
+            .flat_map(|s| s.ipsec.iter())
+            .rfind(|c| !c.rekeyed)
+            .map(|c| (c.spi_out, self.esp_keys(&c.keys_out), false))
+    }
+
+    /// The keys of inbound SPI `spi` and its tunnel.
+    pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
+        self.sas.iter().find_map(|s| {
+            let c = s.ipsec.iter().find(|c| c.spi_in == spi)?;
+            Some((s.tunnel, self.esp_keys(&c.keys_in)))
+        })
+    }
+
     /// Adds a tunnel's policy.
     pub fn add_tunnel(&mut self, t: TunnelConfig) {
         self.tunnels.push(t);

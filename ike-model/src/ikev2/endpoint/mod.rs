@@ -172,7 +172,16 @@ pub struct Endpoint {
     /// Tunnels this endpoint started, with the peer's address.
     started: Vec<(u32, IpAddr)>,
     /// Inbound SPIs of deleted CHILD_SAs still accepted: (tunnel, SPI, until).
-    lingering: Vec<(u32, u32, SimTime)>,
+    lingering: Vec<Linger>,
+}
+
+/// A deleted CHILD_SA whose inbound SPI still accepts packets for a while.
+#[derive(Debug)]
+struct Linger {
+    tunnel: u32,
+    spi: u32,
+    until: SimTime,
+    keys: crate::esp::EspKeys,
 }
 
 /// The IKE port.
@@ -243,7 +252,7 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let linger = self.lingering.iter().map(|l| l.2).min();
+        let linger = self.lingering.iter().map(|l| l.until).min();
         let sas = (0..self.sas.len())
             .filter_map(|i| {
                 let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();

@@ -129,8 +129,13 @@ impl Endpoint {
         let c = self.sas[i].children.remove(k);
         let spi = format!("{:08x}", c.spi_in);
         self.sa_event(i, now, SaKind::Child, spi, change, reason);
-        self.lingering
-            .push((self.sas[i].tunnel, c.spi_in, now + INBOUND_LINGER));
+        let keys = self.child_esp_keys(&c, true);
+        self.lingering.push(super::Linger {
+            tunnel: self.sas[i].tunnel,
+            spi: c.spi_in,
+            until: now + INBOUND_LINGER,
+            keys,
+        });
         if c.outbound
             && !self.sas[i].children.iter().any(|c| c.outbound)
             && let Some(n) = self.sas[i]
@@ -149,7 +154,7 @@ impl Endpoint {
             .sas
             .iter()
             .flat_map(|s| s.children.iter().map(|c| c.spi_in))
-            .chain(self.lingering.iter().map(|l| l.1))
+            .chain(self.lingering.iter().map(|l| l.spi))
             .collect();
         v.sort_unstable();
         v
@@ -165,11 +170,66 @@ impl Endpoint {
             .map(|c| c.spi_out)
     }
 
+    /// The ESP keys of CHILD_SA `c` for our inbound (`inbound`) or outbound direction.
+    /// KEYMAT holds the keys of the initiator-to-responder direction first, where the
+    /// initiator is the one of the exchange that created the CHILD_SA (RFC 7296 §2.17).
+    pub(super) fn child_esp_keys(&self, c: &ChildSa, inbound: bool) -> crate::esp::EspKeys {
+        let from_us_is_i = c.initiated;
+        let use_i = from_us_is_i != inbound;
+        let (encr_key, integ_key) = if use_i {
+            (c.keys.encr_i.clone(), c.keys.integ_i.clone())
+        } else {
+            (c.keys.encr_r.clone(), c.keys.integ_r.clone())
+        };
+        crate::esp::EspKeys {
+            encr: self.cfg.esp_encr,
+            encr_key,
+            integ: self.cfg.esp_integ,
+            integ_key,
+        }
+    }
+
+    /// Where our ESP traffic of `tunnel` goes: the peer's SPI, our outbound keys, and whether
+    /// it is UDP-encapsulated (a NAT was seen or faked).
+    pub fn esp_outbound(&self, tunnel: u32) -> Option<(u32, crate::esp::EspKeys, bool)> {
+        self.sas
+            .iter()
+            .filter(|s| s.tunnel == tunnel)
+            .find_map(|s| {
+                let c = s.children.iter().find(|c| c.outbound)?;
+                Some((
+                    c.spi_out,
+                    self.child_esp_keys(c, false),
+                    s.nat_here || s.nat_there,
+                ))
+            })
+    }
+
+    /// The keys of inbound SPI `spi` (installed, or deleted less than 5 s ago) and its
+    /// tunnel.
+    pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
+        self.sas
+            .iter()
+            .find_map(|s| {
+                let c = s.children.iter().find(|c| c.spi_in == spi)?;
+                Some((s.tunnel, self.child_esp_keys(c, true)))
+            })
+            .or_else(|| {
+                self.lingering
+                    .iter()
+                    .find(|l| l.spi == spi)
+                    .map(|l| (l.tunnel, l.keys.clone()))
+            })
+    }
+
     /// Uninstalls the inbound SPIs whose linger ended.
     pub(super) fn expire_lingering(&mut self, now: SimTime) {
         let mut k = 0;
         while k < self.lingering.len() {
-            let (tunnel, spi, until) = self.lingering[k];
+            let (tunnel, spi, until) = {
+                let l = &self.lingering[k];
+                (l.tunnel, l.spi, l.until)
+            };
             if until <= now {
                 self.lingering.remove(k);
                 self.events.push_back((
