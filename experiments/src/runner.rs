@@ -110,6 +110,11 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         dpd: p.dpd,
         cookie_threshold: p.cookie_threshold,
         window: p.window.unwrap_or(1),
+        keepalive: match p.keepalive {
+            Some(d) if d == sim_core::Duration::ZERO => None,
+            Some(d) => Some(d),
+            None => Some(sim_core::Duration::from_secs(20)),
+        },
         mobike: p.mobike.unwrap_or(p.preset == Preset::StrongSwan),
         force_encap: p.encap,
         flavour: match p.preset {
@@ -180,6 +185,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         name: n.to_string(),
         addr: s.peers[n].address,
         isp_filter: s.network.filters.get(n).cloned().unwrap_or_default(),
+        nat_public: s.network.nat.get(n).map(|x| x.public),
     };
     let reverse = s
         .network
@@ -194,6 +200,26 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     );
     let mut built = topo.instantiate(&streams)?;
     let gateways = [built.nodes[0], built.nodes[3]];
+    // NATs at the ISP routers: the inside link is the gateway's access link (graph edges 0
+    // gw-a->isp-a and 5 gw-b->isp-b in two_site's order).
+    for (k, n) in names.iter().enumerate() {
+        if let Some(nat) = s.network.nat.get(n) {
+            let (isp, inside) = if k == 0 {
+                (built.nodes[1], built.links[0])
+            } else {
+                (built.nodes[2], built.links[5])
+            };
+            built.net.add_node_middlebox(
+                isp,
+                Box::new(sim_core::nat::Nat::new(
+                    format!("nat-{n}"),
+                    nat.public,
+                    inside,
+                    nat.idle_timeout,
+                )),
+            );
+        }
+    }
     let mut peers: Vec<Peer> = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let ep = Endpoint::new(
@@ -379,13 +405,19 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     peers[si].v1.esp_outbound(t)
                 };
                 let rng = flow_rngs.get_mut(&(t, dir)).expect("flow stream");
+                // Behind a NAT the SA knows where the peer really is (address and port).
+                let to_addr = outbound
+                    .as_ref()
+                    .and_then(|o| o.3)
+                    .unwrap_or(SocketAddr::new(dst, NATT_PORT));
+                let outbound = outbound.map(|(spi, k, encap, _)| (spi, k, encap));
                 if let Some(esp) =
                     dataplane.offer(now, (t, dir), outbound, (src, dst), tr.bytes, rng)
                 {
                     let pkt = if esp.encap {
-                        Packet::udp(src, NATT_PORT, dst, NATT_PORT, esp.bytes)
+                        Packet::udp(src, NATT_PORT, to_addr.ip(), to_addr.port(), esp.bytes)
                     } else {
-                        Packet::esp(src, dst, esp.bytes)
+                        Packet::esp(src, to_addr.ip(), esp.bytes)
                     };
                     let id = built.net.send(&mut sched, &mut trace, peers[si].node, pkt);
                     dataplane.sent_as((t, dir), id);

@@ -111,3 +111,41 @@ fn forced_encapsulation_gets_through_an_esp_block() {
     }
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn behind_a_nat_keepalives_keep_the_tunnel_working_across_rekeys() {
+    let (out, s) = run("nat-keepalive");
+    let rekeys = s["exchanges"]["CREATE_CHILD_SA"]["success"]
+        .as_u64()
+        .unwrap();
+    assert!(rekeys >= 4, "{rekeys} rekeys through the NAT");
+    for (dir, c) in traffic(&out) {
+        assert_eq!(
+            c[3] + c[7],
+            c[0],
+            "{dir}: ESP in UDP 4500 through the NAT, all delivered"
+        );
+    }
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    assert!(!trace.contains("no mapping"));
+    // gw-b sees gw-a at the NAT's public address and mapped port.
+    assert!(
+        trace.contains("<-> 198.51.100.7:"),
+        "{}",
+        &trace[trace.len() - 600..]
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn without_keepalives_the_nat_mapping_expires_and_the_trace_says_why() {
+    let (out, s) = run("nat-no-keepalive");
+    assert_eq!(s["exchanges"]["CREATE_CHILD_SA"]["timeout"], 1);
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    assert!(trace.contains("dropped by nat-gw-a: no mapping for 198.51.100.7:"));
+    // gw-b gave up its IKE SA; gw-a, which never heard of it, still holds its own.
+    let sad: Vec<&str> = trace.lines().filter(|l| l.contains(" sad ")).collect();
+    assert_eq!(sad.len(), 1, "{sad:?}");
+    assert!(sad[0].contains("gw-a"));
+    std::fs::remove_dir_all(out).unwrap();
+}

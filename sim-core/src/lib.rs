@@ -16,6 +16,7 @@
 pub mod dist;
 pub mod link;
 pub mod middlebox;
+pub mod nat;
 pub mod network;
 pub mod output;
 pub mod packet;

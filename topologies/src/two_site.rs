@@ -19,6 +19,9 @@ pub struct Site {
     pub addr: IpAddr,
     /// Rules of its ISP's filter (directions are seen from the ISP router).
     pub isp_filter: Vec<FilterRule>,
+    /// The public address of a NAT at its ISP router, if the site is behind one (the runner
+    /// attaches the NAT; the router owns the address so routes lead there).
+    pub nat_public: Option<IpAddr>,
 }
 
 /// The access link between a gateway and its ISP: 100 µs, lossless, unlimited rate.
@@ -34,8 +37,16 @@ pub fn access_link() -> LinkParams {
 pub fn two_site(a: &Site, b: &Site, wan_ab: LinkParams, wan_ba: LinkParams) -> Topology {
     let mut t = Topology::new();
     let ga = t.node(&a.name, Role::Gateway, vec![a.addr]);
-    let ia = t.node(&format!("isp-{}", a.name), Role::Isp, vec![]);
-    let ib = t.node(&format!("isp-{}", b.name), Role::Isp, vec![]);
+    let ia = t.node(
+        &format!("isp-{}", a.name),
+        Role::Isp,
+        a.nat_public.into_iter().collect(),
+    );
+    let ib = t.node(
+        &format!("isp-{}", b.name),
+        Role::Isp,
+        b.nat_public.into_iter().collect(),
+    );
     let gb = t.node(&b.name, Role::Gateway, vec![b.addr]);
     t.graph[ia].filter = a.isp_filter.clone();
     t.graph[ib].filter = b.isp_filter.clone();

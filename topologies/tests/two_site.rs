@@ -10,6 +10,7 @@ use topologies::{Site, two_site};
 
 fn site(name: &str, addr: &str, filter: Vec<FilterRule>) -> Site {
     Site {
+        nat_public: None,
         name: name.into(),
         addr: addr.parse().unwrap(),
         isp_filter: filter,

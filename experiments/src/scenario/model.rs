@@ -104,6 +104,24 @@ pub struct NetworkSpec {
     /// Drop rules applied at a peer's ISP, by peer name.
     #[serde(default)]
     pub filters: BTreeMap<String, Vec<FilterRule>>,
+    /// A NAT at a peer's ISP router, by peer name.
+    #[serde(default)]
+    pub nat: BTreeMap<String, NatSpec>,
+}
+
+/// A NAT in front of a peer: its public address and how long an idle mapping lives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatSpec {
+    /// The public address the peer's packets leave with.
+    pub public: IpAddr,
+    /// Mappings idle this long are forgotten (many home routers: 30-120 s for UDP).
+    #[serde(default = "default_nat_idle")]
+    pub idle_timeout: Duration,
+}
+
+fn default_nat_idle() -> Duration {
+    Duration::from_secs(60)
 }
 
 /// Behaviour presets named after the implementations they reproduce (docs/REFERENCE.md).
@@ -158,6 +176,10 @@ pub struct PeerSpec {
     /// strongSwan's `encap = yes`: fake a NAT so ESP goes in UDP 4500.
     #[serde(default)]
     pub encap: bool,
+    /// NAT-T keepalive interval behind a NAT (strongSwan's `keep_alive`, 20 s); `"0s"`
+    /// turns keepalives off.
+    #[serde(default)]
+    pub keepalive: Option<Duration>,
     /// IKEv1: what a Quick Mode responder does with a proposed lifetime longer than its own
     /// (`ResponderLifetime`, `Accept` or `Refuse`).
     #[serde(default)]

@@ -42,6 +42,7 @@ pub fn config(addr: &str, psk: &str) -> EndpointConfig {
         child_lifetime: LifetimePolicy::Infinite,
         rekey_style: RekeyStyle::StrongSwan,
         restart_when_childless: false,
+        keepalive: None,
     }
 }
 

@@ -238,13 +238,13 @@ impl Endpoint1 {
 
     /// Where our ESP traffic of `tunnel` goes: the newest IPsec SA's peer SPI and our
     /// outbound keys (no NAT-T in IKEv1 here).
-    pub fn esp_outbound(&self, tunnel: u32) -> Option<(u32, crate::esp::EspKeys, bool)> {
+    pub fn esp_outbound(&self, tunnel: u32) -> Option<crate::ikev2::endpoint::EspRoute> {
         self.sas
             .iter()
             .filter(|s| s.tunnel == tunnel && s.established && !s.dead)
             .flat_map(|s| s.ipsec.iter())
             .rfind(|c| !c.rekeyed)
-            .map(|c| (c.spi_out, self.esp_keys(&c.keys_out), false))
+            .map(|c| (c.spi_out, self.esp_keys(&c.keys_out), false, None))
     }
 
     /// The keys of inbound SPI `spi` and its tunnel.

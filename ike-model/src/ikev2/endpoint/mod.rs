@@ -130,6 +130,9 @@ pub struct EndpointConfig {
     pub force_encap: bool,
     /// Whose message layout to reproduce.
     pub flavour: Flavour,
+    /// Behind a NAT, a 1-byte NAT-T keepalive (RFC 3948 §2.3) after this long without
+    /// sending on UDP 4500 (strongSwan's `keep_alive`, 20 s); never when `None`.
+    pub keepalive: Option<sim_core::Duration>,
     /// IKE SA rekey and expiry.
     pub ike_lifetime: LifetimePolicy,
     /// CHILD_SA rekey and expiry.
@@ -171,9 +174,15 @@ pub struct Endpoint {
     arrival: Option<(SocketAddr, SocketAddr)>,
     /// Tunnels this endpoint started, with the peer's address.
     started: Vec<(u32, IpAddr)>,
+    /// The time of the call being handled (for what is sent from deep inside it).
+    clock: SimTime,
     /// Inbound SPIs of deleted CHILD_SAs still accepted: (tunnel, SPI, until).
     lingering: Vec<Linger>,
 }
+
+/// Where ESP for a tunnel goes: (peer's SPI, our outbound keys, UDP-encapsulated, the
+/// peer's address and port when encapsulated).
+pub type EspRoute = (u32, crate::esp::EspKeys, bool, Option<SocketAddr>);
 
 /// A deleted CHILD_SA whose inbound SPI still accepts packets for a while.
 #[derive(Debug)]
@@ -211,6 +220,7 @@ impl Endpoint {
             arrival: None,
             started: Vec::new(),
             lingering: Vec::new(),
+            clock: SimTime::ZERO,
         }
     }
 
@@ -256,7 +266,10 @@ impl Endpoint {
         let sas = (0..self.sas.len())
             .filter_map(|i| {
                 let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
-                let life = lifetimes::next_due(self, i);
+                let life = [lifetimes::next_due(self, i), self.keepalive_due(i)]
+                    .into_iter()
+                    .flatten()
+                    .min();
                 let other = retransmit
                     .or_else(|| informational::dpd_due(self, i))
                     .or_else(|| self.half_open_due(i));
@@ -289,6 +302,7 @@ impl Endpoint {
 
     /// Starts tunnel `tunnel` to `peer`: sends IKE_SA_INIT.
     pub fn start_tunnel(&mut self, now: SimTime, tunnel: u32, peer: IpAddr) {
+        self.clock = now;
         if self.tunnel_config(tunnel).is_none() {
             self.add_peer(peer, tunnel);
         }
@@ -296,6 +310,14 @@ impl Endpoint {
             self.started.push((tunnel, peer));
         }
         ike_sa_init::initiate(self, now, tunnel, SocketAddr::new(peer, IKE_PORT));
+    }
+
+    /// When SA `i`, behind a NAT on UDP 4500, owes the NAT a keepalive.
+    fn keepalive_due(&self, i: usize) -> Option<SimTime> {
+        let sa = &self.sas[i];
+        let k = self.cfg.keepalive?;
+        (sa.nat_here && sa.local.port() == NATT_PORT && sa.state == IkeState::Established)
+            .then(|| sa.last_sent + k)
     }
 
     /// When responder SA `i`, still waiting for IKE_AUTH, is given up (strongSwan's
@@ -322,6 +344,7 @@ impl Endpoint {
     }
 
     fn command(&mut self, now: SimTime, i: usize, c: Command) {
+        self.clock = now;
         self.sas[i].queue.push_back(c);
         self.pump(i, now);
     }
@@ -395,8 +418,18 @@ impl Endpoint {
     /// Retransmits due requests, gives up on those whose schedule ran out, and sends due
     /// liveness checks.
     pub fn handle_timeout(&mut self, now: SimTime) {
+        self.clock = now;
         self.expire_lingering(now);
         for i in 0..self.sas.len() {
+            if self.keepalive_due(i).is_some_and(|t| t <= now) {
+                let sa = &mut self.sas[i];
+                sa.last_sent = now;
+                self.out.push_back(Transmit {
+                    src: sa.local,
+                    dst: sa.peer,
+                    payload: vec![0xff],
+                });
+            }
             if self.half_open_due(i).is_some_and(|t| t <= now) {
                 self.kill(i, now, "half-open timeout");
                 continue;
@@ -456,6 +489,7 @@ impl Endpoint {
         local: SocketAddr,
         bytes: &[u8],
     ) {
+        self.clock = now;
         let bytes = if local.port() == NATT_PORT {
             match nat::strip_marker(bytes) {
                 Ok(b) => b,
@@ -666,6 +700,7 @@ impl Endpoint {
 
     /// Puts an IKE message of SA `i` on the wire (behind the non-ESP marker on 4500).
     fn emit(&mut self, i: usize, bytes: Vec<u8>) {
+        self.sas[i].last_sent = self.clock;
         let sa = &self.sas[i];
         self.out.push_back(Transmit {
             src: sa.local,

@@ -250,6 +250,8 @@ pub struct IkeSa {
     pub(super) responses: VecDeque<(u32, Vec<u8>)>,
     /// When an authenticated message last arrived (for DPD).
     pub(super) last_received: SimTime,
+    /// When we last sent something to the peer (for NAT-T keepalives).
+    pub(super) last_sent: SimTime,
     /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
     pub(super) ke_group: DhGroup,
     /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
@@ -308,6 +310,7 @@ impl IkeSa {
             queue: VecDeque::new(),
             responses: VecDeque::new(),
             last_received: now,
+            last_sent: now,
             ke_group,
             peer_sent_natd: false,
             installed: false,

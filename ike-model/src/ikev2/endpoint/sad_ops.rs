@@ -189,18 +189,21 @@ impl Endpoint {
         }
     }
 
-    /// Where our ESP traffic of `tunnel` goes: the peer's SPI, our outbound keys, and whether
-    /// it is UDP-encapsulated (a NAT was seen or faked).
-    pub fn esp_outbound(&self, tunnel: u32) -> Option<(u32, crate::esp::EspKeys, bool)> {
+    /// Where our ESP traffic of `tunnel` goes: the peer's SPI, our outbound keys, whether it
+    /// is UDP-encapsulated (a NAT was seen or faked), and then the peer's address and port
+    /// as IKE last saw them (behind a NAT: the NAT's mapping).
+    pub fn esp_outbound(&self, tunnel: u32) -> Option<super::EspRoute> {
         self.sas
             .iter()
             .filter(|s| s.tunnel == tunnel)
             .find_map(|s| {
                 let c = s.children.iter().find(|c| c.outbound)?;
+                let encap = s.nat_here || s.nat_there;
                 Some((
                     c.spi_out,
                     self.child_esp_keys(c, false),
-                    s.nat_here || s.nat_there,
+                    encap,
+                    encap.then_some(s.peer),
                 ))
             })
     }
