@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod dataplane;
 pub mod inspect;
+pub mod matrix;
 pub mod messages;
 pub mod metrics;
 pub mod plot;

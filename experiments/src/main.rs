@@ -85,6 +85,13 @@ enum Command {
         #[arg(long)]
         to: Option<f64>,
     },
+    /// Run the bundled ISP-blocking and NAT scenarios and print the blocking matrix: tunnel
+    /// up?, traffic delivered each way, when a peer gave up (also out/matrix/matrix.csv).
+    Matrix {
+        /// Output folder (one run folder per scenario, and matrix.csv).
+        #[arg(long, default_value = "out/matrix")]
+        out: PathBuf,
+    },
     /// Join the folders of a sharded sweep into its tables.
     Merge {
         /// The shards' output folders.
@@ -252,6 +259,11 @@ fn main() -> Result<()> {
             let (peers, msgs) = experiments::plot::messages(&dir)?;
             let msgs = experiments::plot::window(msgs, from, to);
             print!("{}", plots::ladder_text(&peers, &msgs));
+        }
+        Command::Matrix { out } => {
+            let rows = experiments::matrix::run_matrix(&bundled_dir(), &out)?;
+            print!("{}", experiments::matrix::render(&rows));
+            println!("runs and matrix.csv in {}/", out.display());
         }
         Command::Merge { dirs, out } => {
             let n = experiments::sweep::merge(&dirs, &out)?;

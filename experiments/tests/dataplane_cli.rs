@@ -149,3 +149,38 @@ fn without_keepalives_the_nat_mapping_expires_and_the_trace_says_why() {
     assert!(sad[0].contains("gw-a"));
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn the_blocking_matrix_has_one_row_per_field_problem() {
+    let out = std::env::temp_dir().join(format!("ikesim-matrix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["matrix", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("matrix.csv")).unwrap();
+    let row = |name: &str| -> Vec<String> {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{name},")))
+            .unwrap()
+            .split(',')
+            .map(String::from)
+            .collect()
+    };
+    // scenario, tunnel_up, delivered i->r, delivered r->i, gave up at.
+    assert_eq!(
+        row("block-500")[1..5],
+        ["false", "0/1991", "0/1991", "165.060000000"]
+    );
+    assert_eq!(row("block-500-one-way")[4], "165.060000000");
+    assert_eq!(row("block-4500")[1], "false");
+    assert_eq!(row("block-4500")[4], "165.100400000");
+    assert_eq!(row("block-esp")[1..4], ["true", "0/291", "0/291"]);
+    assert_eq!(row("block-esp-one-way")[2..4], ["0/291", "290/291"]);
+    assert_eq!(row("block-esp-encap")[2..4], ["290/291", "290/291"]);
+    assert_eq!(row("nat-keepalive")[4], "-");
+    assert_ne!(row("nat-no-keepalive")[4], "-");
+    std::fs::remove_dir_all(out).unwrap();
+}

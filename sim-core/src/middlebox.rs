@@ -89,6 +89,15 @@ impl PacketMatch {
     }
 }
 
+/// Which way a packet goes relative to the site an ISP filter sits in front of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Toward {
+    /// From the Internet to the site's gateway.
+    Site,
+    /// From the site's gateway out to the Internet.
+    Internet,
+}
+
 /// One drop rule of a [`PacketFilter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,6 +107,9 @@ pub struct FilterRule {
     /// Only in this direction; both when `None`.
     #[serde(default)]
     pub direction: Option<Direction>,
+    /// Only packets going this way relative to the site (one-way blocking); both when `None`.
+    #[serde(default)]
+    pub toward: Option<Toward>,
 }
 
 /// Drops packets matching any of its rules; passes the rest.
@@ -107,6 +119,8 @@ pub struct PacketFilter {
     rules: Vec<FilterRule>,
     /// Packets dropped per rule, in rule order.
     pub drops: Vec<u64>,
+    /// The link from the protected site into this node (for `toward` rules).
+    inside: Option<LinkId>,
 }
 
 impl PacketFilter {
@@ -117,7 +131,14 @@ impl PacketFilter {
             name: name.into(),
             rules,
             drops,
+            inside: None,
         }
+    }
+
+    /// The same filter, told which link comes from the site it protects.
+    pub fn with_inside(mut self, link: LinkId) -> Self {
+        self.inside = Some(link);
+        self
     }
 }
 
@@ -127,13 +148,26 @@ impl Middlebox for PacketFilter {
     }
 
     fn process(&mut self, ctx: &HookCtx, packet: &mut Packet) -> Verdict {
+        // Seen at ingress: over the inside link it leaves the site, over any other it heads
+        // for the site.
+        let going = (ctx.direction == Direction::Ingress).then(|| {
+            if Some(ctx.link) == self.inside {
+                Toward::Internet
+            } else {
+                Toward::Site
+            }
+        });
         for (i, rule) in self.rules.iter().enumerate() {
-            if rule.direction.is_none_or(|d| d == ctx.direction) && rule.what.matches(packet) {
+            let way = rule.toward.is_none_or(|t| going == Some(t));
+            if way && rule.direction.is_none_or(|d| d == ctx.direction) && rule.what.matches(packet)
+            {
                 self.drops[i] += 1;
-                let dir = match rule.direction {
-                    None => "",
-                    Some(Direction::Ingress) => " ingress",
-                    Some(Direction::Egress) => " egress",
+                let dir = match (rule.direction, rule.toward) {
+                    (_, Some(Toward::Site)) => " toward the site",
+                    (_, Some(Toward::Internet)) => " from the site",
+                    (None, None) => "",
+                    (Some(Direction::Ingress), None) => " ingress",
+                    (Some(Direction::Egress), None) => " egress",
                 };
                 return Verdict::Drop(DropReason::Filtered {
                     by: self.name.clone(),

@@ -409,6 +409,7 @@ fn a_filter_drops_what_its_rules_name_and_passes_the_rest() {
             vec![FilterRule {
                 what: PacketMatch::Udp(Some(4500)),
                 direction: Some(Direction::Egress),
+                toward: None,
             }],
         )),
     );

@@ -45,6 +45,8 @@ pub struct NodeSpec {
     pub addrs: Vec<IpAddr>,
     /// Drop rules of a filter on this node (an ISP blocking traffic).
     pub filter: Vec<FilterRule>,
+    /// The edge from the site this node's filter protects (for one-way rules).
+    pub inside_edge: Option<usize>,
 }
 
 /// A topology: nodes and one-way links.
@@ -78,6 +80,7 @@ impl Topology {
             role,
             addrs,
             filter: Vec::new(),
+            inside_edge: None,
         })
     }
 
@@ -134,15 +137,6 @@ impl Topology {
         for i in self.graph.node_indices() {
             let s = &self.graph[i];
             nodes.push(net.add_node(&s.name, s.addrs.clone(), s.role.forwards())?);
-            if !s.filter.is_empty() {
-                net.add_node_middlebox(
-                    nodes[i.index()],
-                    Box::new(PacketFilter::new(
-                        format!("{}-filter", s.name),
-                        s.filter.clone(),
-                    )),
-                );
-            }
         }
         let mut links = Vec::new();
         for e in self.graph.edge_references() {
@@ -158,6 +152,16 @@ impl Topology {
                 e.weight().clone(),
                 streams,
             )?);
+        }
+        for i in self.graph.node_indices() {
+            let s = &self.graph[i];
+            if !s.filter.is_empty() {
+                let mut f = PacketFilter::new(format!("{}-filter", s.name), s.filter.clone());
+                if let Some(e) = s.inside_edge {
+                    f = f.with_inside(links[e]);
+                }
+                net.add_node_middlebox(nodes[i.index()], Box::new(f));
+            }
         }
         for (u, row) in self.next_hops().iter().enumerate() {
             for (d, hop) in row.iter().enumerate() {

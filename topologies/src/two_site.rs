@@ -53,5 +53,8 @@ pub fn two_site(a: &Site, b: &Site, wan_ab: LinkParams, wan_ba: LinkParams) -> T
     t.duplex(ga, ia, access_link(), access_link());
     t.duplex(ia, ib, wan_ab, wan_ba);
     t.duplex(ib, gb, access_link(), access_link());
+    // Edges in order: 0 gw-a->isp-a, 1 back, 2 isp-a->isp-b, 3 back, 4 isp-b->gw-b, 5 back.
+    t.graph[ia].inside_edge = Some(0);
+    t.graph[ib].inside_edge = Some(5);
     t
 }

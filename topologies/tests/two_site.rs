@@ -79,6 +79,7 @@ fn an_isp_filter_blocks_only_what_it_names_in_its_direction() {
     let rule = FilterRule {
         what: PacketMatch::Udp(Some(4500)),
         direction: Some(Direction::Egress),
+        toward: None,
     };
     let (got, trace) = exchange(vec![rule]);
     assert_eq!(got.len(), 1);
