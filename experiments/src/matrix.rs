@@ -83,6 +83,27 @@ pub fn run_matrix(scenarios: &Path, out: &Path) -> Result<Vec<Row>> {
         ));
     }
     sim_core::output::write_atomic(out.join("matrix.csv"), csv.as_bytes())?;
+    let frac = |s: &str| -> Option<f64> {
+        let (d, o) = s.split_once('/')?;
+        let (d, o): (f64, f64) = (d.parse().ok()?, o.parse().ok()?);
+        (o > 0.0).then(|| d / o)
+    };
+    let chart: Vec<plots::MatrixRow> = rows
+        .iter()
+        .map(|r| plots::MatrixRow {
+            name: r.scenario.clone(),
+            status: status(r),
+            i_to_r: frac(&r.delivered_i_to_r),
+            r_to_i: frac(&r.delivered_r_to_i),
+        })
+        .collect();
+    for ext in ["svg", "png"] {
+        plots::blocking_matrix(
+            &out.join(format!("matrix.{ext}")),
+            "ISP blocking matrix: traffic delivered each way",
+            &chart,
+        )?;
+    }
     Ok(rows)
 }
 
@@ -111,4 +132,17 @@ pub fn render(rows: &[Row]) -> String {
         ));
     }
     s
+}
+
+/// The chart's words for what happened to a row's tunnel.
+fn status(r: &Row) -> String {
+    let gave_up: Option<f64> = r.gave_up_at_s.parse().ok();
+    let traffic = r.delivered_i_to_r != "-" || r.delivered_r_to_i != "-";
+    match (r.tunnel_up, gave_up) {
+        (false, Some(t)) => format!("never up\ngave up {t:.0} s"),
+        (false, None) => "never up".into(),
+        (true, Some(t)) => format!("up, then\nlost {t:.0} s"),
+        (true, None) if !traffic => "up\n(no traffic)".into(),
+        (true, None) => "up".into(),
+    }
 }

@@ -182,5 +182,12 @@ fn the_blocking_matrix_has_one_row_per_field_problem() {
     assert_eq!(row("block-esp-encap")[2..4], ["290/291", "290/291"]);
     assert_eq!(row("nat-keepalive")[4], "-");
     assert_ne!(row("nat-no-keepalive")[4], "-");
+    // The chart of experiment 4 is drawn beside the table.
+    for chart in ["matrix.svg", "matrix.png"] {
+        assert!(
+            std::fs::metadata(out.join(chart)).unwrap().len() > 1000,
+            "{chart}"
+        );
+    }
     std::fs::remove_dir_all(out).unwrap();
 }

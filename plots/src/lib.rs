@@ -7,6 +7,7 @@
 mod activity;
 mod cdf;
 mod ladder;
+mod matrix;
 mod render;
 mod sweep;
 mod timeline;
@@ -14,6 +15,7 @@ mod timeline;
 pub use activity::activity;
 pub use cdf::latency_cdf;
 pub use ladder::{LadderMessage, ladder, ladder_text};
+pub use matrix::{MatrixRow, blocking_matrix};
 pub use sweep::{SweepPoint, metric_vs_parameter};
 pub use timeline::{SaBar, sa_timeline};
 
