@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod matrix;
 pub mod messages;
 pub mod metrics;
+pub mod netbuild;
 pub mod plot;
 pub mod runner;
 pub mod scenario;

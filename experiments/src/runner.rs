@@ -19,7 +19,6 @@ use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
 use sim_core::trace::TraceEvent;
 use sim_core::{NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
-use topologies::{Site, two_site};
 
 use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
 use crate::scenario::Scenario;
@@ -180,46 +179,15 @@ fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
 pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let streams = RngStreams::new(seed);
+    let expanded =
+        crate::scenario::expand::expand(s).map_err(|(f, m)| anyhow::anyhow!("{f}: {m}"))?;
+    let s = &expanded;
     let names: Vec<String> = s.peers.keys().cloned().collect();
-    let site = |n: &str| Site {
-        name: n.to_string(),
-        addr: s.peers[n].address,
-        isp_filter: s.network.filters.get(n).cloned().unwrap_or_default(),
-        nat_public: s.network.nat.get(n).map(|x| x.public),
-    };
-    let reverse = s
-        .network
-        .reverse
-        .clone()
-        .unwrap_or_else(|| s.network.forward.clone());
-    let topo = two_site(
-        &site(&names[0]),
-        &site(&names[1]),
-        s.network.forward.clone(),
-        reverse,
-    );
-    let mut built = topo.instantiate(&streams)?;
-    let gateways = [built.nodes[0], built.nodes[3]];
-    // NATs at the ISP routers: the inside link is the gateway's access link (graph edges 0
-    // gw-a->isp-a and 5 gw-b->isp-b in two_site's order).
-    for (k, n) in names.iter().enumerate() {
-        if let Some(nat) = s.network.nat.get(n) {
-            let (isp, inside) = if k == 0 {
-                (built.nodes[1], built.links[0])
-            } else {
-                (built.nodes[2], built.links[5])
-            };
-            built.net.add_node_middlebox(
-                isp,
-                Box::new(sim_core::nat::Nat::new(
-                    format!("nat-{n}"),
-                    nat.public,
-                    inside,
-                    nat.idle_timeout,
-                )),
-            );
-        }
-    }
+    let crate::netbuild::BuiltNet {
+        mut built,
+        peer_nodes: gateways,
+        addr_names,
+    } = crate::netbuild::build(s, &streams)?;
     let mut peers: Vec<Peer> = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let ep = Endpoint::new(
@@ -239,7 +207,32 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             generation: 0,
         });
     }
-    let peer_index = |name: &str| names.iter().position(|n| n == name).expect("validated");
+    let index_of: BTreeMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let peer_index = |name: &str| index_of[name];
+    // The peer on each network node, for deliveries.
+    let mut peer_on_node: Vec<Option<usize>> = vec![None; built.nodes.len()];
+    for (i, n) in gateways.iter().enumerate() {
+        peer_on_node[n.0 as usize] = Some(i);
+    }
+    // When each tunnel starts: its `start`, plus a uniform draw over `start_spread`.
+    let mut start_rng = streams.stream("tunnel-start");
+    let starts: Vec<SimTime> = s
+        .tunnels
+        .iter()
+        .map(|spec| {
+            let spread = spec.start_spread.map_or(0, |d| d.as_nanos());
+            let jitter = if spread > 0 {
+                rand::RngExt::random_range(&mut start_rng, 0..=spread)
+            } else {
+                0
+            };
+            SimTime::ZERO + spec.start + sim_core::Duration::from_nanos(jitter)
+        })
+        .collect();
     let mut tunnels = Vec::new();
     for (t, spec) in s.tunnels.iter().enumerate() {
         let (ia, ra) = (
@@ -279,7 +272,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         tunnels.push(TunnelInfo {
             initiator: spec.initiator.clone(),
             responder: spec.responder.clone(),
-            start: SimTime::ZERO + spec.start,
+            start: starts[t],
         });
     }
     if s.outputs.pcap {
@@ -293,8 +286,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     let mut metrics = Metrics::new(tunnels);
     let mut trace = Trace::new(s.outputs.trace_level);
     let mut sched: Scheduler<Ev> = Scheduler::new();
-    for (t, spec) in s.tunnels.iter().enumerate() {
-        sched.schedule_at(SimTime::ZERO + spec.start, Ev::Start { tunnel: t });
+    for (t, at) in starts.iter().enumerate() {
+        sched.schedule_at(*at, Ev::Start { tunnel: t });
     }
     for (k, a) in s.actions.iter().enumerate() {
         sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
@@ -303,7 +296,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     let mut flow_rngs: BTreeMap<(u32, u8), sim_core::SimRng> = BTreeMap::new();
     for (t, spec) in s.tunnels.iter().enumerate() {
         if let Some(tr) = &spec.traffic {
-            let at = SimTime::ZERO + tr.start.unwrap_or(spec.start);
+            let at = tr.start.map_or(starts[t], |x| SimTime::ZERO + x);
             for dir in 0..2u8 {
                 flow_rngs.insert(
                     (t as u32, dir),
@@ -315,10 +308,6 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     }
     let mut commands_refused = 0u64;
     let mut messages = crate::messages::MessageLog::default();
-    let peer_names: Vec<(std::net::IpAddr, String)> = names
-        .iter()
-        .map(|n| (s.peers[n].address, n.clone()))
-        .collect();
     let end = SimTime::ZERO + s.duration;
     while let Some(t) = sched.peek_time() {
         if t > end {
@@ -437,7 +426,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 }
             }
             Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
-                let i = peers.iter().position(|p| p.node == d.node)?;
+                let i = peer_on_node[d.node.0 as usize]?;
                 let esp = match d.packet.transport {
                     Transport::Esp => Some(&d.packet.payload[..]),
                     Transport::Udp { dst_port, .. }
@@ -503,10 +492,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 let dst = pkt.dst;
                 let (port, payload) = (tx.src.port(), pkt.payload.clone());
                 let id = built.net.send(&mut sched, &mut trace, p.node, pkt);
-                let to = peer_names
-                    .iter()
-                    .find(|(a, _)| *a == dst)
-                    .map_or("?", |(_, n)| n.as_str());
+                let to = addr_names.get(&dst).map_or("?", String::as_str);
                 messages.sent(id, now, &p.name, to, port, &payload);
             }
             let mut evs = Vec::new();

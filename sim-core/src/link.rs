@@ -194,9 +194,22 @@ pub struct Link {
     ge_bad: bool,
     /// Transmission end times of packets not yet fully sent, oldest first.
     backlog: VecDeque<SimTime>,
-    rng_loss: SimRng,
-    rng_delay: SimRng,
-    rng_dup: SimRng,
+    /// The run's streams; a link's own generators are made on first use, so the many
+    /// clean links of a large topology cost no generator state.
+    streams: RngStreams,
+    rng_loss: Option<Box<SimRng>>,
+    rng_delay: Option<Box<SimRng>>,
+    rng_dup: Option<Box<SimRng>>,
+}
+
+/// The generator in `slot`, made from stream `link/<name>/<what>` the first time.
+fn lazy<'a>(
+    slot: &'a mut Option<Box<SimRng>>,
+    streams: &RngStreams,
+    name: &str,
+    what: &str,
+) -> &'a mut SimRng {
+    slot.get_or_insert_with(|| Box::new(streams.stream(&format!("link/{name}/{what}"))))
 }
 
 impl Link {
@@ -211,9 +224,10 @@ impl Link {
     ) -> Self {
         let name = name.into();
         Link {
-            rng_loss: streams.stream(&format!("link/{name}/loss")),
-            rng_delay: streams.stream(&format!("link/{name}/delay")),
-            rng_dup: streams.stream(&format!("link/{name}/dup")),
+            streams: streams.clone(),
+            rng_loss: None,
+            rng_delay: None,
+            rng_dup: None,
             name,
             from,
             to,
@@ -259,7 +273,8 @@ impl Link {
         }
         let at = departure + self.draw_delay();
         let duplicate_at = if self.params.duplicate > 0.0
-            && self.rng_dup.random::<f64>() < self.params.duplicate
+            && lazy(&mut self.rng_dup, &self.streams, &self.name, "dup").random::<f64>()
+                < self.params.duplicate
         {
             self.stats.duplicated += 1;
             self.stats.delivered += 1;
@@ -273,11 +288,15 @@ impl Link {
         TxOutcome::Deliver { at, duplicate_at }
     }
 
+    fn loss_rng(&mut self) -> &mut SimRng {
+        lazy(&mut self.rng_loss, &self.streams, &self.name, "loss")
+    }
+
     fn draw_loss(&mut self) -> Option<DropReason> {
         match self.params.loss {
             LossModel::None => None,
             LossModel::Bernoulli { p } => {
-                (self.rng_loss.random::<f64>() < p).then_some(DropReason::RandomLoss)
+                (self.loss_rng().random::<f64>() < p).then_some(DropReason::RandomLoss)
             }
             LossModel::GilbertElliott {
                 p_good_to_bad,
@@ -285,7 +304,7 @@ impl Link {
                 loss_good,
                 loss_bad,
             } => {
-                let flip = self.rng_loss.random::<f64>();
+                let flip = self.loss_rng().random::<f64>();
                 if self.ge_bad {
                     if flip < p_bad_to_good {
                         self.ge_bad = false;
@@ -294,14 +313,19 @@ impl Link {
                     self.ge_bad = true;
                 }
                 let p = if self.ge_bad { loss_bad } else { loss_good };
-                (self.rng_loss.random::<f64>() < p).then_some(DropReason::BurstLoss)
+                (self.loss_rng().random::<f64>() < p).then_some(DropReason::BurstLoss)
             }
         }
     }
 
     fn draw_delay(&mut self) -> Duration {
         let jitter = match &self.params.jitter {
-            Some(d) => d.sample(&mut self.rng_delay),
+            Some(d) => d.sample(lazy(
+                &mut self.rng_delay,
+                &self.streams,
+                &self.name,
+                "delay",
+            )),
             None => Duration::ZERO,
         };
         self.params.delay + jitter

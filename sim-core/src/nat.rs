@@ -24,7 +24,9 @@ struct Mapping {
 pub struct Nat {
     name: String,
     public: IpAddr,
-    inside: LinkId,
+    /// Links from the inside, sorted (one for a home router, one per subscriber for a
+    /// carrier-grade NAT).
+    inside: Vec<LinkId>,
     idle_timeout: Duration,
     next_port: u16,
     by_inside: BTreeMap<(IpAddr, u16), usize>,
@@ -33,13 +35,14 @@ pub struct Nat {
 }
 
 impl Nat {
-    /// A NAT translating packets that arrive over `inside` to `public`.
+    /// A NAT translating packets that arrive over any of the `inside` links to `public`.
     pub fn new(
         name: impl Into<String>,
         public: IpAddr,
-        inside: LinkId,
+        mut inside: Vec<LinkId>,
         idle_timeout: Duration,
     ) -> Self {
+        inside.sort();
         Nat {
             name: name.into(),
             public,
@@ -56,25 +59,56 @@ impl Nat {
         now.saturating_since(self.maps[k].last) <= self.idle_timeout
     }
 
-    fn outbound(&mut self, now: SimTime, inside: (IpAddr, u16)) -> u16 {
+    /// The public port of `inside`, making a mapping when it has none; `None` when every
+    /// port is taken by a live mapping.
+    fn outbound(&mut self, now: SimTime, inside: (IpAddr, u16)) -> Option<u16> {
         if let Some(&k) = self.by_inside.get(&inside)
             && self.alive(k, now)
         {
             self.maps[k].last = now;
-            return self.maps[k].port;
+            return Some(self.maps[k].port);
         }
-        // A new mapping (the old one, if any, timed out): a new port.
-        let port = self.next_port;
-        self.next_port = self.next_port.checked_add(1).unwrap_or(1024);
-        self.maps.push(Mapping {
-            inside,
-            port,
-            last: now,
-        });
-        let k = self.maps.len() - 1;
+        // A new mapping (the old one, if any, timed out): the next port no live mapping
+        // holds, wrapping from 65535 to 1024.
+        let mut port = None;
+        for _ in 1024..=u16::MAX {
+            let p = self.next_port;
+            self.next_port = self.next_port.checked_add(1).unwrap_or(1024);
+            match self.by_port.get(&p) {
+                Some(&k) if self.alive(k, now) => continue,
+                _ => {
+                    port = Some(p);
+                    break;
+                }
+            }
+        }
+        let port = port?;
+        let k = match self.by_port.get(&port) {
+            // Reuse the slot of the expired mapping on this port.
+            Some(&k) => {
+                let old = self.maps[k].inside;
+                if self.by_inside.get(&old) == Some(&k) {
+                    self.by_inside.remove(&old);
+                }
+                self.maps[k] = Mapping {
+                    inside,
+                    port,
+                    last: now,
+                };
+                k
+            }
+            None => {
+                self.maps.push(Mapping {
+                    inside,
+                    port,
+                    last: now,
+                });
+                self.maps.len() - 1
+            }
+        };
         self.by_inside.insert(inside, k);
         self.by_port.insert(port, k);
-        port
+        Some(port)
     }
 
     fn inbound(&mut self, now: SimTime, port: u16) -> Option<(IpAddr, u16)> {
@@ -96,18 +130,23 @@ impl Middlebox for Nat {
         if ctx.direction != Direction::Ingress {
             return Verdict::Pass;
         }
-        let name = self.name.clone();
-        let drop = |why: String| Verdict::Drop(DropReason::Middlebox { by: name, why });
-        if ctx.link == self.inside {
-            match &mut packet.transport {
-                Transport::Udp { src_port, .. } => {
-                    let port = self.outbound(ctx.now, (packet.src, *src_port));
-                    *src_port = port;
-                }
+        let drop = |by: &str, why: String| {
+            Verdict::Drop(DropReason::Middlebox {
+                by: by.to_string(),
+                why,
+            })
+        };
+        if self.inside.binary_search(&ctx.link).is_ok() {
+            let port = match &packet.transport {
+                Transport::Udp { src_port, .. } => *src_port,
                 // ESP without UDP has no port: map by address (port 0).
-                _ => {
-                    self.outbound(ctx.now, (packet.src, 0));
-                }
+                _ => 0,
+            };
+            let Some(public_port) = self.outbound(ctx.now, (packet.src, port)) else {
+                return drop(&self.name, "no free port".into());
+            };
+            if let Transport::Udp { src_port, .. } = &mut packet.transport {
+                *src_port = public_port;
             }
             packet.src = self.public;
             Verdict::Pass
@@ -119,7 +158,10 @@ impl Middlebox for Nat {
                         packet.dst = ip;
                         Verdict::Pass
                     }
-                    None => drop(format!("no mapping for {}:{}", self.public, dst_port)),
+                    None => drop(
+                        &self.name,
+                        format!("no mapping for {}:{}", self.public, dst_port),
+                    ),
                 },
                 _ => match self
                     .by_inside
@@ -132,11 +174,84 @@ impl Middlebox for Nat {
                         packet.dst = ip;
                         Verdict::Pass
                     }
-                    None => drop("no mapping for ESP".into()),
+                    None => drop(&self.name, "no mapping for ESP".into()),
                 },
             }
         } else {
             Verdict::Pass
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(now_s: u64, link: u32) -> HookCtx {
+        HookCtx {
+            now: SimTime::ZERO + Duration::from_secs(now_s),
+            node: None,
+            link: LinkId(link),
+            direction: Direction::Ingress,
+        }
+    }
+
+    fn out(nat: &mut Nat, now_s: u64, link: u32, src: &str) -> Option<u16> {
+        let mut p = Packet::udp(
+            src.parse().unwrap(),
+            500,
+            "203.0.113.1".parse().unwrap(),
+            500,
+            vec![],
+        );
+        match nat.process(&ctx(now_s, link), &mut p) {
+            Verdict::Pass => match p.transport {
+                Transport::Udp { src_port, .. } => Some(src_port),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn inside_hosts_on_several_links_get_distinct_ports_and_expired_ports_are_reused() {
+        let public: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut nat = Nat::new(
+            "cgn",
+            public,
+            vec![LinkId(7), LinkId(3)],
+            Duration::from_secs(30),
+        );
+        assert_eq!(out(&mut nat, 0, 3, "100.64.0.1"), Some(1024));
+        assert_eq!(out(&mut nat, 1, 7, "100.64.0.2"), Some(1025));
+        // The same inside endpoint keeps its port while the mapping lives.
+        assert_eq!(out(&mut nat, 20, 3, "100.64.0.1"), Some(1024));
+        // A packet from outside to the second mapping reaches the second host.
+        let mut back = Packet::udp("203.0.113.1".parse().unwrap(), 500, public, 1025, vec![]);
+        assert_eq!(nat.process(&ctx(21, 9), &mut back), Verdict::Pass);
+        assert_eq!(back.dst, "100.64.0.2".parse::<IpAddr>().unwrap());
+        // Not from an inside link: not translated.
+        let mut p = Packet::udp(
+            "192.0.2.9".parse().unwrap(),
+            500,
+            "203.0.113.1".parse().unwrap(),
+            500,
+            vec![],
+        );
+        assert_eq!(nat.process(&ctx(22, 9), &mut p), Verdict::Pass);
+        assert_eq!(p.src, "192.0.2.9".parse::<IpAddr>().unwrap());
+        // At the top of the range allocation wraps to 1024 and skips ports whose mappings
+        // are alive: at 45 s, 1024 (last used at 20 s) and 1025 (21 s) still live.
+        nat.next_port = u16::MAX;
+        assert_eq!(out(&mut nat, 40, 3, "100.64.0.3"), Some(u16::MAX));
+        assert_eq!(out(&mut nat, 45, 3, "100.64.0.4"), Some(1026));
+        assert_eq!(out(&mut nat, 60, 3, "100.64.0.5"), Some(1027));
+        // At 60 s the mapping on 1024 has expired: its port is reused.
+        nat.next_port = 1024;
+        assert_eq!(out(&mut nat, 60, 3, "100.64.0.6"), Some(1024));
+        // The old owner of 1024 lost its mapping: a packet to it now reaches the new owner.
+        let mut back = Packet::udp("203.0.113.1".parse().unwrap(), 500, public, 1024, vec![]);
+        assert_eq!(nat.process(&ctx(61, 9), &mut back), Verdict::Pass);
+        assert_eq!(back.dst, "100.64.0.6".parse::<IpAddr>().unwrap());
     }
 }

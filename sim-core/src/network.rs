@@ -70,6 +70,7 @@ pub struct Node {
     pub forwarding: bool,
     host_routes: BTreeMap<IpAddr, LinkId>,
     prefix_routes: Vec<PrefixRoute>,
+    out_links: Vec<LinkId>,
     middleboxes: Vec<Box<dyn Middlebox>>,
 }
 
@@ -103,6 +104,10 @@ pub struct Network {
     next_packet_id: u64,
     capture: Option<Capture>,
     link_hooks: Vec<Vec<Box<dyn Middlebox>>>,
+    /// Node and link names in use, so building 10^5-node networks stays linear. Only
+    /// looked up, never iterated, so hashing order cannot leak into any output.
+    node_names: std::collections::HashMap<String, NodeId, fnv::FnvBuildHasher>,
+    link_names: std::collections::HashSet<String, fnv::FnvBuildHasher>,
 }
 
 struct Capture {
@@ -146,6 +151,15 @@ impl Network {
         Self::default()
     }
 
+    /// Makes room for this many more nodes and links (a large generated topology).
+    pub fn reserve(&mut self, nodes: usize, links: usize) {
+        self.nodes.reserve(nodes);
+        self.node_names.reserve(nodes);
+        self.links.reserve(links);
+        self.link_hooks.reserve(links);
+        self.link_names.reserve(links);
+    }
+
     /// Adds a node that accepts packets for `addrs`.
     pub fn add_node(
         &mut self,
@@ -154,18 +168,21 @@ impl Network {
         forwarding: bool,
     ) -> Result<NodeId, NetworkError> {
         let name = name.into();
-        if self.nodes.iter().any(|n| n.name == name) {
+        if self.node_names.contains_key(&name) {
             return Err(NetworkError::DuplicateName(name));
         }
+        let id = NodeId(self.nodes.len() as u32);
+        self.node_names.insert(name.clone(), id);
         self.nodes.push(Node {
             name,
             addrs,
             forwarding,
             host_routes: BTreeMap::new(),
             prefix_routes: Vec::new(),
+            out_links: Vec::new(),
             middleboxes: Vec::new(),
         });
-        Ok(NodeId(self.nodes.len() as u32 - 1))
+        Ok(id)
     }
 
     /// Adds a one-way link from `from` to `to`. Its random streams are named after `name`,
@@ -184,12 +201,14 @@ impl Network {
                 return Err(NetworkError::UnknownNode(n.0));
             }
         }
-        if self.links.iter().any(|l| l.name == name) {
+        if !self.link_names.insert(name.clone()) {
             return Err(NetworkError::DuplicateName(name));
         }
+        let id = LinkId(self.links.len() as u32);
         self.links.push(Link::new(name, from, to, params, streams));
         self.link_hooks.push(Vec::new());
-        Ok(LinkId(self.links.len() as u32 - 1))
+        self.nodes[from.0 as usize].out_links.push(id);
+        Ok(id)
     }
 
     /// Routes packets for `prefix/len` leaving `node` over `link` (longest prefix wins;
@@ -259,10 +278,7 @@ impl Network {
 
     /// Ids of the links leaving `node`.
     pub fn links_from(&self, node: NodeId) -> Vec<LinkId> {
-        (0..self.links.len() as u32)
-            .map(LinkId)
-            .filter(|l| self.links[l.0 as usize].from == node)
-            .collect()
+        self.nodes[node.0 as usize].out_links.clone()
     }
 
     /// Completes the capture file, if any; reports the first write error of the run.
@@ -290,10 +306,7 @@ impl Network {
 
     /// Finds a node by name.
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.name == name)
-            .map(|i| NodeId(i as u32))
+        self.node_names.get(name).copied()
     }
 
     /// Counters of every link, by id.

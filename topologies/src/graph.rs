@@ -54,6 +54,24 @@ pub struct NodeSpec {
 pub struct Topology {
     /// The graph; edge weights are link parameters.
     pub graph: DiGraph<NodeSpec, LinkParams>,
+    /// Routes given by the shape that built the graph. When `None`, routes are computed
+    /// for every pair of nodes (fine for hand-written graphs; a generated shape with 10^5
+    /// sites knows its default routes and needs only O(N) of them).
+    pub routes: Option<Vec<RouteSpec>>,
+}
+
+/// A route a shape installs: packets for `prefix/len` leaving `node` take `edge`
+/// (`len` 0 is the default route).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// The node the route belongs to.
+    pub node: NodeIndex,
+    /// The destination prefix.
+    pub prefix: IpAddr,
+    /// Its length in bits.
+    pub len: u8,
+    /// The link to take.
+    pub edge: EdgeIndex,
 }
 
 /// Why a topology could not be built or instantiated.
@@ -84,10 +102,32 @@ impl Topology {
         })
     }
 
-    /// Adds a pair of one-way links between `a` and `b`.
-    pub fn duplex(&mut self, a: NodeIndex, b: NodeIndex, ab: LinkParams, ba: LinkParams) {
-        self.graph.add_edge(a, b, ab);
-        self.graph.add_edge(b, a, ba);
+    /// Adds a pair of one-way links between `a` and `b`; returns (a->b, b->a).
+    pub fn duplex(
+        &mut self,
+        a: NodeIndex,
+        b: NodeIndex,
+        ab: LinkParams,
+        ba: LinkParams,
+    ) -> (EdgeIndex, EdgeIndex) {
+        (self.graph.add_edge(a, b, ab), self.graph.add_edge(b, a, ba))
+    }
+
+    /// Adds a route (see [`RouteSpec`]); the topology then uses only the routes its shape
+    /// gave.
+    pub fn route(&mut self, node: NodeIndex, prefix: IpAddr, len: u8, edge: EdgeIndex) {
+        self.routes.get_or_insert_with(Vec::new).push(RouteSpec {
+            node,
+            prefix,
+            len,
+            edge,
+        });
+    }
+
+    /// A default route (0.0.0.0/0 and ::/0) from `node` over `edge`.
+    pub fn default_route(&mut self, node: NodeIndex, edge: EdgeIndex) {
+        self.route(node, IpAddr::from([0u8; 4]), 0, edge);
+        self.route(node, IpAddr::from([0u16; 8]), 0, edge);
     }
 
     /// The node called `name`.
@@ -133,12 +173,13 @@ impl Topology {
     /// routes for every address a node can reach, and a filter on every node that has rules.
     pub fn instantiate(&self, streams: &RngStreams) -> Result<Built, TopologyError> {
         let mut net = Network::new();
-        let mut nodes = Vec::new();
+        net.reserve(self.graph.node_count(), self.graph.edge_count());
+        let mut nodes = Vec::with_capacity(self.graph.node_count());
         for i in self.graph.node_indices() {
             let s = &self.graph[i];
             nodes.push(net.add_node(&s.name, s.addrs.clone(), s.role.forwards())?);
         }
-        let mut links = Vec::new();
+        let mut links = Vec::with_capacity(self.graph.edge_count());
         for e in self.graph.edge_references() {
             let name = format!(
                 "{}->{}",
@@ -163,12 +204,23 @@ impl Topology {
                 net.add_node_middlebox(nodes[i.index()], Box::new(f));
             }
         }
-        for (u, row) in self.next_hops().iter().enumerate() {
-            for (d, hop) in row.iter().enumerate() {
-                let Some(edge) = hop else { continue };
-                for addr in &self.graph[NodeIndex::new(d)].addrs {
-                    let len = if addr.is_ipv4() { 32 } else { 128 };
-                    net.add_route(nodes[u], *addr, len, links[edge.index()])?;
+        if let Some(routes) = &self.routes {
+            for r in routes {
+                net.add_route(
+                    nodes[r.node.index()],
+                    r.prefix,
+                    r.len,
+                    links[r.edge.index()],
+                )?;
+            }
+        } else {
+            for (u, row) in self.next_hops().iter().enumerate() {
+                for (d, hop) in row.iter().enumerate() {
+                    let Some(edge) = hop else { continue };
+                    for addr in &self.graph[NodeIndex::new(d)].addrs {
+                        let len = if addr.is_ipv4() { 32 } else { 128 };
+                        net.add_route(nodes[u], *addr, len, links[edge.index()])?;
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::Path;
 
-use super::model::Scenario;
+use super::model::{Scenario, Shape};
 
 /// A scenario that could not be used, and exactly where and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,11 +45,36 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
         field: String::new(),
         message: format!("cannot read the file: {e}"),
     })?;
-    parse_scenario(&name, &src)
+    let mut s = parse_scenario(&name, &src)?;
+    resolve_topology_file(path, &mut s)?;
+    Ok(s)
 }
 
 /// Parses and checks scenario text; `file` only names it in errors.
 pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = parse_ron(file, src, "scenario")?;
+    let err = |(field, needle, message): (String, Option<String>, String)| {
+        let (line, col) = locate(src, &field, needle.as_deref());
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            col,
+            field,
+            message,
+        }
+    };
+    check(&scenario).map_err(err)?;
+    super::expand::expand(&scenario).map_err(|(f, m)| err((f, None, m)))?;
+    Ok(scenario)
+}
+
+/// Reads RON text into `T` with the field path and position of the first error; `what`
+/// names the document in the message about trailing text.
+fn parse_ron<T: serde::de::DeserializeOwned>(
+    file: &str,
+    src: &str,
+    what: &str,
+) -> Result<T, ScenarioError> {
     let err = |line: usize, col: usize, field: String, message: String| ScenarioError {
         file: file.to_string(),
         line,
@@ -68,7 +93,7 @@ pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> 
             e.code.to_string(),
         )
     })?;
-    let scenario: Scenario = match serde_path_to_error::deserialize(&mut de) {
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(s) => s,
         Err(e) => {
             let field = e.path().to_string();
@@ -87,14 +112,36 @@ pub fn parse_scenario(file: &str, src: &str) -> Result<Scenario, ScenarioError> 
             spanned.span.start.line,
             spanned.span.start.col,
             String::new(),
-            format!("{} (text after the end of the scenario)", spanned.code),
+            format!("{} (text after the end of the {what})", spanned.code),
         ));
     }
-    check(&scenario).map_err(|(field, needle, message)| {
-        let (line, col) = locate(src, &field, needle.as_deref());
-        err(line, col, field, message)
+    Ok(value)
+}
+
+/// Reads the topology file a scenario at `scenario_path` names (relative to the scenario's
+/// folder) and puts the graph in its place.
+fn resolve_topology_file(scenario_path: &Path, s: &mut Scenario) -> Result<(), ScenarioError> {
+    let Shape::File(rel) = &s.network.shape else {
+        return Ok(());
+    };
+    let path = scenario_path.parent().unwrap_or(Path::new(".")).join(rel);
+    let name = path.display().to_string();
+    let src = std::fs::read_to_string(&path).map_err(|e| ScenarioError {
+        file: scenario_path.display().to_string(),
+        line: 0,
+        col: 0,
+        field: "network.shape".into(),
+        message: format!("cannot read the topology file {name}: {e}"),
     })?;
-    Ok(scenario)
+    let graph: topologies::GraphSpec = parse_ron(&name, &src, "topology")?;
+    s.network.shape = Shape::Graph(graph);
+    check_graph(s).map_err(|(field, _, message)| ScenarioError {
+        file: name,
+        line: 0,
+        col: 0,
+        field,
+        message,
+    })
 }
 
 /// The whole-scenario checks of the loader, for a scenario built another way (a sweep's
@@ -120,7 +167,7 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
             "Modeled crypto is not available yet; use Real".into(),
         );
     }
-    if s.peers.len() != 2 {
+    if s.network.shape == Shape::TwoSite && s.peers.len() != 2 {
         return fail(
             "peers".into(),
             None,
@@ -202,7 +249,8 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
                 );
             }
         }
-        if t.initiator == t.responder {
+        let mesh_template = matches!(&s.network.shape, super::model::Shape::FullMesh { site, .. } if *site == t.initiator);
+        if t.initiator == t.responder && !mesh_template {
             return fail(
                 format!("tunnels[{i}].responder"),
                 Some(format!("\"{}\"", t.responder)),
@@ -230,39 +278,10 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
             }
         }
     }
-    for (i, a) in s.actions.iter().enumerate() {
-        let Some(t) = s.tunnels.get(a.tunnel) else {
-            return fail(
-                format!("actions[{i}].tunnel"),
-                None,
-                format!(
-                    "no tunnel {}; tunnels are numbered from 0 to {}",
-                    a.tunnel,
-                    s.tunnels.len() - 1
-                ),
-            );
-        };
-        if let Some(who) = &a.peer
-            && *who != t.initiator
-            && *who != t.responder
-        {
-            return fail(
-                format!("actions[{i}].peer"),
-                Some(format!("\"{who}\"")),
-                format!(
-                    "\"{who}\" is not an end of tunnel {}; expected \"{}\" or \"{}\"",
-                    a.tunnel, t.initiator, t.responder
-                ),
-            );
-        }
-        if a.at > s.duration {
-            return fail(
-                format!("actions[{i}].at"),
-                None,
-                "after the end of the run (duration)".into(),
-            );
-        }
+    if super::expand::template_of(&s.network.shape).is_none() {
+        check_actions(s).map_err(|(f, m)| (f, None, m))?;
     }
+    check_graph(s)?;
     for (name, params) in [
         ("forward", Some(&s.network.forward)),
         ("reverse", s.network.reverse.as_ref()),
@@ -271,13 +290,81 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
             return fail(format!("network.{name}"), None, e.0);
         }
     }
-    for who in s.network.filters.keys() {
-        if !s.peers.contains_key(who) {
+    // With a template, keys may also name the peers made from it (checked on expansion).
+    let generated = super::expand::template_of(&s.network.shape).is_some();
+    for (what, who) in s
+        .network
+        .filters
+        .keys()
+        .map(|w| ("filters", w))
+        .chain(s.network.nat.keys().map(|w| ("nat", w)))
+    {
+        if !generated && !s.peers.contains_key(who) {
             return fail(
-                format!("network.filters.{who}"),
+                format!("network.{what}.{who}"),
                 Some(format!("\"{who}\"")),
                 format!("unknown peer \"{who}\"; expected one of {names:?}"),
             );
+        }
+    }
+    Ok(())
+}
+
+/// Checks the actions against the (expanded) tunnel list: (field path, message).
+pub(crate) fn check_actions(s: &Scenario) -> Result<(), (String, String)> {
+    for (i, a) in s.actions.iter().enumerate() {
+        let Some(t) = s.tunnels.get(a.tunnel) else {
+            return Err((
+                format!("actions[{i}].tunnel"),
+                format!(
+                    "no tunnel {}; tunnels are numbered from 0 to {}",
+                    a.tunnel,
+                    s.tunnels.len() - 1
+                ),
+            ));
+        };
+        if let Some(who) = &a.peer
+            && *who != t.initiator
+            && *who != t.responder
+        {
+            return Err((
+                format!("actions[{i}].peer"),
+                format!(
+                    "\"{who}\" is not an end of tunnel {}; expected \"{}\" or \"{}\"",
+                    a.tunnel, t.initiator, t.responder
+                ),
+            ));
+        }
+        if a.at > s.duration {
+            return Err((
+                format!("actions[{i}].at"),
+                "after the end of the run (duration)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The checks of a hand-written graph: every peer has a node, filters and NATs belong on
+/// the graph's nodes.
+fn check_graph(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
+    let Shape::Graph(g) = &s.network.shape else {
+        return Ok(());
+    };
+    if !s.network.filters.is_empty() || !s.network.nat.is_empty() {
+        return Err((
+            "network.filters".into(),
+            None,
+            "with a graph, put filter rules on its nodes (`filter: [...]`); NATs come with the built-in shapes".into(),
+        ));
+    }
+    for p in s.peers.keys() {
+        if !g.nodes.iter().any(|n| &n.name == p) {
+            return Err((
+                "network.shape".into(),
+                Some(format!("\"{p}\"")),
+                format!("peer \"{p}\" has no node of that name in the graph"),
+            ));
         }
     }
     Ok(())

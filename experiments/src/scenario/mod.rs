@@ -1,6 +1,7 @@
 //! Scenario files (RON): the model of what a run simulates, and the loader that turns a
 //! file into it or into one clear error.
 
+pub mod expand;
 pub mod load;
 pub mod model;
 pub mod proposals;

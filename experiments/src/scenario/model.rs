@@ -90,23 +90,80 @@ pub enum CryptoMode {
     Modeled,
 }
 
-/// The network. For now a path between exactly two sites, one link each way, with an
-/// optional ISP filter on each side.
+/// The network: its shape, the WAN links, ISP filters and NATs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
-    /// The link from the first peer (by name order) to the second.
+    /// How the peers are connected; two sites when left out.
+    #[serde(default)]
+    pub shape: Shape,
+    /// Two sites: the path from the first peer (by name order) to the second. Shapes with
+    /// an Internet core: each site's (branch's, client's) link toward the core.
     #[serde(default)]
     pub forward: LinkParams,
     /// The link back; the same as `forward` when left out.
     #[serde(default)]
     pub reverse: Option<LinkParams>,
-    /// Drop rules applied at a peer's ISP, by peer name.
+    /// Drop rules applied at a peer's ISP, by peer name (a template name applies to every
+    /// peer made from it).
     #[serde(default)]
     pub filters: BTreeMap<String, Vec<FilterRule>>,
-    /// A NAT at a peer's ISP router, by peer name.
+    /// A NAT at a peer's ISP router, by peer name (for a template, the public address is
+    /// the first of a range, one per peer made from it).
     #[serde(default)]
     pub nat: BTreeMap<String, NatSpec>,
+}
+
+/// The shapes of network a scenario can ask for. In the generated shapes one peer of
+/// `peers` is a template: it stands for `count` peers named `<template>-001`, ... whose
+/// addresses count up from the template's, and every tunnel naming the template stands
+/// for one tunnel per such peer (numbered in that order).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum Shape {
+    /// `gw-a — isp-a — WAN — isp-b — gw-b`: exactly two peers.
+    #[default]
+    TwoSite,
+    /// A concentrator and `branches` branches, each behind its own ISP, around an Internet
+    /// core. `forward`/`reverse` are each branch's WAN link; `hub_link` the hub's.
+    HubAndSpoke {
+        /// The concentrator's peer name.
+        hub: String,
+        /// The template peer of the branches.
+        branch: String,
+        /// How many branches.
+        branches: u32,
+        /// The hub's link to the core (both ways); 1 ms, lossless when left out.
+        #[serde(default)]
+        hub_link: Option<LinkParams>,
+    },
+    /// `sites` sites around an Internet core; a tunnel whose two ends are both the template
+    /// stands for one tunnel per pair of sites (the lower-numbered site initiates).
+    FullMesh {
+        /// The template peer of the sites.
+        site: String,
+        /// How many sites.
+        sites: u32,
+    },
+    /// Remote-access clients behind one carrier-grade NAT, and a gateway on the core.
+    /// `forward`/`reverse` are each client's last mile.
+    RemoteAccess {
+        /// The gateway's peer name.
+        gateway: String,
+        /// The template peer of the clients (addresses: the subscribers' private ones).
+        client: String,
+        /// How many clients.
+        clients: u32,
+        /// The carrier-grade NAT.
+        cgn: NatSpec,
+        /// The gateway's link to the core (both ways); 1 ms, lossless when left out.
+        #[serde(default)]
+        gateway_link: Option<LinkParams>,
+    },
+    /// A hand-written graph; each peer runs on the node of its name.
+    Graph(topologies::GraphSpec),
+    /// A graph in a RON file, relative to the scenario file (read when the scenario is
+    /// loaded, so the scenario then holds it as `Graph`).
+    File(String),
 }
 
 /// A NAT in front of a peer: its public address and how long an idle mapping lives.
@@ -219,6 +276,11 @@ pub struct TunnelSpec {
     /// When the initiator starts it.
     #[serde(default)]
     pub start: Duration,
+    /// Start at a uniformly random time in `[start, start + start_spread]` instead (from
+    /// the stream `tunnel-start`, drawn in tunnel order): branches coming up after a
+    /// concentrator reboot, clients logging on in the morning.
+    #[serde(default)]
+    pub start_spread: Option<Duration>,
     /// Traffic behind the initiator (addresses, subnets or ranges); its address when left
     /// out.
     #[serde(default)]

@@ -1,0 +1,270 @@
+//! The network shapes as a user runs them: a hub with 20 branches (one behind an ISP that
+//! blocks ESP), a full mesh, 40 remote-access clients behind one carrier-grade NAT, and a
+//! hand-written topology file; template expansion and its errors.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use experiments::scenario::{load_scenario, parse_scenario};
+
+fn run(name: &str, tag: &str) -> (PathBuf, serde_json::Value) {
+    let out =
+        std::env::temp_dir().join(format!("ikesim-shape-{name}-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let scenario = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["run", &scenario, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    (out, s)
+}
+
+/// traffic.csv as (tunnel, direction, offered, delivered).
+fn traffic(out: &Path) -> Vec<(u32, String, u64, u64)> {
+    std::fs::read_to_string(out.join("traffic.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].to_string(),
+                f[2].parse().unwrap(),
+                f[5].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn csv_rows(out: &Path, file: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(out.join(file))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn a_hub_with_twenty_branches_carries_every_branch_but_the_blocked_one() {
+    let (out, s) = run("hub-and-spoke", "a");
+    assert_eq!(s["tunnels"], 20);
+    assert_eq!(s["tunnels_established"], 20);
+    // Tunnels are numbered in branch order; exchanges.csv names each branch.
+    let ex = csv_rows(&out, "exchanges.csv");
+    let auth_initiators: std::collections::BTreeSet<String> = ex
+        .iter()
+        .filter(|r| r[2] == "IKE_AUTH")
+        .map(|r| format!("{}:{}", r[0], r[4]))
+        .collect();
+    assert!(
+        auth_initiators.contains("0:branch-01"),
+        "{auth_initiators:?}"
+    );
+    assert!(
+        auth_initiators.contains("19:branch-20"),
+        "{auth_initiators:?}"
+    );
+    // The branches start spread over 10 s, not all at once.
+    let starts: Vec<f64> = ex
+        .iter()
+        .filter(|r| r[2] == "IKE_SA_INIT")
+        .map(|r| r[6].parse().unwrap())
+        .collect();
+    let (lo, hi) = starts
+        .iter()
+        .fold((f64::MAX, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(hi - lo > 5.0 && hi <= 10.0, "{lo}..{hi}");
+    for (t, dir, offered, delivered) in traffic(&out) {
+        assert!(offered > 1500, "{t} {dir}");
+        if t == 6 {
+            // branch-07's ISP blocks ESP: up, but nothing delivered either way.
+            assert_eq!(delivered, 0, "{t} {dir}");
+        } else {
+            // 0.5 % loss per WAN link, two WAN links on the way.
+            assert!(
+                delivered as f64 > 0.97 * offered as f64,
+                "{t} {dir}: {delivered}/{offered}"
+            );
+        }
+    }
+    // Equal seeds, equal files.
+    let (again, _) = run("hub-and-spoke", "b");
+    for f in [
+        "summary.json",
+        "exchanges.csv",
+        "sa_events.csv",
+        "traffic.csv",
+        "trace.log",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(out).unwrap();
+    std::fs::remove_dir_all(again).unwrap();
+}
+
+#[test]
+fn a_full_mesh_of_six_sites_has_a_tunnel_for_every_pair() {
+    let (out, s) = run("full-mesh", "a");
+    assert_eq!(s["tunnels"], 15);
+    assert_eq!(s["tunnels_established"], 15);
+    let pairs: std::collections::BTreeSet<(String, String)> = csv_rows(&out, "exchanges.csv")
+        .iter()
+        .filter(|r| r[2] == "IKE_AUTH")
+        .map(|r| (r[4].clone(), r[5].clone()))
+        .collect();
+    assert_eq!(pairs.len(), 15);
+    assert!(pairs.contains(&("site-1".to_string(), "site-2".to_string())));
+    assert!(pairs.contains(&("site-5".to_string(), "site-6".to_string())));
+    assert!(
+        pairs.iter().all(|(i, r)| i < r),
+        "the lower-numbered site initiates"
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn forty_clients_behind_one_cgn_each_get_their_own_port_and_tunnel() {
+    let (out, s) = run("remote-access", "a");
+    assert_eq!(s["tunnels_established"], 40);
+    // Every client's IKE leaves the CGN from 198.51.100.1 on a port of its own.
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    let mut ports = std::collections::BTreeSet::new();
+    for l in trace
+        .lines()
+        .filter(|l| l.contains("cgn->core") && l.contains("-> 203.0.113.10:4500"))
+    {
+        let src = l
+            .split_whitespace()
+            .find(|w| w.starts_with("198.51.100.1:"))
+            .unwrap();
+        ports.insert(src.to_string());
+    }
+    assert_eq!(ports.len(), 40, "one public UDP 4500 mapping per client");
+    // Keepalives (1-byte UDP) keep the 30 s mappings alive: traffic flows to the end.
+    assert!(trace.contains("UDP 29B"), "NAT-T keepalives were sent");
+    assert!(!trace.contains("no mapping"), "no mapping expired");
+    for (t, dir, offered, delivered) in traffic(&out) {
+        assert!(offered > 50, "{t} {dir}");
+        assert!(
+            delivered as f64 >= 0.9 * offered as f64,
+            "{t} {dir}: {delivered}/{offered}"
+        );
+    }
+    // The gateway's CHILD_SA rekeys reach the clients through the NAT.
+    assert!(
+        s["exchanges"]["CREATE_CHILD_SA"]["success"]
+            .as_u64()
+            .unwrap()
+            >= 120
+    );
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn a_topology_file_is_read_beside_the_scenario_and_its_filter_applies() {
+    let (out, s) = run("graph-file", "a");
+    assert_eq!(s["tunnels_established"], 0);
+    assert_eq!(s["exchanges"]["IKE_SA_INIT"]["success"], 1);
+    assert_eq!(s["exchanges"]["IKE_AUTH"]["timeout"], 1);
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    assert!(trace.contains("filtered by isp-2-filter (udp/4500 toward the site)"));
+    // The branch gives up on IKE_AUTH after strongSwan's schedule (165.06 s after sending
+    // it: five retransmissions 4 s x 1.8^n apart, then 4 x 1.8^5 s of waiting).
+    let auth = csv_rows(&out, "exchanges.csv")
+        .into_iter()
+        .find(|r| r[2] == "IKE_AUTH")
+        .unwrap();
+    let (start, end): (f64, f64) = (auth[6].parse().unwrap(), auth[7].parse().unwrap());
+    assert!((end - start - 165.06).abs() < 1e-6, "{start} -> {end}");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn templates_expand_and_their_mistakes_are_named() {
+    let base = |shape: &str, peers: &str, tunnels: &str, extra: &str| {
+        format!(
+            "Scenario(duration: \"1m\", network: (shape: {shape}{extra}), peers: {{{peers}}}, tunnels: [{tunnels}])"
+        )
+    };
+    let good = base(
+        "HubAndSpoke(hub: \"hub\", branch: \"br\", branches: 3)",
+        "\"hub\": (address: \"203.0.113.1\"), \"br\": (address: \"198.18.0.254\")",
+        "(initiator: \"br\", responder: \"hub\")",
+        ", nat: { \"br\": (public: \"192.0.2.10\") }",
+    );
+    let s = parse_scenario("good.ron", &good).unwrap();
+    let e = experiments::scenario::expand::expand(&s).unwrap();
+    let names: Vec<&String> = e.peers.keys().collect();
+    assert_eq!(names, ["br-1", "br-2", "br-3", "hub"]);
+    assert_eq!(e.peers["br-3"].address.to_string(), "198.18.1.0");
+    assert_eq!(e.network.nat["br-2"].public.to_string(), "192.0.2.11");
+    assert_eq!(e.tunnels.len(), 3);
+    assert_eq!(e.tunnels[2].initiator, "br-3");
+
+    let missing = base(
+        "HubAndSpoke(hub: \"hub\", branch: \"branch\", branches: 3)",
+        "\"hub\": (address: \"203.0.113.1\"), \"br\": (address: \"198.18.0.1\")",
+        "(initiator: \"br\", responder: \"hub\")",
+        "",
+    );
+    let err = parse_scenario("bad.ron", &missing).unwrap_err().to_string();
+    assert!(err.contains("template peer \"branch\""), "{err}");
+
+    let overflow = base(
+        "FullMesh(site: \"s\", sites: 3)",
+        "\"s\": (address: \"255.255.255.254\")",
+        "(initiator: \"s\", responder: \"s\")",
+        "",
+    );
+    let err = parse_scenario("bad.ron", &overflow)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("past the end of the address space"), "{err}");
+
+    let bad_filter = base(
+        "HubAndSpoke(hub: \"hub\", branch: \"br\", branches: 3)",
+        "\"hub\": (address: \"203.0.113.1\"), \"br\": (address: \"198.18.0.1\")",
+        "(initiator: \"br\", responder: \"hub\")",
+        ", filters: { \"br-4\": [(what: Esp)] }",
+    );
+    let err = parse_scenario("bad.ron", &bad_filter)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("network.filters.br-4") && err.contains("\"br-3\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_topology_file_is_named_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("ikesim-topo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("net.ron"),
+        "(\n  nodes: [(name: \"a\", role: Gateway)],\n  links: [(a: \"a\", b: \"b\", delay: \"1ms\")],\n)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("s.ron"),
+        r#"Scenario(duration: "1m", network: (shape: File("net.ron")),
+            peers: {"a": (address: "192.0.2.1"), "b": (address: "192.0.2.2")},
+            tunnels: [(initiator: "a", responder: "b")])"#,
+    )
+    .unwrap();
+    let err = load_scenario(&dir.join("s.ron")).unwrap_err();
+    assert!(err.file.ends_with("net.ron"), "{err}");
+    assert_eq!(err.line, 3, "{err}");
+    assert!(err.to_string().contains("delay"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
