@@ -98,7 +98,9 @@ fn inner_packet(src: IpAddr, dst: IpAddr, bytes: u32) -> Vec<u8> {
 
 impl DataPlane {
     /// A packet offered on `flow` at `now`; `outbound` is the sender's SA (peer SPI, keys,
-    /// NAT-T) if it has one. Returns the ESP packet to send.
+    /// NAT-T) if it has one; `addrs` are the inner packet's, `outer_dst` where the ESP goes
+    /// (a NAT's public address behind NAT-T), for Wireshark's `esp_sa` table. Returns the
+    /// ESP packet to send.
     #[allow(clippy::too_many_arguments)]
     pub fn offer(
         &mut self,
@@ -106,6 +108,7 @@ impl DataPlane {
         flow: FlowKey,
         outbound: Option<(u32, EspKeys, bool)>,
         addrs: (IpAddr, IpAddr),
+        outer_dst: IpAddr,
         bytes: u32,
         rng: &mut SimRng,
     ) -> Option<EspSend> {
@@ -123,7 +126,7 @@ impl DataPlane {
         let inner = inner_packet(addrs.0, addrs.1, bytes);
         let esp = seal(&keys, spi, *seq, &iv, 4, &inner).expect("our lengths");
         self.esp_sa
-            .insert(ike_model::esp::esp_sa_line(addrs.0, addrs.1, spi, &keys));
+            .insert(ike_model::esp::esp_sa_line(addrs.0, outer_dst, spi, &keys));
         f.counters.sent += 1;
         f.log.push((now, false));
         Some(EspSend { bytes: esp, encap })

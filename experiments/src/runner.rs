@@ -172,6 +172,8 @@ fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
         dpd: v2.dpd,
         dpd_timeout: sim_core::Duration::from_secs(150),
         lifetimes: s.peers[name].ikev1_lifetimes,
+        force_encap: v2.force_encap,
+        keepalive: v2.keepalive,
     })
 }
 
@@ -400,9 +402,15 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     .and_then(|o| o.3)
                     .unwrap_or(SocketAddr::new(dst, NATT_PORT));
                 let outbound = outbound.map(|(spi, k, encap, _)| (spi, k, encap));
-                if let Some(esp) =
-                    dataplane.offer(now, (t, dir), outbound, (src, dst), tr.bytes, rng)
-                {
+                if let Some(esp) = dataplane.offer(
+                    now,
+                    (t, dir),
+                    outbound,
+                    (src, dst),
+                    to_addr.ip(),
+                    tr.bytes,
+                    rng,
+                ) {
                     let pkt = if esp.encap {
                         Packet::udp(src, NATT_PORT, to_addr.ip(), to_addr.port(), esp.bytes)
                     } else {
@@ -453,7 +461,14 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 if let Transport::Udp { src_port, dst_port } = d.packet.transport {
                     let from = SocketAddr::new(d.packet.src, src_port);
                     let to = SocketAddr::new(d.packet.dst, dst_port);
-                    if is_ikev1(&d.packet.payload) && dst_port != NATT_PORT {
+                    // IKEv1 on 500, or on 4500 behind the non-ESP marker.
+                    let v1 = if dst_port == NATT_PORT {
+                        d.packet.payload.starts_with(&[0, 0, 0, 0])
+                            && is_ikev1(&d.packet.payload[4..])
+                    } else {
+                        is_ikev1(&d.packet.payload)
+                    };
+                    if v1 {
                         peers[i]
                             .v1
                             .handle_datagram(now, from, to, &d.packet.payload);

@@ -201,3 +201,58 @@ fn a_cisco_like_initiator_retransmits_every_10s_and_gives_up_at_60s() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn ikev1_through_a_nat_floats_to_4500_and_encapsulates_esp() {
+    let (out, s) = run("ikev1-nat", "nat");
+    assert_eq!(s["tunnels_established"], 1);
+    // Main Mode 1-4 on 500; from Main Mode 5 on, everything on 4500 (RFC 3947 §4), with
+    // the same IKE sizes as without a NAT (the non-ESP marker is not part of the message).
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(out.join("messages.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let ports: Vec<&str> = rows.iter().map(|r| r[7].as_str()).collect();
+    assert_eq!(&ports[..4], ["500"; 4]);
+    assert!(ports[4..].iter().all(|p| *p == "4500"), "{ports:?}");
+    let sizes: Vec<usize> = rows[..9].iter().map(|r| r[6].parse().unwrap()).collect();
+    assert_eq!(sizes, [180, 160, 372, 372, 108, 76, 172, 172, 60]);
+    // gw-b's Quick Mode rekeys reach gw-a through the NAT: the keepalives hold the mapping.
+    assert!(s["exchanges"]["QUICK_MODE"]["success"].as_u64().unwrap() >= 5);
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    assert!(
+        trace.contains("10.99.0.1:4500 -> 10.99.0.2:4500 UDP 29B"),
+        "keepalives"
+    );
+    assert!(!trace.contains("no mapping"));
+    // ESP only ever travels in UDP.
+    assert!(!trace.contains(" ESP "), "no plain ESP");
+    let traffic = std::fs::read_to_string(out.join("traffic.csv")).unwrap();
+    for l in traffic.lines().skip(1) {
+        let f: Vec<u64> = l.split(',').skip(2).map(|x| x.parse().unwrap()).collect();
+        assert_eq!(f[3] + f[7], f[0], "every packet delivered: {l}");
+    }
+    // tshark reads the marker, decrypts IKE and ESP, and finds every ICV correct.
+    if Command::new("tshark").arg("-v").output().is_ok() {
+        let o = Command::new("tshark")
+            .env("WIRESHARK_CONFIG_DIR", &out)
+            .arg("-r")
+            .arg(out.join("capture.pcap"))
+            .arg("-V")
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(!t.contains("Malformed"));
+        assert!(t.contains("Encapsulation Mode: UDP-Encapsulated-Tunnel (3)"));
+        assert!(t.matches("Payload: Hash (8)").count() >= 9);
+        let esp = t.matches("ESP SPI:").count();
+        assert!(esp > 500);
+        assert_eq!(
+            t.matches("<HMAC-SHA-1-96 [RFC2404]> [correct]").count(),
+            esp
+        );
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}

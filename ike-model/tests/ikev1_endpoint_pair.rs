@@ -39,6 +39,8 @@ fn config(addr: &str) -> Config1 {
         dpd_timeout: Duration::from_secs(150),
         ike_lifetime: LifetimePolicy::Infinite,
         lifetimes: LifetimeNegotiation::ResponderLifetime,
+        force_encap: false,
+        keepalive: Some(Duration::from_secs(20)),
     }
 }
 

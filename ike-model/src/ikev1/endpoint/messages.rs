@@ -106,13 +106,15 @@ pub fn accept_phase1(sa: &SaPayload, encr: EncrAlg, groups: &[DhGroup]) -> Optio
     })
 }
 
-/// The Quick Mode ESP SA with our inbound SPI (ESP_AES with HMAC-SHA1, tunnel mode).
+/// The Quick Mode ESP SA with our inbound SPI (ESP_AES with HMAC-SHA1, tunnel mode, or
+/// UDP-Encapsulated-Tunnel (3, RFC 3947 §5) with `udp_encap`).
 pub fn esp_sa(
     encr: EncrAlg,
     integ: IntegAlg,
     pfs: Option<DhGroup>,
     spi: u32,
     life_s: u32,
+    udp_encap: bool,
 ) -> SaPayload {
     let auth = match integ {
         IntegAlg::HmacSha1_96 => 2,
@@ -126,7 +128,7 @@ pub fn esp_sa(
         attributes.push(Attribute::Basic(3, g.id()));
     }
     attributes.extend([
-        Attribute::Basic(4, 1),
+        Attribute::Basic(4, if udp_encap { 3 } else { 1 }),
         Attribute::Basic(1, 1),
         life(2, life_s),
     ]);
@@ -153,7 +155,7 @@ pub fn accept_esp(
     integ: IntegAlg,
     pfs: Option<DhGroup>,
 ) -> Option<(u32, u32)> {
-    let ours = esp_sa(encr, integ, pfs, 0, 0)
+    let ours = esp_sa(encr, integ, pfs, 0, 0, false)
         .proposals
         .remove(0)
         .transforms
@@ -161,9 +163,12 @@ pub fn accept_esp(
     sa.proposals.iter().find_map(|p| {
         let spi = u32::from_be_bytes(p.spi.as_slice().try_into().ok()?);
         p.transforms.iter().find_map(|t| {
+            // Lifetimes are negotiated apart; the encapsulation mode follows NAT-D.
             let strip = |a: &[Attribute]| -> Vec<Attribute> {
                 a.iter()
-                    .filter(|x| !matches!(x, Attribute::Basic(2, _) | Attribute::Variable(2, _)))
+                    .filter(|x| {
+                        !matches!(x, Attribute::Basic(2 | 4, _) | Attribute::Variable(2, _))
+                    })
                     .cloned()
                     .collect()
             };

@@ -7,6 +7,7 @@
 
 mod dpd;
 mod messages;
+mod natt;
 mod phase1;
 mod quick_mode;
 
@@ -77,6 +78,11 @@ pub struct Config1 {
     /// Declare the peer dead after this long without an R-U-THERE-ACK (strongSwan's
     /// `dpd_timeout`, 150 s).
     pub dpd_timeout: Duration,
+    /// strongSwan's `encap = yes`: claim a NAT so IKE moves to 4500 and ESP is
+    /// UDP-encapsulated.
+    pub force_encap: bool,
+    /// NAT-T keepalive interval behind a NAT (RFC 3948 §2.3); none when `None`.
+    pub keepalive: Option<Duration>,
 }
 
 /// One IPsec SA pair.
@@ -187,6 +193,13 @@ pub struct IsakmpSa {
     reauth_of: Option<u64>,
     /// When the old ISAKMP SA replaced by a re-authentication is deleted.
     delete_at: Option<SimTime>,
+    /// Whether IKE moved to UDP 4500 (RFC 3947), so ESP is UDP-encapsulated too.
+    pub natt: bool,
+    /// Whether NAT-D showed a NAT in front of us (we then send keepalives).
+    pub nat_here: bool,
+    nat_checked: bool,
+    /// When we last sent the peer anything (for keepalives).
+    last_sent: SimTime,
 }
 
 /// An IKEv1 endpoint.
@@ -237,14 +250,27 @@ impl Endpoint1 {
     }
 
     /// Where our ESP traffic of `tunnel` goes: the newest IPsec SA's peer SPI and our
-    /// outbound keys (no NAT-T in IKEv1 here).
+    /// outbound keys, UDP-encapsulated to the peer's NAT-T address when IKE floated.
     pub fn esp_outbound(&self, tunnel: u32) -> Option<crate::ikev2::endpoint::EspRoute> {
         self.sas
             .iter()
             .filter(|s| s.tunnel == tunnel && s.established && !s.dead)
             .flat_map(|s| s.ipsec.iter())
             .rfind(|c| !c.rekeyed)
-            .map(|c| (c.spi_out, self.esp_keys(&c.keys_out), false, None))
+            .map(|c| c.spi_out)
+            .and_then(|spi| {
+                let s = self.sas.iter().rfind(|s| {
+                    s.tunnel == tunnel && !s.dead && s.ipsec.iter().any(|c| c.spi_out == spi)
+                })?;
+                let c = s.ipsec.iter().find(|c| c.spi_out == spi)?;
+                // With NAT-T, ESP goes in UDP to where the peer's IKE comes from.
+                Some((
+                    spi,
+                    self.esp_keys(&c.keys_out),
+                    s.natt,
+                    s.natt.then_some(s.peer),
+                ))
+            })
     }
 
     /// The keys of inbound SPI `spi` and its tunnel.
@@ -288,6 +314,7 @@ impl Endpoint1 {
             })
             .flatten()
             .chain((0..self.sas.len()).filter_map(|i| dpd::due(self, i)))
+            .chain((0..self.sas.len()).filter_map(|i| natt::keepalive_due(self, i)))
             .min()
     }
 
@@ -374,6 +401,16 @@ impl Endpoint1 {
         local: SocketAddr,
         bytes: &[u8],
     ) {
+        // On 4500 IKE follows the 4-byte non-ESP marker (RFC 3948 §2.2); anything else
+        // there (ESP, keepalives) is not ours.
+        let bytes = if local.port() == natt::NATT_PORT {
+            match bytes {
+                [0, 0, 0, 0, rest @ ..] => rest,
+                _ => return,
+            }
+        } else {
+            bytes
+        };
         let Ok(h) = Header::decode(bytes) else {
             self.drop_datagram(now, "undecodable ISAKMP header");
             return;
@@ -401,8 +438,7 @@ impl Endpoint1 {
         let digest: [u8; 20] = digest.try_into().expect("SHA-1");
         if self.sas[i].seen.contains(&digest) {
             if let Some(a) = self.sas[i].answers.get(&h.message_id).cloned() {
-                let (l, p) = (self.sas[i].local, self.sas[i].peer);
-                self.out.push_back((l, p, a));
+                self.emit(i, now, a);
             }
             return;
         }
@@ -428,6 +464,15 @@ impl Endpoint1 {
         };
         self.sas[i].seen.push(digest);
         self.sas[i].last_received = now;
+        if local.port() == natt::NATT_PORT {
+            // The peer moved to 4500 (or its NAT gave it a new port): answer there.
+            natt::float(self, i);
+            self.sas[i].peer = from;
+            self.sas[i].local = local;
+        }
+        if matches!(h.exchange, exchange::MAIN_MODE | exchange::AGGRESSIVE) {
+            natt::detect(self, i, from, local, &payloads);
+        }
         match h.exchange {
             exchange::MAIN_MODE | exchange::AGGRESSIVE => {
                 phase1::on_message(self, now, i, &h, bytes, &payloads)
@@ -490,8 +535,7 @@ impl Endpoint1 {
                     o.sends = policy.tries + 1;
                 }
                 let b = o.bytes.clone();
-                let (l, p) = (self.sas[i].local, self.sas[i].peer);
-                self.out.push_back((l, p, b));
+                self.emit(i, now, b);
             }
             if self.sas[i].dead {
                 continue;
@@ -500,6 +544,7 @@ impl Endpoint1 {
             dpd::fire(self, now, i);
             phase1::lifetimes(self, now, i);
         }
+        natt::send_keepalives(self, now);
         self.sas.retain(|s| !s.dead);
     }
 
@@ -673,6 +718,20 @@ impl Endpoint1 {
                 },
             );
         }
+        self.emit(i, now, bytes);
+    }
+
+    /// Puts `bytes` on the wire for SA `i`, behind the non-ESP marker once on 4500.
+    fn emit(&mut self, i: usize, now: SimTime, bytes: Vec<u8>) {
+        let sa = &mut self.sas[i];
+        sa.last_sent = now;
+        let bytes = if sa.natt {
+            let mut m = vec![0u8; 4];
+            m.extend_from_slice(&bytes);
+            m
+        } else {
+            bytes
+        };
         self.out.push_back((sa.local, sa.peer, bytes));
     }
 

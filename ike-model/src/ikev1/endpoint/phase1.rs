@@ -36,13 +36,15 @@ fn kind(aggressive: bool) -> ExchangeKind {
     }
 }
 
-/// NAT-D payloads (RFC 3947): the peer's address first, then ours.
-fn natd(sa: &IsakmpSa) -> [RawPayload; 2] {
+/// NAT-D payloads (RFC 3947): the peer's address first, then ours. With `fake` (strongSwan's
+/// `encap = yes`) our own hash is of port 0, so the peer believes we are behind a NAT.
+fn natd(sa: &IsakmpSa, fake: bool) -> [RawPayload; 2] {
     let h = |a: SocketAddr| natd_hash(sa.icookie, sa.rcookie, a.ip(), a.port()).to_vec();
-    [
-        p(payload::NAT_D, h(sa.peer)),
-        p(payload::NAT_D, h(sa.local)),
-    ]
+    let mut ours = sa.local;
+    if fake {
+        ours.set_port(0);
+    }
+    [p(payload::NAT_D, h(sa.peer)), p(payload::NAT_D, h(ours))]
 }
 
 fn new_sa(
@@ -87,6 +89,28 @@ fn new_sa(
         expire_at: None,
         reauth_of: None,
         delete_at: None,
+        natt: false,
+        nat_here: false,
+        nat_checked: false,
+        last_sent: SimTime::ZERO,
+    }
+}
+
+/// Behind a NAT the peer's source address is the NAT's: its identity (an address ID, as
+/// our peers use) names the tunnel instead, as strongSwan picks the config by identity.
+fn tunnel_by_identity(ep: &mut Endpoint1, i: usize, id: &[u8]) {
+    if ep.sas[i].tunnel != u32::MAX {
+        return;
+    }
+    let addr: Option<IpAddr> = match id {
+        [1, _, _, _, a, b, c, d] => Some(IpAddr::from([*a, *b, *c, *d])),
+        [5, _, _, _, rest @ ..] if rest.len() == 16 => {
+            Some(IpAddr::from(<[u8; 16]>::try_from(rest).expect("16 bytes")))
+        }
+        _ => None,
+    };
+    if let Some(t) = addr.and_then(|a| ep.tunnels.iter().find(|t| t.peer == a)) {
+        ep.sas[i].tunnel = t.tunnel;
     }
 }
 
@@ -220,6 +244,7 @@ pub(super) fn respond_first(
         ep.sas[i].dead = true;
         return;
     };
+    tunnel_by_identity(ep, i, &idi);
     ep.sas[i].idi = idi;
     let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
     let nr = ep.random_bytes(NONCE_LEN);
@@ -246,7 +271,7 @@ pub(super) fn respond_first(
     out.push(p(payload::NONCE, nr));
     out.push(p(payload::ID, idr));
     out.extend(vendor_ids(false));
-    out.extend(natd(&ep.sas[i]));
+    out.extend(natd(&ep.sas[i], ep.cfg.force_encap));
     out.push(p(payload::HASH, hash_r));
     let m = ep.build(i, exchange::AGGRESSIVE, 0, &out, false);
     ep.set_state(i, now, "IKE_R_AM1");
@@ -392,7 +417,7 @@ pub(super) fn on_message(
                 p(payload::KE, dh.public().to_vec()),
                 p(payload::NONCE, ni.clone()),
             ];
-            out.extend(natd(&ep.sas[i]));
+            out.extend(natd(&ep.sas[i], ep.cfg.force_encap));
             let sa = &mut ep.sas[i];
             sa.gxi = dh.public().to_vec();
             sa.ni = ni;
@@ -496,7 +521,7 @@ pub(super) fn on_message(
                 return;
             }
             let mut out = vec![p(payload::KE, ep.sas[i].gxr.clone()), p(payload::NONCE, nr)];
-            out.extend(natd(&ep.sas[i]));
+            out.extend(natd(&ep.sas[i], ep.cfg.force_encap));
             let m = ep.build(i, exchange::MAIN_MODE, 0, &out, false);
             ep.remember_answer(i, 0, &m);
             ep.send(i, now, m, None);
@@ -536,6 +561,7 @@ pub(super) fn on_message(
                 &sa.sai_b,
                 &idr,
             );
+            tunnel_by_identity(ep, i, &idi);
             ep.set_state(i, now, "IKE_R_MM5");
             let out = vec![p(payload::ID, idr), p(payload::HASH, hash_r)];
             let m = ep.build(i, exchange::MAIN_MODE, 0, &out, true);
@@ -592,7 +618,7 @@ pub(super) fn on_message(
                 &idi,
             );
             let mut out = vec![p(payload::HASH, hash_i)];
-            out.extend(natd(&ep.sas[i]));
+            out.extend(natd(&ep.sas[i], ep.cfg.force_encap));
             let m = ep.build(i, exchange::AGGRESSIVE, 0, &out, true);
             ep.remember_answer(i, 0, &m);
             ep.answered(i, now, 0, Outcome::Success);

@@ -51,7 +51,15 @@ pub(super) fn initiate(ep: &mut Endpoint1, now: SimTime, i: usize, rekey: Option
     let mut rest = vec![
         p(
             payload::SA,
-            esp_sa(ep.cfg.esp_encr, ep.cfg.esp_integ, ep.cfg.pfs, spi_in, life).encode(),
+            esp_sa(
+                ep.cfg.esp_encr,
+                ep.cfg.esp_integ,
+                ep.cfg.pfs,
+                spi_in,
+                life,
+                ep.sas[i].natt,
+            )
+            .encode(),
         ),
         p(payload::NONCE, ni.clone()),
     ];
@@ -233,7 +241,15 @@ pub(super) fn on_message(
         let mut out = vec![
             p(
                 payload::SA,
-                esp_sa(ep.cfg.esp_encr, ep.cfg.esp_integ, ep.cfg.pfs, spi_in, life).encode(),
+                esp_sa(
+                    ep.cfg.esp_encr,
+                    ep.cfg.esp_integ,
+                    ep.cfg.pfs,
+                    spi_in,
+                    life,
+                    ep.sas[i].natt,
+                )
+                .encode(),
             ),
             p(payload::NONCE, nr.clone()),
         ];
