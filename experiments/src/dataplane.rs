@@ -138,10 +138,11 @@ impl DataPlane {
         self.in_flight.insert(id, (flow, k));
     }
 
-    /// An ESP packet `bytes` (packet `id`) reached a peer whose SA for its SPI is `keys`.
-    pub fn receive(&mut self, id: u64, bytes: &[u8], keys: Option<EspKeys>) {
+    /// An ESP packet `bytes` (packet `id`) reached a peer whose SA for its SPI is `keys`;
+    /// true when it decrypted and verified.
+    pub fn receive(&mut self, id: u64, bytes: &[u8], keys: Option<EspKeys>) -> bool {
         let Some((flow, k)) = self.in_flight.remove(&id) else {
-            return;
+            return false;
         };
         let f = self.flows.get_mut(&flow).expect("flow of a sent packet");
         match keys {
@@ -150,10 +151,12 @@ impl DataPlane {
                 Ok(_) => {
                     f.counters.delivered += 1;
                     f.log[k].1 = true;
+                    return true;
                 }
                 Err(_) => f.counters.bad_icv += 1,
             },
         }
+        false
     }
 
     /// At the end of the run: the packets not among `travelling` (still scheduled to

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// The bundled scenarios of the matrix, in the order of the table.
-pub const BLOCKING: [&str; 9] = [
+pub const BLOCKING: [&str; 10] = [
     "quickstart",
     "block-500",
     "block-500-one-way",
@@ -15,6 +15,7 @@ pub const BLOCKING: [&str; 9] = [
     "block-esp",
     "block-esp-one-way",
     "block-esp-encap",
+    "block-fragments",
     "nat-keepalive",
     "nat-no-keepalive",
 ];

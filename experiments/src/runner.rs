@@ -418,6 +418,11 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     };
                     let id = built.net.send(&mut sched, &mut trace, peers[si].node, pkt);
                     dataplane.sent_as((t, dir), id);
+                    if spec.version == ScenarioVersion::IKEv2 {
+                        peers[si].ep.esp_sent(now, t);
+                    } else {
+                        peers[si].v1.esp_sent(now, t);
+                    }
                 }
                 let gap = crate::dataplane::next_gap(tr.rate_pps, tr.poisson, rng);
                 sched.schedule_at(now + gap, Ev::Traffic { tunnel, dir });
@@ -447,14 +452,19 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     _ => None,
                 };
                 if let Some(bytes) = esp {
-                    let keys = crate::dataplane::DataPlane::spi(bytes).and_then(|spi| {
+                    let spi = crate::dataplane::DataPlane::spi(bytes);
+                    let keys = spi.and_then(|spi| {
                         peers[i]
                             .ep
                             .esp_inbound(spi)
                             .or_else(|| peers[i].v1.esp_inbound(spi))
                             .map(|(_, k)| k)
                     });
-                    dataplane.receive(d.packet.id, bytes, keys);
+                    if dataplane.receive(d.packet.id, bytes, keys)
+                        && let Some(spi) = spi
+                    {
+                        peers[i].ep.esp_received(now, spi);
+                    }
                     return None;
                 }
                 messages.received(d.packet.id, now);

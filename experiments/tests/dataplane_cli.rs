@@ -180,6 +180,10 @@ fn the_blocking_matrix_has_one_row_per_field_problem() {
     assert_eq!(row("block-esp")[1..4], ["true", "0/291", "0/291"]);
     assert_eq!(row("block-esp-one-way")[2..4], ["0/291", "290/291"]);
     assert_eq!(row("block-esp-encap")[2..4], ["290/291", "290/291"]);
+    assert_eq!(
+        row("block-fragments")[1..5],
+        ["false", "0/996", "0/996", "165.060000000"]
+    );
     assert_eq!(row("nat-keepalive")[4], "-");
     assert_ne!(row("nat-no-keepalive")[4], "-");
     // The chart of experiment 4 is drawn beside the table.
@@ -189,5 +193,53 @@ fn the_blocking_matrix_has_one_row_per_field_problem() {
             "{chart}"
         );
     }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// Liveness checks gw-b starts in a run of `name` with `dpd: "5s"` added to gw-b.
+fn liveness_checks(name: &str) -> usize {
+    let path = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+    let mut s = experiments::scenario::load_scenario(std::path::Path::new(&path)).unwrap();
+    s.peers.get_mut("gw-b").unwrap().dpd = Some(sim_core::Duration::from_secs(5));
+    let out = std::env::temp_dir().join(format!("ikesim-dpd-{name}-{}", std::process::id()));
+    experiments::runner::run(&s, 1, &out).unwrap();
+    let ex = std::fs::read_to_string(out.join("exchanges.csv")).unwrap();
+    std::fs::remove_dir_all(out).unwrap();
+    ex.lines().filter(|l| l.contains(",dpd,gw-b,")).count()
+}
+
+#[test]
+fn esp_counts_as_liveness_only_behind_a_nat() {
+    // Behind a NAT, gw-a's ESP (1 pps over 300 s) tells gw-b it is alive: no DPD probe.
+    let nat = liveness_checks("nat-keepalive");
+    // ESP blocked, no NAT: DPD does not notice, and probes every 5 s of IKE silence
+    // (30 s run); the answers come back over IKE, so the tunnel stays "up".
+    let blocked = liveness_checks("block-esp");
+    assert_eq!(nat, 0);
+    assert!(blocked >= 4, "{blocked}");
+}
+
+#[test]
+fn an_isp_dropping_ip_fragments_stops_a_large_ike_sa_init() {
+    let (out, s) = run("block-fragments");
+    assert_eq!(s["tunnels_established"], 0);
+    assert_eq!(s["exchanges"]["IKE_SA_INIT"]["timeout"], 1);
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    assert!(trace.contains("UDP 618B in 2 fragments: filtered by isp-gw-b-filter (fragments)"));
+    std::fs::remove_dir_all(out).unwrap();
+    // Without the filter the two fragments are reassembled and the tunnel comes up.
+    let path = format!(
+        "{}/scenarios/block-fragments.ron",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut sc = experiments::scenario::load_scenario(Path::new(&path)).unwrap();
+    sc.network.filters.clear();
+    let out = std::env::temp_dir().join(format!("ikesim-frag-ok-{}", std::process::id()));
+    let r = experiments::runner::run(&sc, 1, &out).unwrap();
+    assert_eq!(r.summary["tunnels_established"], 1);
+    let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
+    assert!(trace.contains(
+        "isp-gw-a->isp-gw-b send    #1 10.99.0.1:500 -> 10.99.0.2:500 UDP 618B in 2 fragments"
+    ));
     std::fs::remove_dir_all(out).unwrap();
 }

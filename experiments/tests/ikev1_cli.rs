@@ -222,10 +222,17 @@ fn ikev1_through_a_nat_floats_to_4500_and_encapsulates_esp() {
     // gw-b's Quick Mode rekeys reach gw-a through the NAT: the keepalives hold the mapping.
     assert!(s["exchanges"]["QUICK_MODE"]["success"].as_u64().unwrap() >= 5);
     let trace = std::fs::read_to_string(out.join("trace.log")).unwrap();
-    assert!(
-        trace.contains("10.99.0.1:4500 -> 10.99.0.2:4500 UDP 29B"),
-        "keepalives"
-    );
+    // Keepalives every 20 s of silence until the traffic starts at 100 s, none after:
+    // gw-a's ESP (1 pps) refreshes the mapping and postpones them.
+    let keepalives: Vec<f64> = trace
+        .lines()
+        .filter(|l| {
+            l.contains("gw-a->isp-gw-a") && l.contains("10.99.0.1:4500 -> 10.99.0.2:4500 UDP 29B")
+        })
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(keepalives.len() >= 3, "{keepalives:?}");
+    assert!(keepalives.iter().all(|t| *t < 100.0), "{keepalives:?}");
     assert!(!trace.contains("no mapping"));
     // ESP only ever travels in UDP.
     assert!(!trace.contains(" ESP "), "no plain ESP");
@@ -248,7 +255,7 @@ fn ikev1_through_a_nat_floats_to_4500_and_encapsulates_esp() {
         assert!(t.contains("Encapsulation Mode: UDP-Encapsulated-Tunnel (3)"));
         assert!(t.matches("Payload: Hash (8)").count() >= 9);
         let esp = t.matches("ESP SPI:").count();
-        assert!(esp > 500);
+        assert!(esp > 350);
         assert_eq!(
             t.matches("<HMAC-SHA-1-96 [RFC2404]> [correct]").count(),
             esp

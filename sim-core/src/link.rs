@@ -243,8 +243,8 @@ impl Link {
     /// link's bandwidth.
     pub fn transmit(&mut self, now: SimTime, packet: &Packet) -> TxOutcome {
         self.stats.offered += 1;
-        let len = packet.wire_len();
-        if len > self.params.mtu as usize {
+        let len = packet.wire_len_fragmented();
+        if packet.largest_fragment() > self.params.mtu as usize {
             self.stats.mtu_drops += 1;
             return TxOutcome::Dropped(DropReason::ExceedsMtu {
                 mtu: self.params.mtu,
@@ -267,7 +267,8 @@ impl Link {
         } else {
             now
         };
-        if let Some(reason) = self.draw_loss() {
+        // Each fragment can be lost; losing one loses the packet (no reassembly).
+        if let Some(reason) = (0..packet.fragments.max(1)).find_map(|_| self.draw_loss()) {
             self.stats.lost += 1;
             return TxOutcome::Dropped(reason);
         }

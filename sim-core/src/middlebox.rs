@@ -60,6 +60,9 @@ pub enum PacketMatch {
     Esp,
     /// Any packet of this IP protocol number.
     Protocol(u8),
+    /// IP fragments (a packet split because it did not fit a link's MTU); many ISPs and
+    /// firewalls drop them, which breaks IKE messages larger than the path MTU.
+    Fragments,
 }
 
 impl PacketMatch {
@@ -75,6 +78,7 @@ impl PacketMatch {
             },
             PacketMatch::Esp => p.transport == Transport::Esp,
             PacketMatch::Protocol(n) => p.transport.protocol() == n,
+            PacketMatch::Fragments => p.fragments > 1,
         }
     }
 
@@ -85,6 +89,7 @@ impl PacketMatch {
             PacketMatch::Udp(Some(p)) => format!("udp/{p}"),
             PacketMatch::Esp => "esp".into(),
             PacketMatch::Protocol(n) => format!("proto/{n}"),
+            PacketMatch::Fragments => "fragments".into(),
         }
     }
 }

@@ -438,6 +438,13 @@ impl Network {
             drop_packet(trace, now, DropSite::Node(node), reason, &packet);
             return;
         }
+        // IPv4 is fragmented to fit the link (by the sender, or by a router before a
+        // smaller link); an IPv6 router cannot, and the link drops the packet as too big.
+        let mtu = self.links[link.0 as usize].params.mtu as usize;
+        let origin = !self.nodes[node.0 as usize].forwarding;
+        if packet.src.is_ipv4() || origin {
+            let _ = packet.fragment_for(mtu);
+        }
         let on_link = HookCtx {
             node: None,
             ..egress

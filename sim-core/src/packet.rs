@@ -69,6 +69,10 @@ pub struct Packet {
     pub ttl: u8,
     /// Everything after the transport header: an IKE message, an ESP packet, a keepalive.
     pub payload: Vec<u8>,
+    /// Into how many IPv4 fragments the packet is split (1: not fragmented). The fragments
+    /// travel together and are reassembled at the destination; each can be lost, and an
+    /// ISP filter can drop fragments (see [`Packet::fragment_for`]).
+    pub fragments: u16,
 }
 
 impl Packet {
@@ -81,6 +85,7 @@ impl Packet {
             transport: Transport::Udp { src_port, dst_port },
             ttl: 64,
             payload,
+            fragments: 1,
         }
     }
 
@@ -93,6 +98,7 @@ impl Packet {
             transport: Transport::Esp,
             ttl: 64,
             payload,
+            fragments: 1,
         }
     }
 
@@ -108,6 +114,78 @@ impl Packet {
     /// what serialization delay, MTU and byte counters use.
     pub fn wire_len(&self) -> usize {
         self.ip_header_len() + self.transport.header_len() + self.payload.len()
+    }
+
+    /// Size on the wire counting every fragment's own IP header.
+    pub fn wire_len_fragmented(&self) -> usize {
+        self.wire_len() + (usize::from(self.fragments) - 1) * self.ip_header_len()
+    }
+
+    /// The largest fragment's size at the IP layer.
+    pub fn largest_fragment(&self) -> usize {
+        if self.fragments <= 1 {
+            return self.wire_len();
+        }
+        self.ip_header_len() + Self::fragment_chunk(self.l4_len(), self.fragments)
+    }
+
+    fn l4_len(&self) -> usize {
+        self.transport.header_len() + self.payload.len()
+    }
+
+    /// Bytes of IP payload per fragment (a multiple of 8 except the last) when `l4` bytes
+    /// are cut into `n` fragments.
+    fn fragment_chunk(l4: usize, n: u16) -> usize {
+        l4.div_ceil(usize::from(n)).div_ceil(8) * 8
+    }
+
+    /// Splits an IPv4 packet so every fragment fits `mtu` (RFC 791: fragment data in
+    /// multiples of 8 bytes), as the sender or a router before a smaller link does.
+    /// Returns false when it cannot: IPv6 (routers do not fragment; the packet is too big)
+    /// or an MTU below 28 bytes.
+    pub fn fragment_for(&mut self, mtu: usize) -> bool {
+        if self.largest_fragment() <= mtu {
+            return true;
+        }
+        if !self.src.is_ipv4() || mtu < IPV4_HEADER_LEN + 8 {
+            return false;
+        }
+        let per = (mtu - IPV4_HEADER_LEN) / 8 * 8;
+        let n = self.l4_len().div_ceil(per);
+        self.fragments = u16::try_from(n).unwrap_or(u16::MAX);
+        // Equal shares can round up past `per`; then one more fragment.
+        while self.largest_fragment() > mtu && self.fragments < u16::MAX {
+            self.fragments += 1;
+        }
+        true
+    }
+
+    /// The IP-layer bytes of each fragment (one element when not fragmented): IPv4 headers
+    /// with the identification `ip_id`, the more-fragments flag and offsets in 8-byte units.
+    pub fn to_ip_fragments(&self, ip_id: u16) -> Vec<Vec<u8>> {
+        let whole = self.to_ip_bytes(ip_id);
+        if self.fragments <= 1 || !self.src.is_ipv4() {
+            return vec![whole];
+        }
+        let l4 = &whole[IPV4_HEADER_LEN..];
+        let chunk = Self::fragment_chunk(l4.len(), self.fragments);
+        l4.chunks(chunk)
+            .enumerate()
+            .map(|(k, data)| {
+                let mut h = whole[..IPV4_HEADER_LEN].to_vec();
+                let total = (IPV4_HEADER_LEN + data.len()) as u16;
+                h[2..4].copy_from_slice(&total.to_be_bytes());
+                let offset = (k * chunk / 8) as u16;
+                let more = (k + 1) * chunk < l4.len();
+                let flags = if more { 0x2000 } else { 0 } | offset;
+                h[6..8].copy_from_slice(&flags.to_be_bytes());
+                h[10..12].copy_from_slice(&[0, 0]);
+                let csum = internet_checksum(&h, 0);
+                h[10..12].copy_from_slice(&csum.to_be_bytes());
+                h.extend_from_slice(data);
+                h
+            })
+            .collect()
     }
 
     /// The source port, for UDP.
@@ -249,6 +327,54 @@ impl fmt::Display for Packet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragments_fit_the_mtu_and_reassemble_to_the_whole_packet() {
+        let mut p = Packet::udp(
+            "10.99.0.1".parse().unwrap(),
+            500,
+            "10.99.0.2".parse().unwrap(),
+            500,
+            (0..590u32).map(|x| x as u8).collect(),
+        );
+        assert!(p.fragment_for(1500));
+        assert_eq!(p.fragments, 1);
+        assert!(p.fragment_for(576));
+        assert_eq!(p.fragments, 2);
+        assert!(p.largest_fragment() <= 576);
+        assert_eq!(p.wire_len_fragmented(), p.wire_len() + 20);
+        let whole = p.to_ip_bytes(9);
+        let frags = p.to_ip_fragments(9);
+        assert_eq!(frags.len(), 2);
+        let mut data = Vec::new();
+        for (k, f) in frags.iter().enumerate() {
+            assert!(f.len() <= 576);
+            assert_eq!(u16::from_be_bytes([f[2], f[3]]) as usize, f.len());
+            assert_eq!(u16::from_be_bytes([f[4], f[5]]), 9, "same identification");
+            let flags = u16::from_be_bytes([f[6], f[7]]);
+            assert_eq!(
+                flags & 0x2000 != 0,
+                k == 0,
+                "more fragments on all but the last"
+            );
+            assert_eq!(usize::from(flags & 0x1fff) * 8, data.len(), "offset");
+            assert_eq!(internet_checksum(&f[..20], 0), 0, "header checksum");
+            data.extend_from_slice(&f[20..]);
+        }
+        assert_eq!(data, whole[20..]);
+        // A 68-byte MTU (the IPv4 minimum) still works: 48-byte pieces.
+        assert!(p.fragment_for(68));
+        assert!(p.largest_fragment() <= 68);
+        // IPv6 is not fragmented on the way.
+        let mut v6 = Packet::udp(
+            "2001:db8::1".parse().unwrap(),
+            500,
+            "2001:db8::2".parse().unwrap(),
+            500,
+            vec![0; 1400],
+        );
+        assert!(!v6.fragment_for(1280));
+    }
 
     #[test]
     fn ipv4_udp_bytes_have_valid_checksums_and_lengths() {

@@ -45,15 +45,18 @@ impl<W: Write> PcapSink<W> {
 
     /// Appends `packet` as seen at virtual time `at`. IPv4 identification numbers count up
     /// per capture, so they are deterministic too.
+    /// A fragmented packet is written as its fragments (one record each).
     pub fn write(&mut self, at: SimTime, packet: &Packet) -> io::Result<()> {
-        let bytes = packet.to_ip_bytes(self.next_ip_id);
+        let frags = packet.to_ip_fragments(self.next_ip_id);
         self.next_ip_id = self.next_ip_id.wrapping_add(1);
         let ts = std::time::Duration::from_secs(PCAP_EPOCH_UNIX_SECS)
             + std::time::Duration::from_nanos(at.as_nanos());
-        self.writer
-            .write_packet(&PcapPacket::new(ts, bytes.len() as u32, &bytes))
-            .map_err(pcap_err)?;
-        self.packets += 1;
+        for bytes in frags {
+            self.writer
+                .write_packet(&PcapPacket::new(ts, bytes.len() as u32, &bytes))
+                .map_err(pcap_err)?;
+            self.packets += 1;
+        }
         Ok(())
     }
 

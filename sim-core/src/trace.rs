@@ -29,7 +29,7 @@ pub enum TraceLevel {
 }
 
 /// The addressing of a packet, without its payload: what a trace line needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketInfo {
     /// The packet's run-unique id.
     pub id: u64,
@@ -41,6 +41,23 @@ pub struct PacketInfo {
     pub transport: Transport,
     /// Size at the IP layer.
     pub wire_len: u32,
+    /// IPv4 fragments it travels in (1: whole).
+    pub fragments: u16,
+}
+
+// Whole packets hash as before fragments were modelled, so fingerprints of runs without
+// fragmentation did not change.
+impl std::hash::Hash for PacketInfo {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.id.hash(h);
+        self.src.hash(h);
+        self.dst.hash(h);
+        self.transport.hash(h);
+        self.wire_len.hash(h);
+        if self.fragments > 1 {
+            self.fragments.hash(h);
+        }
+    }
 }
 
 impl From<&Packet> for PacketInfo {
@@ -51,6 +68,7 @@ impl From<&Packet> for PacketInfo {
             dst: p.dst,
             transport: p.transport,
             wire_len: p.wire_len() as u32,
+            fragments: p.fragments,
         }
     }
 }
@@ -73,7 +91,11 @@ impl fmt::Display for PacketInfo {
                 "#{} {} -> {} proto {} {}B",
                 self.id, self.src, self.dst, p, self.wire_len
             ),
+        }?;
+        if self.fragments > 1 {
+            write!(f, " in {} fragments", self.fragments)?;
         }
+        Ok(())
     }
 }
 

@@ -291,7 +291,7 @@ fn duplication_delivers_twice() {
 }
 
 #[test]
-fn packets_over_the_mtu_are_dropped() {
+fn ipv4_over_the_mtu_is_fragmented() {
     let mut p = pair(
         LinkParams {
             mtu: 576,
@@ -299,16 +299,15 @@ fn packets_over_the_mtu_are_dropped() {
         },
         3,
     );
+    // (IPv6 is never fragmented on the way: see the packet module's tests.)
     let sends = vec![
         (SimTime::ZERO, datagram(0, 576)),
         (SimTime::ZERO, datagram(1, 577)),
     ];
     let (got, trace) = run(&mut p.net, p.a, sends, TraceLevel::Full);
-    assert_eq!(got.len(), 1);
-    assert_eq!(
-        drop_reasons(&trace),
-        vec![DropReason::ExceedsMtu { mtu: 576 }]
-    );
+    let frags: Vec<u16> = got.iter().map(|(_, d)| d.packet.fragments).collect();
+    assert_eq!(frags, [1, 2]);
+    assert!(drop_reasons(&trace).is_empty());
 }
 
 #[test]
@@ -636,4 +635,80 @@ fn garbage_is_an_error_not_a_panic() {
     bytes[rec + 8..rec + 12].copy_from_slice(&10u32.to_le_bytes());
     let c = sim_core::pcap_read::read_capture(&bytes[..]).unwrap();
     assert_eq!(c.malformed.len(), 1, "{:?}", c.malformed);
+}
+
+#[test]
+fn a_packet_bigger_than_the_mtu_travels_in_fragments_that_tshark_reassembles() {
+    let dir = temp_dir("frag");
+    let streams = RngStreams::new(1);
+    let mut net = Network::new();
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    let a = net.add_node("a", vec![ip("10.0.0.1")], false).unwrap();
+    let b = net.add_node("b", vec![ip("10.0.0.2")], false).unwrap();
+    let small = LinkParams {
+        mtu: 576,
+        ..LinkParams::default()
+    };
+    let ab = net.add_link("a->b", a, b, small, &streams).unwrap();
+    net.add_route(a, ip("10.0.0.2"), 32, ab).unwrap();
+    net.capture_to(dir.join("capture.pcap")).unwrap();
+    let mut sched: Scheduler<NetEvent> = Scheduler::new();
+    let mut trace = Trace::new(TraceLevel::Full);
+    let payload: Vec<u8> = (0..1200u32).map(|x| x as u8).collect();
+    net.send(
+        &mut sched,
+        &mut trace,
+        a,
+        // Port 9 (discard): not a protocol tshark would parse the test bytes as.
+        Packet::udp(ip("10.0.0.1"), 9, ip("10.0.0.2"), 9, payload.clone()),
+    );
+    let mut got = Vec::new();
+    while let Some((_, e)) = sched.pop() {
+        if let Some(d) = net.handle(&mut sched, &mut trace, e) {
+            got.push(d.packet);
+        }
+    }
+    assert_eq!(got.len(), 1, "delivered whole");
+    assert_eq!(got[0].payload, payload);
+    assert_eq!(got[0].fragments, 3);
+    assert_eq!(
+        net.finish_capture().unwrap(),
+        3,
+        "one pcap record per fragment"
+    );
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(dir.join("capture.pcap"))
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "ip.flags.mf",
+                "-e",
+                "ip.frag_offset",
+                "-e",
+                "udp.length",
+                "-e",
+                "_ws.malformed",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+        assert_eq!(rows.len(), 3, "{text}");
+        // The last fragment completes the datagram, which tshark reassembles to UDP.
+        assert_eq!(rows[2][2], "1208", "{text}");
+        assert!(
+            rows.iter().all(|r| r.get(3).is_none_or(|m| m.is_empty())),
+            "{text}"
+        );
+        assert_eq!(rows[0][0], "1");
+        assert_eq!(rows[2][0], "0");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -273,6 +273,17 @@ impl Endpoint1 {
             })
     }
 
+    /// Tells the endpoint that ESP of `tunnel` left at `now` (postpones NAT-T keepalives).
+    pub fn esp_sent(&mut self, now: SimTime, tunnel: u32) {
+        if let Some(s) = self
+            .sas
+            .iter_mut()
+            .rfind(|s| s.tunnel == tunnel && s.established && !s.dead)
+        {
+            s.last_sent = s.last_sent.max(now);
+        }
+    }
+
     /// The keys of inbound SPI `spi` and its tunnel.
     pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
         self.sas.iter().find_map(|s| {

@@ -208,6 +208,32 @@ impl Endpoint {
             })
     }
 
+    /// Tells the endpoint that ESP of `tunnel` left at `now`: like the kernel's use time
+    /// that strongSwan reads, outbound ESP postpones NAT-T keepalives.
+    pub fn esp_sent(&mut self, now: SimTime, tunnel: u32) {
+        if let Some(s) = self
+            .sas
+            .iter_mut()
+            .find(|s| s.tunnel == tunnel && s.children.iter().any(|c| c.outbound))
+        {
+            s.last_sent = s.last_sent.max(now);
+        }
+    }
+
+    /// Tells the endpoint that ESP on inbound SPI `spi` arrived and verified at `now`. With
+    /// a NAT on the path strongSwan takes it as a sign of life (no DPD probe is needed);
+    /// without one it does not (docs/REFERENCE.md: ESP blocked, DPD does not notice).
+    pub fn esp_received(&mut self, now: SimTime, spi: u32) {
+        if let Some(s) = self
+            .sas
+            .iter_mut()
+            .find(|s| s.children.iter().any(|c| c.spi_in == spi))
+            && (s.nat_here || s.nat_there)
+        {
+            s.last_received = s.last_received.max(now);
+        }
+    }
+
     /// The keys of inbound SPI `spi` (installed, or deleted less than 5 s ago) and its
     /// tunnel.
     pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
