@@ -39,6 +39,23 @@ struct Flow {
     log: Vec<(SimTime, bool)>,
 }
 
+/// Counters of one ESP SA (one SPI, one direction), as `swanctl --list-sas` or a Cisco's
+/// `show crypto ipsec sa` shows them.
+#[derive(Clone, Debug, Default)]
+struct SaCounters {
+    flow: FlowKey,
+    /// Encrypted and sent by the sender.
+    encrypted: u64,
+    /// Decrypted and verified by the receiver.
+    decrypted: u64,
+    /// Refused by the receiver: it holds no SA with this SPI.
+    unknown_spi: u64,
+    /// Refused by the receiver: integrity check failed.
+    bad_icv: u64,
+    first: SimTime,
+    last: SimTime,
+}
+
 /// One direction of a tunnel: 0 = initiator to responder, 1 = back.
 pub type FlowKey = (u32, u8);
 
@@ -48,6 +65,8 @@ pub struct DataPlane {
     flows: BTreeMap<FlowKey, Flow>,
     seq: BTreeMap<u32, u32>,
     in_flight: BTreeMap<u64, (FlowKey, usize)>,
+    /// Per outbound SPI.
+    sas: BTreeMap<u32, SaCounters>,
     /// `esp_sa` lines (Wireshark) of every SA that carried traffic.
     esp_sa: std::collections::BTreeSet<String>,
 }
@@ -70,6 +89,16 @@ pub fn next_gap(rate_pps: f64, poisson: bool, rng: &mut SimRng) -> Duration {
         mean
     };
     Duration::from_secs_f64(s)
+}
+
+/// A period of an on/off source: `mean`, or an exponential draw with that mean.
+pub fn period(mean: Duration, exponential: bool, rng: &mut SimRng) -> Duration {
+    if exponential {
+        let u: f64 = rng.random::<f64>();
+        Duration::from_secs_f64(-mean.as_secs_f64() * (1.0 - u).ln())
+    } else {
+        mean
+    }
 }
 
 /// An inner IPv4/UDP packet of `bytes` between the gateways' addresses (port 5000 to 5000,
@@ -129,6 +158,13 @@ impl DataPlane {
             .insert(ike_model::esp::esp_sa_line(addrs.0, outer_dst, spi, &keys));
         f.counters.sent += 1;
         f.log.push((now, false));
+        let sa = self.sas.entry(spi).or_insert_with(|| SaCounters {
+            flow,
+            first: now,
+            ..SaCounters::default()
+        });
+        sa.encrypted += 1;
+        sa.last = now;
         Some(EspSend { bytes: esp, encap })
     }
 
@@ -145,15 +181,29 @@ impl DataPlane {
             return false;
         };
         let f = self.flows.get_mut(&flow).expect("flow of a sent packet");
+        let sa = Self::spi(bytes).and_then(|spi| self.sas.get_mut(&spi));
         match keys {
-            None => f.counters.unknown_spi += 1,
+            None => {
+                f.counters.unknown_spi += 1;
+                if let Some(sa) = sa {
+                    sa.unknown_spi += 1;
+                }
+            }
             Some(keys) => match open(&keys, bytes) {
                 Ok(_) => {
                     f.counters.delivered += 1;
                     f.log[k].1 = true;
+                    if let Some(sa) = sa {
+                        sa.decrypted += 1;
+                    }
                     return true;
                 }
-                Err(_) => f.counters.bad_icv += 1,
+                Err(_) => {
+                    f.counters.bad_icv += 1;
+                    if let Some(sa) = sa {
+                        sa.bad_icv += 1;
+                    }
+                }
             },
         }
         false
@@ -200,7 +250,29 @@ impl DataPlane {
                 c.bad_icv
             ));
         }
-        sim_core::output::write_atomic(dir.join("traffic.csv"), s.as_bytes())
+        sim_core::output::write_atomic(dir.join("traffic.csv"), s.as_bytes())?;
+        // Per SA: the same counters for each outbound SPI, so a rekey's old and new SAs and
+        // the packets each carried are visible.
+        let mut s = String::from(
+            "spi,tunnel,direction,encrypted,decrypted,unknown_spi,bad_icv,not_decrypted,first_s,last_s\n",
+        );
+        let mut rows: Vec<(&u32, &SaCounters)> = self.sas.iter().collect();
+        rows.sort_by_key(|(spi, c)| (c.flow, c.first, **spi));
+        for (spi, c) in rows {
+            let (t, d) = c.flow;
+            s.push_str(&format!(
+                "{spi:08x},{t},{},{},{},{},{},{},{},{}\n",
+                if d == 0 { "i->r" } else { "r->i" },
+                c.encrypted,
+                c.decrypted,
+                c.unknown_spi,
+                c.bad_icv,
+                c.encrypted - c.decrypted - c.unknown_spi - c.bad_icv,
+                secs(c.first.as_nanos()),
+                secs(c.last.as_nanos()),
+            ));
+        }
+        sim_core::output::write_atomic(dir.join("esp_sas.csv"), s.as_bytes())
     }
 
     /// Writes Wireshark's `esp_sa` table and a `preferences` file that turns ESP

@@ -308,6 +308,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             }
         }
     }
+    // On/off sources: (on now?, end of the current period) per flow.
+    let mut on_off: BTreeMap<(usize, u8), (bool, SimTime)> = BTreeMap::new();
     let mut commands_refused = 0u64;
     let mut messages = crate::messages::MessageLog::default();
     let end = SimTime::ZERO + s.duration;
@@ -383,6 +385,25 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             Ev::Traffic { tunnel, dir } => {
                 let spec = &s.tunnels[tunnel];
                 let tr = spec.traffic.as_ref().expect("scheduled for traffic");
+                if let Some(oo) = &tr.on_off {
+                    // Walk the on/off periods up to now; while off, wake at the next on.
+                    let rng = flow_rngs
+                        .get_mut(&(tunnel as u32, dir))
+                        .expect("flow stream");
+                    let st = on_off.entry((tunnel, dir)).or_insert((
+                        true,
+                        now + crate::dataplane::period(oo.on, oo.exponential, rng),
+                    ));
+                    while st.1 <= now {
+                        st.0 = !st.0;
+                        let mean = if st.0 { oo.on } else { oo.off };
+                        st.1 += crate::dataplane::period(mean, oo.exponential, rng);
+                    }
+                    if !st.0 {
+                        sched.schedule_at(st.1, Ev::Traffic { tunnel, dir });
+                        continue;
+                    }
+                }
                 let (from, to) = if dir == 0 {
                     (&spec.initiator, &spec.responder)
                 } else {

@@ -243,3 +243,53 @@ fn an_isp_dropping_ip_fragments_stops_a_large_ike_sa_init() {
     ));
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn per_sa_counters_show_each_rekeyed_sa_and_on_off_sources_pause() {
+    // Its own folder: another test of this binary runs the same scenario at the same time.
+    let path = format!(
+        "{}/scenarios/rekey-under-traffic.ron",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut sc = experiments::scenario::load_scenario(Path::new(&path)).unwrap();
+    let out = std::env::temp_dir().join(format!("ikesim-per-sa-{}", std::process::id()));
+    experiments::runner::run(&sc, 1, &out).unwrap();
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(out.join("esp_sas.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    // Two rekeys: three SAs each way, one after the other.
+    for dir in ["i->r", "r->i"] {
+        let sas: Vec<&Vec<String>> = rows.iter().filter(|r| r[2] == dir).collect();
+        assert_eq!(sas.len(), 3, "{dir}");
+        let encrypted: u64 = sas.iter().map(|r| r[3].parse::<u64>().unwrap()).sum();
+        assert_eq!(encrypted, 2981, "{dir}: every packet sent on some SA");
+        for w in sas.windows(2) {
+            let (end, next): (f64, f64) = (w[0][9].parse().unwrap(), w[1][8].parse().unwrap());
+            assert!(
+                end < next,
+                "{dir}: the old SA stops carrying before the new one starts"
+            );
+        }
+        // Nothing refused, nothing lost: only the last packet is still in flight.
+        let not_decrypted: u64 = sas.iter().map(|r| r[7].parse::<u64>().unwrap()).sum();
+        assert_eq!(not_decrypted, 1);
+        assert!(sas.iter().all(|r| r[5] == "0" && r[6] == "0"));
+    }
+    std::fs::remove_dir_all(out).unwrap();
+    // The same tunnel with an on/off source: 10 s on, 20 s off from 1 s.
+    sc.tunnels[0].traffic.as_mut().unwrap().on_off = Some(experiments::scenario::model::OnOff {
+        on: sim_core::Duration::from_secs(10),
+        off: sim_core::Duration::from_secs(20),
+        exponential: false,
+    });
+    let out = std::env::temp_dir().join(format!("ikesim-onoff-{}", std::process::id()));
+    experiments::runner::run(&sc, 1, &out).unwrap();
+    for (dir, c) in traffic(&out) {
+        // On during [1,11), [31,41), [61,71), [91,101), [121,131): 5 x 200 packets.
+        assert_eq!(c[0], 1000, "{dir}");
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -308,6 +308,23 @@ pub struct TrafficSpec {
     /// When the sources start (the tunnel's start when left out).
     #[serde(default)]
     pub start: Option<Duration>,
+    /// An on/off source: `rate_pps` while on, silent while off, starting on.
+    #[serde(default)]
+    pub on_off: Option<OnOff>,
+}
+
+/// The periods of an on/off traffic source (bursts of activity, e.g. office hours or a
+/// user's sessions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnOff {
+    /// How long it sends (the mean, when `exponential`).
+    pub on: Duration,
+    /// How long it is silent (the mean, when `exponential`).
+    pub off: Duration,
+    /// Exponentially distributed periods (the classic on/off source) instead of fixed ones.
+    #[serde(default)]
+    pub exponential: bool,
 }
 
 fn default_packet_bytes() -> u32 {
