@@ -268,3 +268,46 @@ fn a_bad_topology_file_is_named_with_its_line() {
     assert!(err.to_string().contains("delay"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn in_a_reboot_storm_the_cookie_threshold_costs_one_round_trip() {
+    let path = format!("{}/scenarios/reboot-storm.ron", env!("CARGO_MANIFEST_DIR"));
+    let storm = |threshold: u32| {
+        let mut s = load_scenario(Path::new(&path)).unwrap();
+        if let experiments::scenario::model::Shape::HubAndSpoke { branches, .. } =
+            &mut s.network.shape
+        {
+            *branches = 120;
+        }
+        s.tunnels[0].start_spread = Some(sim_core::Duration::from_millis(100));
+        s.peers.get_mut("hub").unwrap().cookie_threshold = Some(threshold);
+        let out =
+            std::env::temp_dir().join(format!("ikesim-storm-{threshold}-{}", std::process::id()));
+        let r = experiments::runner::run(&s, 1, &out).unwrap();
+        std::fs::remove_dir_all(out).unwrap();
+        r.summary
+    };
+    let (with, without) = (storm(30), storm(1_000_000));
+    for s in [&with, &without] {
+        assert_eq!(s["tunnels_established"], 120);
+    }
+    // 1200 branches a second, each half-open for a round trip (62.4 ms): about 75 at once,
+    // past the threshold of 30, so most branches are sent a COOKIE.
+    let cookies = with["exchanges"]["IKE_SA_INIT"]["refused:COOKIE"]
+        .as_u64()
+        .unwrap();
+    assert!(cookies > 60, "{cookies}");
+    assert!(
+        without["exchanges"]["IKE_SA_INIT"]
+            .get("refused:COOKIE")
+            .is_none()
+    );
+    // Four one-way trips (4 x 31.2 ms) without; a COOKIE adds a round trip.
+    let median = |s: &serde_json::Value| s["establishment_time"]["median_s"].as_f64().unwrap();
+    assert!(
+        (median(&without) - 0.1248).abs() < 1e-9,
+        "{}",
+        median(&without)
+    );
+    assert!((median(&with) - 0.1872).abs() < 1e-9, "{}", median(&with));
+}
