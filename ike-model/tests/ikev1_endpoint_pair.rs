@@ -23,6 +23,7 @@ fn config(addr: &str) -> Config1 {
         encr: EncrAlg::AesCbc { key_bits: 128 },
         dh_groups: vec![DhGroup::Modp2048],
         dh_exponent_bits: Some(256),
+        modeled: false,
         esp_encr: EncrAlg::AesCbc { key_bits: 128 },
         esp_integ: IntegAlg::HmacSha1_96,
         pfs: None,

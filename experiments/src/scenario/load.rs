@@ -160,13 +160,6 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
             "must be longer than zero, e.g. \"10m\"".into(),
         );
     }
-    if s.crypto == super::model::CryptoMode::Modeled {
-        return fail(
-            "crypto".into(),
-            None,
-            "Modeled crypto is not available yet; use Real".into(),
-        );
-    }
     if s.network.shape == Shape::TwoSite && s.peers.len() != 2 {
         return fail(
             "peers".into(),

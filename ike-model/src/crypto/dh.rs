@@ -121,12 +121,34 @@ pub struct DhPrivate {
     group: DhGroup,
     x: BigUint,
     public: Vec<u8>,
+    /// `Modeled` crypto: the public value is stand-in bytes and the "shared secret" a hash
+    /// of both public values, so no modular exponentiation runs (DESIGN.md's two modes).
+    modeled: bool,
 }
 
 impl std::fmt::Debug for DhPrivate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DhPrivate({:?})", self.group)
     }
+}
+
+/// `len` bytes of SHA-256 in counter mode over `parts` (Modeled crypto's stand-in bytes).
+fn expand(parts: &[&[u8]], len: usize) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::with_capacity(len + 32);
+    let mut counter = 0u32;
+    while out.len() < len {
+        let mut h = Sha256::new();
+        h.update(counter.to_be_bytes());
+        for p in parts {
+            h.update((p.len() as u64).to_be_bytes());
+            h.update(p);
+        }
+        out.extend_from_slice(&h.finalize());
+        counter += 1;
+    }
+    out.truncate(len);
+    out
 }
 
 /// Left-pads `v` to `len` bytes.
@@ -161,13 +183,54 @@ impl DhPrivate {
         Self::from_exponent(group, x)
     }
 
+    /// Like [`DhPrivate::generate`], or with `modeled` its stand-in: the same random
+    /// draws (so a run's other random numbers do not change), a public value of the right
+    /// length made by hashing the exponent, and no modular exponentiation.
+    pub fn generate_with<R: Rng + ?Sized>(
+        group: DhGroup,
+        exponent_bits: Option<u32>,
+        modeled: bool,
+        rng: &mut R,
+    ) -> Self {
+        if !modeled {
+            return Self::generate(group, exponent_bits, rng);
+        }
+        let bits = exponent_bits
+            .unwrap_or(group.bits())
+            .clamp(16, group.bits());
+        let mut bytes = vec![0u8; bits.div_ceil(8) as usize];
+        rng.fill_bytes(&mut bytes);
+        let mut public = expand(
+            &[
+                b"ikesim/modeled-dh/public",
+                &group.id().to_be_bytes(),
+                &bytes,
+            ],
+            group.value_len(),
+        );
+        // Below p - 1 and above 1, so the peer's range check accepts it.
+        public[0] &= 0x7f;
+        public[group.value_len() - 1] |= 2;
+        DhPrivate {
+            group,
+            x: BigUint::from_bytes_be(&bytes),
+            public,
+            modeled: true,
+        }
+    }
+
     /// A private value with a given exponent (for known-answer tests).
     pub fn from_exponent(group: DhGroup, x: BigUint) -> Self {
         let public = pad_to(
             BigUint::from(2u32).modpow(&x, group.prime()).to_bytes_be(),
             group.value_len(),
         );
-        DhPrivate { group, x, public }
+        DhPrivate {
+            group,
+            x,
+            public,
+            modeled: false,
+        }
     }
 
     /// The group.
@@ -193,6 +256,18 @@ impl DhPrivate {
         let y = BigUint::from_bytes_be(peer);
         if y <= BigUint::from(1u32) || y >= p - 1u32 {
             return Err(CryptoError::BadPublicValue);
+        }
+        if self.modeled {
+            // Both ends hash the same two values, in a fixed order.
+            let (a, b) = if self.public.as_slice() <= peer {
+                (self.public.as_slice(), peer)
+            } else {
+                (peer, self.public.as_slice())
+            };
+            return Ok(expand(
+                &[b"ikesim/modeled-dh/shared", a, b],
+                self.group.value_len(),
+            ));
         }
         Ok(pad_to(
             y.modpow(&self.x, p).to_bytes_be(),

@@ -28,6 +28,7 @@ pub fn config(addr: &str, psk: &str) -> EndpointConfig {
         },
         dh_groups: vec![DhGroup::Modp2048],
         dh_exponent_bits: Some(256),
+        modeled: false,
         esp_encr: EncrAlg::AesCbc { key_bits: 128 },
         esp_integ: IntegAlg::HmacSha1_96,
         esp_dh: None,

@@ -55,6 +55,9 @@ pub struct Config1 {
     pub dh_groups: Vec<DhGroup>,
     /// Private exponent bits (`None`: full length).
     pub dh_exponent_bits: Option<u32>,
+    /// `Modeled` crypto (DESIGN.md): Diffie-Hellman replaced by stand-in bytes of the same
+    /// length; messages, sizes and the random draws stay those of `Real`.
+    pub modeled: bool,
     /// ESP encryption.
     pub esp_encr: EncrAlg,
     /// ESP integrity.

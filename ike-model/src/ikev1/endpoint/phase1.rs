@@ -151,7 +151,12 @@ fn initiate_for(
     let i = ep.sas.len() - 1;
     let mut payloads = vec![p(payload::SA, sa_payload)];
     if aggressive {
-        let dh = DhPrivate::generate(ep.sas[i].group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+        let dh = DhPrivate::generate_with(
+            ep.sas[i].group,
+            ep.cfg.dh_exponent_bits,
+            ep.cfg.modeled,
+            &mut ep.rng,
+        );
         let ni = ep.random_bytes(NONCE_LEN);
         payloads.push(p(payload::KE, dh.public().to_vec()));
         payloads.push(p(payload::NONCE, ni.clone()));
@@ -246,7 +251,7 @@ pub(super) fn respond_first(
     };
     tunnel_by_identity(ep, i, &idi);
     ep.sas[i].idi = idi;
-    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate_with(group, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng);
     let nr = ep.random_bytes(NONCE_LEN);
     {
         let sa = &mut ep.sas[i];
@@ -411,7 +416,12 @@ pub(super) fn on_message(
             };
             ep.set_state(i, now, "IKE_I_MM2");
             ep.sas[i].group = offer.0;
-            let dh = DhPrivate::generate(offer.0, ep.cfg.dh_exponent_bits, &mut ep.rng);
+            let dh = DhPrivate::generate_with(
+                offer.0,
+                ep.cfg.dh_exponent_bits,
+                ep.cfg.modeled,
+                &mut ep.rng,
+            );
             let ni = ep.random_bytes(NONCE_LEN);
             let mut out = vec![
                 p(payload::KE, dh.public().to_vec()),
@@ -509,7 +519,12 @@ pub(super) fn on_message(
                 return;
             };
             ep.set_state(i, now, "IKE_R_MM3");
-            let dh = DhPrivate::generate(ep.sas[i].group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+            let dh = DhPrivate::generate_with(
+                ep.sas[i].group,
+                ep.cfg.dh_exponent_bits,
+                ep.cfg.modeled,
+                &mut ep.rng,
+            );
             let nr = ep.random_bytes(NONCE_LEN);
             let sa = &mut ep.sas[i];
             sa.gxi = gxi;

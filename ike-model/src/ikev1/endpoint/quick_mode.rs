@@ -45,7 +45,7 @@ pub(super) fn initiate(ep: &mut Endpoint1, now: SimTime, i: usize, rekey: Option
     let dh = ep
         .cfg
         .pfs
-        .map(|g| DhPrivate::generate(g, ep.cfg.dh_exponent_bits, &mut ep.rng));
+        .map(|g| DhPrivate::generate_with(g, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng));
     let t = ep.tunnel_config(i);
     let life = ep.ipsec_life_s();
     let mut rest = vec![
@@ -200,10 +200,9 @@ pub(super) fn on_message(
             .collect();
         let spi_in = ep.random_spi();
         let nr = ep.random_bytes(NONCE_LEN);
-        let dh = ep
-            .cfg
-            .pfs
-            .map(|g| DhPrivate::generate(g, ep.cfg.dh_exponent_bits, &mut ep.rng));
+        let dh = ep.cfg.pfs.map(|g| {
+            DhPrivate::generate_with(g, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng)
+        });
         let gxy = match (&dh, find(payloads, payload::KE)) {
             (Some(d), Some(k)) => d.shared_secret(&k).ok(),
             _ => None,

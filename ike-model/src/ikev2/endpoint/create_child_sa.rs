@@ -34,7 +34,8 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize, rekey: Option<
     let spi_in = ep.random_child_spi();
     let nonce = ep.random_bytes(NONCE_LEN);
     let pfs = ep.cfg.esp_dh;
-    let dh = pfs.map(|g| DhPrivate::generate(g, ep.cfg.dh_exponent_bits, &mut ep.rng));
+    let dh = pfs
+        .map(|g| DhPrivate::generate_with(g, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng));
     let (ts_i, ts_r) = match rekey.and_then(|s| ep.sas[i].child_index(s)) {
         Some(k) => {
             let c = &ep.sas[i].children[k];
@@ -160,7 +161,8 @@ fn agree(ep: &mut Endpoint, i: usize, inner: &[Payload]) -> Result<Agreed, Refus
                     g.id().to_be_bytes().to_vec(),
                 ));
             }
-            let ours = DhPrivate::generate(g, ep.cfg.dh_exponent_bits, &mut ep.rng);
+            let ours =
+                DhPrivate::generate_with(g, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng);
             let secret = ours
                 .shared_secret(&ke.data)
                 .map_err(|_| refuse(NotifyType::INVALID_SYNTAX))?;

@@ -66,7 +66,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
 fn send_request(ep: &mut Endpoint, now: SimTime, i: usize) {
     let group = ep.sas[i].ke_group;
     let ni = ep.random_bytes(NONCE_LEN);
-    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate_with(group, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng);
     let (spi_i, local, peer) = (ep.sas[i].spi_i, ep.sas[i].local, ep.sas[i].peer);
     let mut payloads = vec![
         Payload::Sa(ike_proposal(ep.cfg.suite, &ep.cfg.dh_groups, vec![])),
@@ -194,7 +194,7 @@ pub(super) fn respond(
     };
     let spi_r = ep.random_spi();
     let nr = ep.random_bytes(NONCE_LEN);
-    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate_with(group, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng);
     let Ok(g_ir) = dh.shared_secret(&peer_public) else {
         ep.drop_datagram(now, None, "invalid KE value");
         return;

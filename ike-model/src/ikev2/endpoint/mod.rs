@@ -105,6 +105,9 @@ pub struct EndpointConfig {
     pub dh_groups: Vec<DhGroup>,
     /// Private exponent bits (`None`: the prime's length, strongSwan's default).
     pub dh_exponent_bits: Option<u32>,
+    /// `Modeled` crypto (DESIGN.md): Diffie-Hellman replaced by stand-in bytes of the same
+    /// length; messages, sizes and the random draws stay those of `Real`.
+    pub modeled: bool,
     /// CHILD_SA encryption.
     pub esp_encr: EncrAlg,
     /// CHILD_SA integrity.

@@ -37,7 +37,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize) {
     let spi = ep.random_spi();
     let nonce = ep.random_bytes(NONCE_LEN);
     let group = ep.sas[i].ke_group;
-    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate_with(group, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng);
     // All our groups, the one in use first (its KE goes with the request), as strongSwan.
     let mut offered = vec![group];
     offered.extend(ep.cfg.dh_groups.iter().copied().filter(|g| *g != group));
@@ -201,7 +201,7 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
         refuse(ep, i, msgid, NotifyType::INVALID_KE_PAYLOAD, data);
         return;
     }
-    let dh = DhPrivate::generate(group, ep.cfg.dh_exponent_bits, &mut ep.rng);
+    let dh = DhPrivate::generate_with(group, ep.cfg.dh_exponent_bits, ep.cfg.modeled, &mut ep.rng);
     let Ok(g_ir) = dh.shared_secret(&ke.data) else {
         refuse(ep, i, msgid, NotifyType::INVALID_SYNTAX, vec![]);
         return;
