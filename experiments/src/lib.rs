@@ -1,6 +1,7 @@
 //! experiments: scenario files, the runner, metrics and sweeps behind the `ikesim` program.
 
 pub mod availability;
+pub mod bench;
 pub mod dataplane;
 pub mod inspect;
 pub mod matrix;

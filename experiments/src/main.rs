@@ -92,6 +92,22 @@ enum Command {
         #[arg(long, default_value = "out/matrix")]
         out: PathBuf,
     },
+    /// The scale benchmark: a hub and N branches, one IKEv2 tunnel each, strongSwan's default
+    /// lifetimes, Modeled crypto, no traffic; prints one JSON line per run, the median last.
+    Bench {
+        /// Branches (tunnels).
+        #[arg(long, default_value_t = 1000)]
+        tunnels: u64,
+        /// Simulated hours.
+        #[arg(long, default_value_t = 24.0)]
+        hours: f64,
+        /// Runs (the median by wall time is printed last).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Output folder of the runs' files.
+        #[arg(long, default_value = "out/bench")]
+        out: PathBuf,
+    },
     /// Join the folders of a sharded sweep into its tables.
     Merge {
         /// The shards' output folders.
@@ -264,6 +280,21 @@ fn main() -> Result<()> {
             let rows = experiments::matrix::run_matrix(&bundled_dir(), &out)?;
             print!("{}", experiments::matrix::render(&rows));
             println!("runs and matrix.csv in {}/", out.display());
+        }
+        Command::Bench {
+            tunnels,
+            hours,
+            runs,
+            out,
+        } => {
+            let mut results = Vec::new();
+            for k in 0..runs.max(1) {
+                let r = experiments::bench::run_bench(tunnels, hours, 1 + k as u64, &out)?;
+                eprintln!("run {}: {}", k + 1, serde_json::to_string(&r)?);
+                results.push(r);
+            }
+            results.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+            println!("{}", serde_json::to_string(&results[results.len() / 2])?);
         }
         Command::Merge { dirs, out } => {
             let n = experiments::sweep::merge(&dirs, &out)?;

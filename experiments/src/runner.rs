@@ -490,7 +490,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     }
                     return None;
                 }
-                messages.received(d.packet.id, now);
+                if s.outputs.messages {
+                    messages.received(d.packet.id, now);
+                }
                 if let Transport::Udp { src_port, dst_port } = d.packet.transport {
                     let from = SocketAddr::new(d.packet.src, src_port);
                     let to = SocketAddr::new(d.packet.dst, dst_port);
@@ -541,7 +543,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 let (port, payload) = (tx.src.port(), pkt.payload.clone());
                 let id = built.net.send(&mut sched, &mut trace, p.node, pkt);
                 let to = addr_names.get(&dst).map_or("?", String::as_str);
-                messages.sent(id, now, &p.name, to, port, &payload);
+                if s.outputs.messages {
+                    messages.sent(id, now, &p.name, to, port, &payload);
+                }
             }
             let mut evs = Vec::new();
             while let Some(e) = p.ep.poll_event() {
@@ -677,7 +681,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         write_atomic(out.join("ikev1_decryption_table"), v1.as_bytes())?;
     }
     metrics.write_csvs(out)?;
-    messages.write(out)?;
+    if s.outputs.messages {
+        messages.write(out)?;
+    }
     dataplane.write_csv(out)?;
     if s.outputs.pcap {
         dataplane.write_esp_sa(out)?;

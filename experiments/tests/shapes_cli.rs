@@ -311,3 +311,40 @@ fn in_a_reboot_storm_the_cookie_threshold_costs_one_round_trip() {
     );
     assert!((median(&with) - 0.1872).abs() < 1e-9, "{}", median(&with));
 }
+
+#[test]
+fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
+    let out = std::env::temp_dir().join(format!("ikesim-bench-{}", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["bench", "--tunnels", "20", "--hours", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    let j: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(j["tunnels"], 20);
+    assert_eq!(j["sim_hours"], 2.0);
+    assert_eq!(j["tunnels_established"], 20);
+    // Two hours of strongSwan defaults: setup plus about two CHILD_SA rekeys per tunnel,
+    // each a few events per message.
+    let events = j["events"].as_u64().unwrap();
+    assert!(events > 20 * 20 && events < 20 * 2000, "{events}");
+    let per_tunnel = j["bytes_per_tunnel"].as_f64().unwrap();
+    assert!(per_tunnel >= 0.0 && per_tunnel < 10e6, "{per_tunnel}");
+    assert!(j["peak_rss_bytes"].as_u64().unwrap() > 0);
+    let (wall, eps) = (
+        j["wall_s"].as_f64().unwrap(),
+        j["events_per_s"].as_f64().unwrap(),
+    );
+    assert!(
+        (eps * wall - events as f64).abs() < 1.0,
+        "events_per_s is events / wall_s"
+    );
+    // Modeled crypto and no messages.csv in the benchmark's run.
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    assert!(summary.contains("\"scenario\": \"bench\""));
+    assert!(!out.join("messages.csv").exists());
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -343,6 +343,9 @@ pub struct OutputSpec {
     pub trace_level: TraceLevel,
     /// Draw the run's charts into `plots/` (as `ikesim plot` does).
     pub plots: bool,
+    /// Write `messages.csv` (every IKE message; the ladder is drawn from it). Off saves
+    /// about 200 bytes per message in very large runs.
+    pub messages: bool,
 }
 
 impl Default for OutputSpec {
@@ -352,6 +355,7 @@ impl Default for OutputSpec {
             trace: true,
             trace_level: TraceLevel::Full,
             plots: false,
+            messages: true,
         }
     }
 }

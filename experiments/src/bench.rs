@@ -1,0 +1,91 @@
+//! `ikesim bench`: the protocol-scale benchmark of the capacity issue. A concentrator and N
+//! branches (hub-and-spoke), one IKEv2 tunnel per branch with strongSwan's default lifetimes
+//! and jitter (IKE SA rekey ~4 h, CHILD_SA ~1 h), Modeled crypto, no traffic, trace off;
+//! the branches come up over the first 10 minutes. Reports wall time, events, peak memory
+//! and memory per tunnel as one JSON line.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+
+/// What one benchmark run measured (the JSON line `ikesim bench` prints last).
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// Tunnels (branches).
+    pub tunnels: u64,
+    /// Simulated hours.
+    pub sim_hours: f64,
+    /// Engine events processed.
+    pub events: u64,
+    /// Tunnels up at the end.
+    pub tunnels_established: u64,
+    /// Wall-clock seconds of the run (building the network included).
+    pub wall_s: f64,
+    /// Peak resident memory of the process so far (VmHWM), bytes.
+    pub peak_rss_bytes: u64,
+    /// Peak resident memory above the process's before the run, per tunnel.
+    pub bytes_per_tunnel: f64,
+    /// Events per wall-clock second.
+    pub events_per_s: f64,
+    /// Tunnel-hours simulated per wall-clock second.
+    pub tunnel_hours_per_s: f64,
+}
+
+/// The benchmark scenario for `tunnels` branches and `hours` hours.
+pub fn scenario_text(tunnels: u64, hours: f64) -> String {
+    format!(
+        r#"Scenario(
+    name: "bench",
+    description: "hub-and-spoke scale benchmark",
+    duration: "{secs}s",
+    crypto: Modeled,
+    network: (
+        shape: HubAndSpoke(hub: "hub", branch: "branch", branches: {tunnels}),
+        forward: (delay: "20ms"),
+    ),
+    peers: {{
+        "hub": (address: "203.0.113.1"),
+        "branch": (address: "10.0.0.1", mobike: false),
+    }},
+    tunnels: [(initiator: "branch", responder: "hub", start_spread: "10m")],
+    outputs: (trace: false, trace_level: Off, messages: false),
+)"#,
+        secs = (hours * 3600.0).round() as u64
+    )
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), bytes; 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Runs the benchmark once, writing the run's outputs into `out`.
+pub fn run_bench(tunnels: u64, hours: f64, seed: u64, out: &Path) -> Result<BenchResult> {
+    let before = peak_rss_bytes();
+    let s = crate::scenario::parse_scenario("bench.ron", &scenario_text(tunnels, hours))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let t0 = Instant::now();
+    let r = crate::runner::run(&s, seed, out)?;
+    let wall_s = t0.elapsed().as_secs_f64();
+    let peak = peak_rss_bytes();
+    Ok(BenchResult {
+        tunnels,
+        sim_hours: hours,
+        events: r.events,
+        tunnels_established: r.summary["tunnels_established"].as_u64().unwrap_or(0),
+        wall_s,
+        peak_rss_bytes: peak,
+        bytes_per_tunnel: peak.saturating_sub(before) as f64 / tunnels.max(1) as f64,
+        events_per_s: r.events as f64 / wall_s.max(1e-9),
+        tunnel_hours_per_s: tunnels as f64 * hours / wall_s.max(1e-9),
+    })
+}
