@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod bench;
+pub mod cpu;
 pub mod dataplane;
 pub mod inspect;
 pub mod matrix;

@@ -108,6 +108,13 @@ enum Command {
         #[arg(long, default_value = "out/bench")]
         out: PathBuf,
     },
+    /// Measure the CPU cost table (DH per group, encryption per KiB, per message) on this
+    /// machine in Real mode and print it as RON for a peer's `cpu: (costs: ...)`.
+    Calibrate {
+        /// Also write it to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Join the folders of a sharded sweep into its tables.
     Merge {
         /// The shards' output folders.
@@ -295,6 +302,15 @@ fn main() -> Result<()> {
             }
             results.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
             println!("{}", serde_json::to_string(&results[results.len() / 2])?);
+        }
+        Command::Calibrate { out } => {
+            let table = experiments::cpu::calibrate();
+            let text = ron::ser::to_string_pretty(&table, ron::ser::PrettyConfig::default())?;
+            println!("{text}");
+            if let Some(path) = out {
+                sim_core::output::write_atomic(&path, format!("{text}\n").as_bytes())?;
+                eprintln!("written to {}", path.display());
+            }
         }
         Command::Merge { dirs, out } => {
             let n = experiments::sweep::merge(&dirs, &out)?;

@@ -29,10 +29,29 @@ use ike_model::ikev2::payload::TrafficSelector;
 
 enum Ev {
     Net(NetEvent),
-    Start { tunnel: usize },
-    Wake { peer: usize, generation: u64 },
-    Action { index: usize },
-    Traffic { tunnel: usize, dir: u8 },
+    /// A core of the peer's CPU may have become free: take the next queued datagram.
+    CpuFree {
+        peer: usize,
+    },
+    /// Datagrams whose CPU work has ended leave now.
+    Release {
+        peer: usize,
+        out: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    },
+    Start {
+        tunnel: usize,
+    },
+    Wake {
+        peer: usize,
+        generation: u64,
+    },
+    Action {
+        index: usize,
+    },
+    Traffic {
+        tunnel: usize,
+        dir: u8,
+    },
 }
 
 impl From<NetEvent> for Ev {
@@ -49,6 +68,7 @@ struct Peer {
     v1: Endpoint1,
     armed: Option<SimTime>,
     generation: u64,
+    cpu: Option<crate::cpu::Cpu>,
 }
 
 impl Peer {
@@ -209,6 +229,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             v1,
             armed: None,
             generation: 0,
+            cpu: s.peers[n].cpu.as_ref().map(crate::cpu::Cpu::new),
         });
     }
     let index_of: BTreeMap<&str, usize> = names
@@ -320,7 +341,38 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             break;
         }
         let (now, ev) = sched.pop().expect("peeked");
+        // What the work of this event costs is counted from here (CPU model).
+        let dh_before = ike_model::crypto::dh::dh_ops();
+        let mut bytes_in = 0u64;
         let touched = match ev {
+            Ev::CpuFree { peer } => {
+                let next = match &mut peers[peer].cpu {
+                    Some(c) if c.idle_core(now) => c.queue.pop_front(),
+                    _ => None,
+                };
+                match next {
+                    Some(d) => {
+                        bytes_in = d.packet.payload.len() as u64;
+                        handle_ike(&mut peers[peer], now, &d.packet);
+                        Some(peer)
+                    }
+                    None => None,
+                }
+            }
+            Ev::Release { peer, out } => {
+                let p = &peers[peer];
+                send_ike(
+                    &mut built.net,
+                    &mut sched,
+                    &mut trace,
+                    s.outputs.messages.then_some(&mut messages),
+                    &addr_names,
+                    (p.node, &p.name),
+                    now,
+                    out,
+                );
+                None
+            }
             Ev::Start { tunnel } => {
                 let spec = &s.tunnels[tunnel];
                 let i = peer_index(&spec.initiator);
@@ -493,26 +545,22 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 if s.outputs.messages {
                     messages.received(d.packet.id, now);
                 }
-                if let Transport::Udp { src_port, dst_port } = d.packet.transport {
-                    let from = SocketAddr::new(d.packet.src, src_port);
-                    let to = SocketAddr::new(d.packet.dst, dst_port);
-                    // IKEv1 on 500, or on 4500 behind the non-ESP marker.
-                    let v1 = if dst_port == NATT_PORT {
-                        d.packet.payload.starts_with(&[0, 0, 0, 0])
-                            && is_ikev1(&d.packet.payload[4..])
-                    } else {
-                        is_ikev1(&d.packet.payload)
-                    };
-                    if v1 {
-                        peers[i]
-                            .v1
-                            .handle_datagram(now, from, to, &d.packet.payload);
-                    } else {
-                        peers[i]
-                            .ep
-                            .handle_datagram(now, from, to, &d.packet.payload);
+                let node = peers[i].node;
+                if let Some(cpu) = &mut peers[i].cpu
+                    && !cpu.idle_core(now)
+                {
+                    // Every core is busy: the datagram waits (or is dropped, queue full).
+                    if !cpu.enqueue(d) {
+                        trace.emit(now, || TraceEvent::Note {
+                            node: Some(node),
+                            category: "cpu".into(),
+                            text: "IKE datagram dropped: CPU queue full".into(),
+                        });
                     }
+                    return None;
                 }
+                bytes_in = d.packet.payload.len() as u64;
+                handle_ike(&mut peers[i], now, &d.packet);
                 Some(i)
             }),
         };
@@ -525,28 +573,38 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             while let Some(tx) = p.v1.poll_transmit() {
                 out.push(tx);
             }
-            for (src, dst, payload) in out {
-                let tx = ike_model::ikev2::endpoint::Transmit { src, dst, payload };
-                trace.emit(now, || TraceEvent::Note {
-                    node: Some(p.node),
-                    category: "ike".into(),
-                    text: describe_message(tx.src.port(), &tx.payload),
-                });
-                let pkt = Packet::udp(
-                    tx.src.ip(),
-                    tx.src.port(),
-                    tx.dst.ip(),
-                    tx.dst.port(),
-                    tx.payload,
-                );
-                let dst = pkt.dst;
-                let (port, payload) = (tx.src.port(), pkt.payload.clone());
-                let id = built.net.send(&mut sched, &mut trace, p.node, pkt);
-                let to = addr_names.get(&dst).map_or("?", String::as_str);
-                if s.outputs.messages {
-                    messages.sent(id, now, &p.name, to, port, &payload);
+            // With a CPU model the answers leave when the work is done.
+            if let Some(cpu) = &mut p.cpu {
+                let delta: Vec<u64> = ike_model::crypto::dh::dh_ops()
+                    .iter()
+                    .zip(&dh_before)
+                    .map(|(a, b)| a.1 - b.1)
+                    .collect();
+                let bytes = bytes_in + out.iter().map(|o| o.2.len() as u64).sum::<u64>();
+                let msgs = u64::from(bytes_in > 0) + out.len() as u64;
+                let cost = cpu.cost(msgs, bytes, &delta);
+                let done = cpu.charge(now, cost);
+                sched.schedule_at(done, Ev::CpuFree { peer: i });
+                if done > now && !out.is_empty() {
+                    sched.schedule_at(
+                        done,
+                        Ev::Release {
+                            peer: i,
+                            out: std::mem::take(&mut out),
+                        },
+                    );
                 }
             }
+            send_ike(
+                &mut built.net,
+                &mut sched,
+                &mut trace,
+                s.outputs.messages.then_some(&mut messages),
+                &addr_names,
+                (p.node, &p.name),
+                now,
+                out,
+            );
             let mut evs = Vec::new();
             while let Some(e) = p.ep.poll_event() {
                 evs.push(e);
@@ -694,6 +752,20 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         f.flush()?;
         f.commit()?;
     }
+    // CPU utilisation per minute of the peers that have a CPU model.
+    let mut cpu_json = serde_json::Map::new();
+    if peers.iter().any(|p| p.cpu.is_some()) {
+        let mut csv = String::from("minute_s,peer,utilisation\n");
+        for p in &peers {
+            if let Some(c) = &p.cpu {
+                for (t, u) in c.per_minute(end) {
+                    csv.push_str(&format!("{t},{},{u:.6}\n", p.name));
+                }
+                cpu_json.insert(p.name.clone(), c.summary(end));
+            }
+        }
+        write_atomic(out.join("cpu.csv"), csv.as_bytes())?;
+    }
     let est = metrics.establishment_times();
     let summary = json!({
         "scenario": s.name,
@@ -719,6 +791,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "traffic": dataplane.summary(end),
         "duplicate_sas_at_end": duplicates(&peers, s.tunnels.len()),
     });
+    let mut summary = summary;
+    if !cpu_json.is_empty() {
+        summary["cpu"] = serde_json::Value::Object(cpu_json);
+    }
     write_atomic(
         out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?.as_bytes(),
@@ -730,6 +806,53 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         summary,
         events: events_processed,
     })
+}
+
+/// Hands an IKE datagram that reached `p` to the right endpoint.
+fn handle_ike(p: &mut Peer, now: SimTime, packet: &Packet) {
+    if let Transport::Udp { src_port, dst_port } = packet.transport {
+        let from = SocketAddr::new(packet.src, src_port);
+        let to = SocketAddr::new(packet.dst, dst_port);
+        // IKEv1 on 500, or on 4500 behind the non-ESP marker.
+        let v1 = if dst_port == NATT_PORT {
+            packet.payload.starts_with(&[0, 0, 0, 0]) && is_ikev1(&packet.payload[4..])
+        } else {
+            is_ikev1(&packet.payload)
+        };
+        if v1 {
+            p.v1.handle_datagram(now, from, to, &packet.payload);
+        } else {
+            p.ep.handle_datagram(now, from, to, &packet.payload);
+        }
+    }
+}
+
+/// Puts a peer's IKE datagrams on the network (and in the trace and messages.csv).
+#[allow(clippy::too_many_arguments)]
+fn send_ike(
+    net: &mut sim_core::Network,
+    sched: &mut Scheduler<Ev>,
+    trace: &mut Trace,
+    mut messages: Option<&mut crate::messages::MessageLog>,
+    addr_names: &BTreeMap<std::net::IpAddr, String>,
+    (node, name): (NodeId, &str),
+    now: SimTime,
+    out: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+) {
+    for (src, dst, payload) in out {
+        trace.emit(now, || TraceEvent::Note {
+            node: Some(node),
+            category: "ike".into(),
+            text: describe_message(src.port(), &payload),
+        });
+        let pkt = Packet::udp(src.ip(), src.port(), dst.ip(), dst.port(), payload);
+        let logged = messages.as_ref().map(|_| pkt.payload.clone());
+        let id = net.send(sched, trace, node, pkt);
+        if let (Some(m), Some(payload)) = (messages.as_deref_mut(), logged) {
+            let to = addr_names.get(&dst.ip()).map_or("?", String::as_str);
+            m.sent(id, now, name, to, src.port(), &payload);
+        }
+    }
 }
 
 /// SAs beyond one per tunnel and peer at the end of the run: (IKE SAs, CHILD_SAs).

@@ -86,3 +86,92 @@ fn modeled_and_real_runs_exchange_the_same_messages() {
         std::fs::remove_dir_all(modeled).unwrap();
     }
 }
+
+/// A storm of `branches` branches within 200 ms at a hub with `cores` cores.
+fn storm(
+    branches: u32,
+    cores: u32,
+    crypto: CryptoMode,
+    tag: &str,
+) -> (std::path::PathBuf, serde_json::Value) {
+    let path = format!("{}/scenarios/reboot-storm.ron", env!("CARGO_MANIFEST_DIR"));
+    let mut s = load_scenario(Path::new(&path)).unwrap();
+    if let experiments::scenario::model::Shape::HubAndSpoke { branches: b, .. } =
+        &mut s.network.shape
+    {
+        *b = branches;
+    }
+    s.tunnels[0].start_spread = Some(sim_core::Duration::from_millis(200));
+    s.peers.get_mut("hub").unwrap().cookie_threshold = None;
+    s.peers.get_mut("hub").unwrap().cpu.as_mut().unwrap().cores = cores;
+    s.crypto = crypto;
+    let out = std::env::temp_dir().join(format!("ikesim-cpu-{tag}-{}", std::process::id()));
+    let r = experiments::runner::run(&s, 3, &out).unwrap();
+    (out, r.summary)
+}
+
+#[test]
+fn a_busy_cpu_delays_answers_and_more_cores_remove_the_wait() {
+    let (o1, one) = storm(400, 1, CryptoMode::Modeled, "one");
+    let (o8, eight) = storm(400, 8, CryptoMode::Modeled, "eight");
+    for s in [&one, &eight] {
+        assert_eq!(s["tunnels_established"], 400);
+        // Two MODP-1024 operations per tunnel at the hub (its key and the shared secret),
+        // 677 us each, plus 3 us per message and per KiB: about 0.55 core-seconds.
+        let busy = s["cpu"]["hub"]["busy_core_s"].as_f64().unwrap();
+        assert!((0.54..0.58).contains(&busy), "{busy}");
+    }
+    // 400 branches in 200 ms need 0.54 s of one core: the queue builds and the median
+    // branch waits; eight cores keep up.
+    assert!(one["cpu"]["hub"]["max_queued"].as_u64().unwrap() > 50);
+    assert!(
+        one["cpu"]["hub"]["peak_second_utilisation"]
+            .as_f64()
+            .unwrap()
+            > 0.5
+    );
+    let median = |s: &serde_json::Value| s["establishment_time"]["median_s"].as_f64().unwrap();
+    assert!(median(&one) > 0.2, "{}", median(&one));
+    assert!(median(&eight) < 0.13, "{}", median(&eight));
+    std::fs::remove_dir_all(o1).unwrap();
+    std::fs::remove_dir_all(o8).unwrap();
+}
+
+#[test]
+fn the_cpu_model_charges_real_and_modeled_runs_alike() {
+    let (real, r) = storm(40, 1, CryptoMode::Real, "real");
+    let (modeled, m) = storm(40, 1, CryptoMode::Modeled, "modeled");
+    assert_eq!(r["cpu"], m["cpu"]);
+    for f in ["exchanges.csv", "sa_events.csv", "cpu.csv"] {
+        assert_eq!(
+            std::fs::read_to_string(real.join(f)).unwrap(),
+            std::fs::read_to_string(modeled.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(real).unwrap();
+    std::fs::remove_dir_all(modeled).unwrap();
+}
+
+#[test]
+fn calibrate_writes_a_cost_table_a_scenario_accepts() {
+    let out = std::env::temp_dir().join(format!("ikesim-costs-{}.ron", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["calibrate", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let table: experiments::scenario::model::CostTable = ron::from_str(&text).unwrap();
+    assert_eq!(table.dh.len(), 5, "{text}");
+    assert!(table.dh.values().all(|d| *d > sim_core::Duration::ZERO));
+    // Bigger groups cost more.
+    assert!(table.dh["modp3072"] > table.dh["modp1024"], "{text}");
+    // The same text works inside a scenario.
+    let scenario = format!(
+        "Scenario(duration: \"1m\", peers: {{\"a\": (address: \"10.0.0.1\", cpu: (cores: 2, costs: {text})), \"b\": (address: \"10.0.0.2\")}}, tunnels: [(initiator: \"a\", responder: \"b\")])"
+    );
+    experiments::scenario::parse_scenario("s.ron", &scenario).unwrap();
+    std::fs::remove_file(out).unwrap();
+}

@@ -281,6 +281,8 @@ fn in_a_reboot_storm_the_cookie_threshold_costs_one_round_trip() {
         }
         s.tunnels[0].start_spread = Some(sim_core::Duration::from_millis(100));
         s.peers.get_mut("hub").unwrap().cookie_threshold = Some(threshold);
+        // The network and the cookie alone: no CPU cost.
+        s.peers.get_mut("hub").unwrap().cpu = None;
         let out =
             std::env::temp_dir().join(format!("ikesim-storm-{threshold}-{}", std::process::id()));
         let r = experiments::runner::run(&s, 1, &out).unwrap();

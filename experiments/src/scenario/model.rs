@@ -248,7 +248,93 @@ pub struct PeerSpec {
     /// Pre-shared key; `ike-ref-test-psk` (the reference captures' key) when left out.
     #[serde(default)]
     pub psk: Option<String>,
+    /// The gateway's CPU: IKE work waits for a free core and its answers leave when the work
+    /// is done. No CPU cost when left out.
+    #[serde(default)]
+    pub cpu: Option<CpuSpec>,
 }
+
+/// A gateway CPU: cores, a queue of IKE datagrams waiting for one, and what work costs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuSpec {
+    /// Cores working on IKE in parallel.
+    #[serde(default = "one")]
+    pub cores: u32,
+    /// Datagrams that may wait for a core; more are dropped (a full socket buffer).
+    #[serde(default = "default_cpu_queue")]
+    pub queue: u32,
+    /// What each operation costs; the table measured on the reference machine when left out
+    /// (`ikesim calibrate` prints one for yours).
+    #[serde(default)]
+    pub costs: CostTable,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_cpu_queue() -> u32 {
+    1000
+}
+
+/// CPU time per operation, as `ikesim calibrate` measures it in Real mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostTable {
+    /// Handling one IKE message in or out (parsing, PRF, AUTH, bookkeeping).
+    #[serde(default = "default_message_cost")]
+    pub message: Duration,
+    /// Encrypting or decrypting and authenticating 1 KiB (AES-CBC + HMAC).
+    #[serde(default = "default_kib_cost")]
+    pub per_kib: Duration,
+    /// One Diffie-Hellman operation (a key generation or a shared secret), by group name
+    /// (`modp1024`, `modp2048`, ...).
+    #[serde(default = "default_dh_costs")]
+    pub dh: BTreeMap<String, Duration>,
+}
+
+impl Default for CostTable {
+    fn default() -> Self {
+        CostTable {
+            message: default_message_cost(),
+            per_kib: default_kib_cost(),
+            dh: default_dh_costs(),
+        }
+    }
+}
+
+fn default_message_cost() -> Duration {
+    Duration::from_micros(DEFAULT_COSTS_US.0)
+}
+
+fn default_kib_cost() -> Duration {
+    Duration::from_micros(DEFAULT_COSTS_US.1)
+}
+
+fn default_dh_costs() -> BTreeMap<String, Duration> {
+    DEFAULT_COSTS_US
+        .2
+        .iter()
+        .map(|(g, us)| (g.to_string(), Duration::from_micros(*us)))
+        .collect()
+}
+
+/// The default cost table in microseconds: (message, per KiB, DH per group), the medians of
+/// three `ikesim calibrate` runs (release build, one core of the 2-core reference machine,
+/// 2026-11-23). A message's cost is protecting and checking 300 bytes twice; a real
+/// gateway's parsing and bookkeeping cost more, so set `message` from your own profile.
+pub const DEFAULT_COSTS_US: (u64, u64, [(&str, u64); 5]) = (
+    3,
+    3,
+    [
+        ("modp768", 334),
+        ("modp1024", 677),
+        ("modp1536", 2082),
+        ("modp2048", 5044),
+        ("modp3072", 15701),
+    ],
+);
 
 /// IKE versions and modes a tunnel may use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

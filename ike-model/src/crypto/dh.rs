@@ -132,6 +132,29 @@ impl std::fmt::Debug for DhPrivate {
     }
 }
 
+thread_local! {
+    /// Modular exponentiations done (or, in Modeled mode, stood in for) on this thread, by
+    /// group: what a CPU model charges. A run lives on one thread, so the count is exact.
+    static DH_OPS: std::cell::RefCell<[u64; 16]> = const { std::cell::RefCell::new([0; 16]) };
+}
+
+fn slot(group: DhGroup) -> usize {
+    DhGroup::ALL.iter().position(|g| *g == group).unwrap_or(15)
+}
+
+fn count_op(group: DhGroup) {
+    DH_OPS.with(|c| c.borrow_mut()[slot(group)] += 1);
+}
+
+/// Diffie-Hellman operations (key generations and shared secrets) this thread has done so
+/// far, per group.
+pub fn dh_ops() -> Vec<(DhGroup, u64)> {
+    DH_OPS.with(|c| {
+        let c = c.borrow();
+        DhGroup::ALL.iter().map(|g| (*g, c[slot(*g)])).collect()
+    })
+}
+
 /// `len` bytes of SHA-256 in counter mode over `parts` (Modeled crypto's stand-in bytes).
 fn expand(parts: &[&[u8]], len: usize) -> Vec<u8> {
     use sha2::{Digest, Sha256};
@@ -192,6 +215,7 @@ impl DhPrivate {
         modeled: bool,
         rng: &mut R,
     ) -> Self {
+        count_op(group);
         if !modeled {
             return Self::generate(group, exponent_bits, rng);
         }
@@ -257,6 +281,7 @@ impl DhPrivate {
         if y <= BigUint::from(1u32) || y >= p - 1u32 {
             return Err(CryptoError::BadPublicValue);
         }
+        count_op(self.group);
         if self.modeled {
             // Both ends hash the same two values, in a fixed order.
             let (a, b) = if self.public.as_slice() <= peer {

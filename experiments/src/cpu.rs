@@ -1,0 +1,285 @@
+//! A gateway's CPU for IKE: cores, a queue of datagrams waiting for one, and the cost of the
+//! work (per message, per KiB encrypted, per Diffie-Hellman operation by group). The runner
+//! handles a datagram when a core is free, charges what the endpoint did (the DH operations
+//! counted by `ike_model::crypto::dh::dh_ops`) and releases the answers when the work ends.
+//! Utilisation over time goes to `cpu.csv` and summary.json. `ikesim calibrate` measures
+//! the cost table on the current machine.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use ike_model::crypto::{DhGroup, DhPrivate};
+use serde_json::json;
+use sim_core::{Delivery, Duration, SimTime};
+
+use crate::metrics::secs;
+use crate::scenario::model::{CostTable, CpuSpec};
+
+/// The name a cost table uses for a group.
+pub fn group_name(g: DhGroup) -> String {
+    format!("modp{}", g.bits())
+}
+
+/// One gateway's CPU during a run.
+#[derive(Debug)]
+pub struct Cpu {
+    /// When each core is next free.
+    cores: Vec<SimTime>,
+    /// Datagrams waiting for a core, oldest first.
+    pub queue: VecDeque<Delivery>,
+    max_queue: usize,
+    message: Duration,
+    per_kib: Duration,
+    /// Cost of one DH operation per group, in `DhGroup::ALL` order.
+    dh: Vec<Duration>,
+    /// Work done: (start, end) per item.
+    work: Vec<(SimTime, SimTime)>,
+    /// Datagrams dropped because the queue was full.
+    pub dropped: u64,
+    /// The longest the queue got.
+    pub max_queued: usize,
+}
+
+impl Cpu {
+    /// A CPU as `spec` describes it.
+    pub fn new(spec: &CpuSpec) -> Self {
+        let c: &CostTable = &spec.costs;
+        Cpu {
+            cores: vec![SimTime::ZERO; spec.cores.max(1) as usize],
+            queue: VecDeque::new(),
+            max_queue: spec.queue as usize,
+            message: c.message,
+            per_kib: c.per_kib,
+            dh: DhGroup::ALL
+                .iter()
+                .map(|g| c.dh.get(&group_name(*g)).copied().unwrap_or_default())
+                .collect(),
+            work: Vec::new(),
+            dropped: 0,
+            max_queued: 0,
+        }
+    }
+
+    /// Whether a core is free at `now`.
+    pub fn idle_core(&self, now: SimTime) -> bool {
+        self.cores.iter().any(|&t| t <= now)
+    }
+
+    /// Queues a datagram that found every core busy; false (dropped) when the queue is full.
+    pub fn enqueue(&mut self, d: Delivery) -> bool {
+        if self.queue.len() >= self.max_queue {
+            self.dropped += 1;
+            return false;
+        }
+        self.queue.push_back(d);
+        self.max_queued = self.max_queued.max(self.queue.len());
+        true
+    }
+
+    /// The cost of work that handled `messages` IKE messages of `bytes` in all and did the
+    /// DH operations `dh_delta` (per group, in `DhGroup::ALL` order).
+    pub fn cost(&self, messages: u64, bytes: u64, dh_delta: &[u64]) -> Duration {
+        let mut ns = self.message.as_nanos() * messages + self.per_kib.as_nanos() * bytes / 1024;
+        for (n, c) in dh_delta.iter().zip(&self.dh) {
+            ns += n * c.as_nanos();
+        }
+        Duration::from_nanos(ns)
+    }
+
+    /// Puts `cost` of work on the core free soonest (from `now`); returns when it ends.
+    pub fn charge(&mut self, now: SimTime, cost: Duration) -> SimTime {
+        let (k, _) = self
+            .cores
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| **t)
+            .expect("at least one core");
+        let start = self.cores[k].max(now);
+        let end = start + cost;
+        self.cores[k] = end;
+        if cost > Duration::ZERO {
+            self.work.push((start, end));
+        }
+        end
+    }
+
+    /// Busy core-seconds in `[from, to)`.
+    fn busy_in(&self, from: SimTime, to: SimTime) -> f64 {
+        self.work
+            .iter()
+            .map(|&(a, b)| {
+                let (a, b) = (a.max(from), b.min(to));
+                if b > a {
+                    b.saturating_since(a).as_secs_f64()
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    }
+
+    /// Utilisation (0..1 of all cores) per minute up to `end`: (minute start, share).
+    pub fn per_minute(&self, end: SimTime) -> Vec<(f64, f64)> {
+        let minute = Duration::from_secs(60);
+        let cores = self.cores.len() as f64;
+        let mut out = Vec::new();
+        let mut t = SimTime::ZERO;
+        while t < end {
+            let next = (t + minute).min(end);
+            let span = next.saturating_since(t).as_secs_f64();
+            out.push((
+                secs(t.as_nanos()).parse().unwrap_or(0.0),
+                self.busy_in(t, next) / (span * cores),
+            ));
+            t = next;
+        }
+        out
+    }
+
+    /// The busiest second: the share of all cores' time spent working in it.
+    fn peak_second(&self) -> f64 {
+        let mut per_second: std::collections::BTreeMap<u64, u64> = Default::default();
+        for &(a, b) in &self.work {
+            let (mut t, end) = (a.as_nanos(), b.as_nanos());
+            while t < end {
+                let sec = t / 1_000_000_000;
+                let next = ((sec + 1) * 1_000_000_000).min(end);
+                *per_second.entry(sec).or_default() += next - t;
+                t = next;
+            }
+        }
+        let cores = self.cores.len() as f64;
+        per_second
+            .values()
+            .map(|&ns| ns as f64 / 1e9 / cores)
+            .fold(0.0, f64::max)
+    }
+
+    /// The summary.json entry of this CPU.
+    pub fn summary(&self, end: SimTime) -> serde_json::Value {
+        let busy = self.busy_in(SimTime::ZERO, end);
+        let span = end.saturating_since(SimTime::ZERO).as_secs_f64().max(1e-9);
+        let peak = self.per_minute(end).iter().map(|x| x.1).fold(0.0, f64::max);
+        json!({
+            "cores": self.cores.len(),
+            "busy_core_s": busy,
+            "utilisation": busy / (span * self.cores.len() as f64),
+            "peak_minute_utilisation": peak,
+            "peak_second_utilisation": self.peak_second(),
+            "max_queued": self.max_queued,
+            "dropped_queue_full": self.dropped,
+            "work_items": self.work.len(),
+        })
+    }
+}
+
+/// Measures a cost table on this machine in Real mode: each DH group's key generation and
+/// shared secret (full-length exponents, as strongSwan uses), AES-128-CBC + HMAC-SHA1 per KiB,
+/// and a message's handling approximated by protecting and checking a 300-byte message twice.
+pub fn calibrate() -> CostTable {
+    let mut rng = sim_core::RngStreams::new(1).stream("calibrate");
+    let time = |f: &mut dyn FnMut()| -> Duration {
+        let t0 = Instant::now();
+        let mut n = 0u64;
+        while n < 3 || t0.elapsed().as_secs_f64() < 0.3 {
+            f();
+            n += 1;
+        }
+        Duration::from_nanos((t0.elapsed().as_nanos() / u128::from(n)) as u64)
+    };
+    let mut dh = std::collections::BTreeMap::new();
+    for g in DhGroup::ALL {
+        let peer = DhPrivate::generate(g, None, &mut rng);
+        let per_pair = time(&mut || {
+            let d = DhPrivate::generate(g, None, &mut rng);
+            let _ = d.shared_secret(peer.public());
+        });
+        dh.insert(group_name(g), Duration::from_nanos(per_pair.as_nanos() / 2));
+    }
+    let keys = ike_model::esp::EspKeys {
+        encr: ike_model::crypto::EncrAlg::AesCbc { key_bits: 128 },
+        encr_key: vec![7; 16],
+        integ: ike_model::crypto::IntegAlg::HmacSha1_96,
+        integ_key: vec![9; 20],
+    };
+    let iv = [1u8; 16];
+    let kib = vec![0u8; 1024];
+    let per_kib = time(&mut || {
+        let p = ike_model::esp::seal(&keys, 1, 1, &iv, 4, &kib).expect("seals");
+        let _ = ike_model::esp::open(&keys, &p);
+    });
+    let msg = vec![0u8; 300];
+    let message = time(&mut || {
+        for _ in 0..2 {
+            let p = ike_model::esp::seal(&keys, 1, 1, &iv, 4, &msg).expect("seals");
+            let _ = ike_model::esp::open(&keys, &p);
+        }
+    });
+    CostTable {
+        message,
+        per_kib,
+        dh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(cores: u32) -> Cpu {
+        Cpu::new(&CpuSpec {
+            cores,
+            queue: 2,
+            costs: CostTable::default(),
+        })
+    }
+
+    fn at(ms: u64) -> SimTime {
+        SimTime::ZERO + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn work_goes_to_the_core_free_soonest_and_the_queue_is_bounded() {
+        let mut c = cpu(2);
+        let d = Duration::from_millis(10);
+        assert_eq!(c.charge(at(0), d), at(10));
+        assert!(c.idle_core(at(0)), "the second core is still free");
+        assert_eq!(c.charge(at(0), d), at(10));
+        assert!(!c.idle_core(at(5)));
+        // Both busy until 10 ms: the next item starts then.
+        assert_eq!(c.charge(at(5), d), at(20));
+        assert!(c.idle_core(at(10)));
+        // 30 core-ms of work in the first 20 ms of 2 cores.
+        assert!((c.busy_in(at(0), at(20)) - 0.030).abs() < 1e-12);
+        assert!((c.peak_second() - 0.015).abs() < 1e-12);
+        let p = sim_core::Packet::udp(
+            "10.0.0.1".parse().unwrap(),
+            500,
+            "10.0.0.2".parse().unwrap(),
+            500,
+            vec![],
+        );
+        let d = |link| Delivery {
+            node: sim_core::NodeId(0),
+            link: sim_core::LinkId(link),
+            packet: p.clone(),
+        };
+        assert!(c.enqueue(d(0)) && c.enqueue(d(1)));
+        assert!(
+            !c.enqueue(d(2)),
+            "a third datagram does not fit a queue of 2"
+        );
+        assert_eq!((c.dropped, c.max_queued), (1, 2));
+    }
+
+    #[test]
+    fn cost_adds_messages_bytes_and_dh_operations() {
+        let c = cpu(1);
+        // modp1024 is the second group of DhGroup::ALL (after modp768).
+        assert_eq!(DhGroup::ALL[1], DhGroup::Modp1024);
+        let cost = c.cost(2, 2048, &[0, 3, 0, 0, 0]);
+        let us = crate::scenario::model::DEFAULT_COSTS_US;
+        let want = 2 * us.0 + 2 * us.1 + 3 * us.2[1].1;
+        assert_eq!(cost, Duration::from_micros(want));
+    }
+}
