@@ -56,21 +56,30 @@ pub fn scenario_text(tunnels: u64, hours: f64) -> String {
     )
 }
 
-/// The process's peak resident set size (Linux `VmHWM`), bytes; 0 where unknown.
-pub fn peak_rss_bytes() -> u64 {
+/// A line of `/proc/self/status` in bytes (`VmHWM`: peak resident set, `VmRSS`: now); 0
+/// where unknown.
+fn status_bytes(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kib| kib * 1024)
 }
 
+/// The process's peak resident set size (Linux `VmHWM`), bytes; 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    status_bytes("VmHWM:")
+}
+
 /// Runs the benchmark once, writing the run's outputs into `out`.
 pub fn run_bench(tunnels: u64, hours: f64, seed: u64, out: &Path) -> Result<BenchResult> {
-    let before = peak_rss_bytes();
+    // Reset the peak to the current size (Linux: `5` to clear_refs), so each run of several
+    // measures its own peak.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = status_bytes("VmRSS:");
     let s = crate::scenario::parse_scenario("bench.ron", &scenario_text(tunnels, hours))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let t0 = Instant::now();

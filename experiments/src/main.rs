@@ -294,14 +294,30 @@ fn main() -> Result<()> {
             runs,
             out,
         } => {
-            let mut results = Vec::new();
-            for k in 0..runs.max(1) {
-                let r = experiments::bench::run_bench(tunnels, hours, 1 + k as u64, &out)?;
-                eprintln!("run {}: {}", k + 1, serde_json::to_string(&r)?);
-                results.push(r);
+            if runs <= 1 {
+                let r = experiments::bench::run_bench(tunnels, hours, 1, &out)?;
+                println!("{}", serde_json::to_string(&r)?);
+                return Ok(());
             }
-            results.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
-            println!("{}", serde_json::to_string(&results[results.len() / 2])?);
+            // Each run in a fresh process, so its peak memory is its own.
+            let mut results: Vec<(f64, String)> = Vec::new();
+            for k in 0..runs {
+                let o = std::process::Command::new(std::env::current_exe()?)
+                    .args(["bench", "--runs", "1", "--tunnels"])
+                    .arg(tunnels.to_string())
+                    .arg("--hours")
+                    .arg(hours.to_string())
+                    .arg("--out")
+                    .arg(&out)
+                    .output()?;
+                anyhow::ensure!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                let line = String::from_utf8(o.stdout)?.trim().to_string();
+                let v: serde_json::Value = serde_json::from_str(&line)?;
+                eprintln!("run {}: {line}", k + 1);
+                results.push((v["wall_s"].as_f64().unwrap_or(0.0), line));
+            }
+            results.sort_by(|a, b| a.0.total_cmp(&b.0));
+            println!("{}", results[results.len() / 2].1);
         }
         Command::Calibrate { out } => {
             let table = experiments::cpu::calibrate();
