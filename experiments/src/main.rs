@@ -193,11 +193,21 @@ fn main() -> Result<()> {
         }
         Command::Validate { file } => match experiments::scenario::load_scenario(&file) {
             Ok(s) => {
+                // Counted after expanding a shape's template peer.
+                let e = experiments::scenario::expand::expand(&s)
+                    .map_err(|(f, m)| anyhow::anyhow!("{f}: {m}"))?;
+                let shape = match &s.network.shape {
+                    experiments::scenario::model::Shape::TwoSite => "two sites",
+                    experiments::scenario::model::Shape::HubAndSpoke { .. } => "hub-and-spoke",
+                    experiments::scenario::model::Shape::FullMesh { .. } => "full mesh",
+                    experiments::scenario::model::Shape::RemoteAccess { .. } => "remote access",
+                    _ => "hand-written graph",
+                };
                 println!(
-                    "{}: ok: {} peers, {} tunnels, {} simulated, seed {}",
+                    "{}: ok: {shape}, {} peers, {} tunnels, {} simulated, seed {}",
                     file.display(),
-                    s.peers.len(),
-                    s.tunnels.len(),
+                    e.peers.len(),
+                    e.tunnels.len(),
                     s.duration,
                     s.seed
                 );

@@ -350,3 +350,18 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
     assert!(!out.join("messages.csv").exists());
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn validate_counts_the_peers_and_tunnels_a_template_stands_for() {
+    let scenario = format!("{}/scenarios/hub-and-spoke.ron", env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["validate", &scenario])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("ok: hub-and-spoke, 21 peers, 20 tunnels"),
+        "{text}"
+    );
+}
