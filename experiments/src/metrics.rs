@@ -7,19 +7,12 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
-use ike_model::events::{Event, SaChange, SaKind};
+use ike_model::events::{Event, ExchangeKind, Purpose, SaChange, SaKind};
 use serde::Serialize;
 
 use crate::availability::Availability;
 use sim_core::output::AtomicFile;
 use sim_core::{Duration, SimTime};
-
-/// Nanoseconds from a [`secs`] string.
-fn parse_secs(s: &str) -> u64 {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
-    let frac = format!("{frac:0<9}");
-    whole.parse::<u64>().unwrap_or(0) * 1_000_000_000 + frac[..9].parse::<u64>().unwrap_or(0)
-}
 
 /// Seconds with nanosecond precision, exactly (no float rounding), for CSV and JSON.
 pub fn secs(ns: u64) -> String {
@@ -83,12 +76,65 @@ pub struct SaRow {
     pub reason: String,
 }
 
-/// Collects the events of one run.
+/// Where the rows of one CSV go: written as they come (a run), kept in memory (unit
+/// tests), or nowhere (turned off in the scenario's outputs).
+enum Rows<T> {
+    File(Box<csv::Writer<AtomicFile>>),
+    Memory(Vec<T>),
+    Off,
+}
+
+impl<T: Serialize> Rows<T> {
+    fn open(path: &Path, header: &[&str]) -> io::Result<Self> {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(AtomicFile::create(path)?);
+        w.write_record(header).map_err(io::Error::other)?;
+        Ok(Rows::File(Box::new(w)))
+    }
+
+    fn push(&mut self, row: T) -> io::Result<()> {
+        match self {
+            Rows::File(w) => w.serialize(row).map_err(io::Error::other),
+            Rows::Memory(v) => {
+                v.push(row);
+                Ok(())
+            }
+            Rows::Off => Ok(()),
+        }
+    }
+
+    /// Flushes and renames a written file into place.
+    fn finish(&mut self) -> io::Result<()> {
+        if let Rows::File(w) = std::mem::replace(self, Rows::Off) {
+            let file = w
+                .into_inner()
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            file.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl<T> std::fmt::Debug for Rows<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Rows::File(_) => "Rows::File",
+            Rows::Memory(_) => "Rows::Memory",
+            Rows::Off => "Rows::Off",
+        })
+    }
+}
+
+/// Collects the events of one run. Rows are written out as they come and only aggregates
+/// stay in memory, so a run of 10^5 tunnels does not hold millions of rows.
 #[derive(Debug)]
 pub struct Metrics {
     tunnels: Vec<TunnelInfo>,
-    exchanges: Vec<ExchangeRow>,
-    sa_rows: Vec<SaRow>,
+    exchanges: Rows<ExchangeRow>,
+    sa_rows: Rows<SaRow>,
+    /// The first error writing a row (reported when the files are finished).
+    write_error: Option<io::Error>,
     /// First CHILD_SA installation per tunnel at (initiator, responder).
     first_child: Vec<[Option<SimTime>; 2]>,
     by_type: BTreeMap<String, BTreeMap<String, u64>>,
@@ -98,6 +144,12 @@ pub struct Metrics {
     collisions: BTreeMap<String, BTreeMap<String, u64>>,
     extra_exchanges: u64,
     availability: Availability,
+    /// Latencies (ns) of successful exchanges by type and purpose.
+    latencies: BTreeMap<(ExchangeKind, Purpose), Vec<u64>>,
+    /// First and last end (ns) of successful exchanges by type and purpose.
+    ends: BTreeMap<(ExchangeKind, Purpose), (u64, u64)>,
+    /// Rekey exchanges by purpose, then outcome.
+    rekeys: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// Minimum, median and maximum of a sample, in seconds.
@@ -128,8 +180,28 @@ impl Spread {
 }
 
 impl Metrics {
-    /// An empty collector for these tunnels.
+    /// An empty collector for these tunnels that keeps its rows in memory (tests).
     pub fn new(tunnels: Vec<TunnelInfo>) -> Self {
+        Self::with_rows(tunnels, Rows::Memory(Vec::new()), Rows::Memory(Vec::new()))
+    }
+
+    /// A collector that writes `exchanges.csv` and, when `sa_events`, `sa_events.csv` into
+    /// `dir` as rows come ([`Metrics::finish_csvs`] puts them in place).
+    pub fn writing_to(tunnels: Vec<TunnelInfo>, dir: &Path, sa_events: bool) -> io::Result<Self> {
+        let exchanges = Rows::open(&dir.join("exchanges.csv"), EXCHANGE_COLUMNS)?;
+        let sa_rows = if sa_events {
+            Rows::open(&dir.join("sa_events.csv"), SA_COLUMNS)?
+        } else {
+            Rows::Off
+        };
+        Ok(Self::with_rows(tunnels, exchanges, sa_rows))
+    }
+
+    fn with_rows(
+        tunnels: Vec<TunnelInfo>,
+        exchanges: Rows<ExchangeRow>,
+        sa_rows: Rows<SaRow>,
+    ) -> Self {
         let n = tunnels.len();
         let availability = Availability::new(
             tunnels
@@ -141,12 +213,24 @@ impl Metrics {
             extra_exchanges: 0,
             availability,
             tunnels,
-            exchanges: Vec::new(),
-            sa_rows: Vec::new(),
+            exchanges,
+            sa_rows,
+            write_error: None,
             first_child: vec![[None, None]; n],
             by_type: BTreeMap::new(),
             retransmissions: 0,
             dropped: BTreeMap::new(),
+            latencies: BTreeMap::new(),
+            ends: BTreeMap::new(),
+            rekeys: BTreeMap::new(),
+        }
+    }
+
+    fn keep_error(&mut self, r: io::Result<()>) {
+        if let Err(e) = r
+            && self.write_error.is_none()
+        {
+            self.write_error = Some(e);
         }
     }
 
@@ -182,7 +266,25 @@ impl Metrics {
                     .entry(outcome_s.clone())
                     .or_default() += 1;
                 self.retransmissions += u64::from(*retransmissions);
-                self.exchanges.push(ExchangeRow {
+                if *outcome == ike_model::events::Outcome::Success {
+                    let (a, b) = (started.as_nanos(), ended.as_nanos());
+                    self.latencies
+                        .entry((*kind, *purpose))
+                        .or_default()
+                        .push(b.saturating_sub(a));
+                    let e = self.ends.entry((*kind, *purpose)).or_insert((b, b));
+                    e.0 = e.0.min(b);
+                    e.1 = e.1.max(b);
+                }
+                if matches!(purpose, Purpose::RekeyChild | Purpose::RekeyIke) {
+                    *self
+                        .rekeys
+                        .entry(purpose.to_string())
+                        .or_default()
+                        .entry(outcome_s.clone())
+                        .or_default() += 1;
+                }
+                let r = self.exchanges.push(ExchangeRow {
                     tunnel: *tunnel,
                     ike_version: version.to_string(),
                     exchange: kind.to_string(),
@@ -195,6 +297,7 @@ impl Metrics {
                     retransmissions: *retransmissions,
                     outcome: outcome_s,
                 });
+                self.keep_error(r);
             }
             Event::Sa {
                 tunnel,
@@ -223,15 +326,18 @@ impl Metrics {
                         self.availability.child(now, *tunnel, node, spi, alive);
                     }
                 }
-                self.sa_rows.push(SaRow {
-                    time_s: secs(now.as_nanos()),
-                    node: node.to_string(),
-                    tunnel: *tunnel,
-                    sa_kind: kind.to_string(),
-                    spi: spi.clone(),
-                    event: change.to_string(),
-                    reason: reason.clone(),
-                });
+                if !matches!(self.sa_rows, Rows::Off) {
+                    let r = self.sa_rows.push(SaRow {
+                        time_s: secs(now.as_nanos()),
+                        node: node.to_string(),
+                        tunnel: *tunnel,
+                        sa_kind: kind.to_string(),
+                        spi: spi.clone(),
+                        event: change.to_string(),
+                        reason: reason.clone(),
+                    });
+                    self.keep_error(r);
+                }
             }
             Event::State { .. } => {}
             Event::Collision {
@@ -258,17 +364,12 @@ impl Metrics {
     /// reason, collisions by kind and resolution, the exchanges collisions added, and the
     /// time each tunnel had no usable CHILD_SA (up to `end`).
     pub fn rekey_summary(&self, end: SimTime) -> serde_json::Value {
-        let mut rekeys: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let rekeys = &self.rekeys;
         let mut failed: BTreeMap<String, u64> = BTreeMap::new();
-        for r in &self.exchanges {
-            if r.purpose == "rekey-child" || r.purpose == "rekey-ike" {
-                *rekeys
-                    .entry(r.purpose.clone())
-                    .or_default()
-                    .entry(r.outcome.clone())
-                    .or_default() += 1;
-                if r.outcome != "success" {
-                    *failed.entry(r.outcome.clone()).or_default() += 1;
+        for by_outcome in rekeys.values() {
+            for (outcome, n) in by_outcome {
+                if outcome != "success" {
+                    *failed.entry(outcome.clone()).or_default() += n;
                 }
             }
         }
@@ -323,35 +424,28 @@ impl Metrics {
     /// Latency of successful exchanges by exchange type and purpose
     /// (`CREATE_CHILD_SA rekey-child`), as min/median/max.
     pub fn latency_by_exchange(&self) -> BTreeMap<String, Spread> {
-        let mut by: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
-        for r in self.exchanges.iter().filter(|r| r.outcome == "success") {
-            let ns = parse_secs(&r.latency_s);
-            by.entry(format!("{} {}", r.exchange, r.purpose))
-                .or_default()
-                .push(Duration(ns));
-        }
-        by.into_iter().map(|(k, v)| (k, Spread::of(v))).collect()
+        self.latencies
+            .iter()
+            .map(|((k, p), v)| {
+                (
+                    format!("{k} {p}"),
+                    Spread::of(v.iter().map(|ns| Duration(*ns)).collect()),
+                )
+            })
+            .collect()
     }
 
     /// When the first and the last successful exchange of each type and purpose ended
     /// (seconds): how long a burst of requests took to get through.
     pub fn exchange_ends(&self) -> BTreeMap<String, serde_json::Value> {
-        let mut by: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for r in self.exchanges.iter().filter(|r| r.outcome == "success") {
-            let end = parse_secs(&r.end_s);
-            let e = by
-                .entry(format!("{} {}", r.exchange, r.purpose))
-                .or_insert((end, end));
-            e.0 = e.0.min(end);
-            e.1 = e.1.max(end);
-        }
-        by.into_iter()
-            .map(|(k, (a, b))| {
+        self.ends
+            .iter()
+            .map(|((k, p), (a, b))| {
                 (
-                    k,
+                    format!("{k} {p}"),
                     serde_json::json!({
-                        "first_s": Duration(a).as_secs_f64(),
-                        "last_s": Duration(b).as_secs_f64(),
+                        "first_s": Duration(*a).as_secs_f64(),
+                        "last_s": Duration(*b).as_secs_f64(),
                     }),
                 )
             })
@@ -363,24 +457,29 @@ impl Metrics {
         self.retransmissions
     }
 
-    /// The exchange rows, in completion order.
+    /// The exchange rows, in completion order, when kept in memory (tests).
     pub fn exchanges(&self) -> &[ExchangeRow] {
-        &self.exchanges
+        match &self.exchanges {
+            Rows::Memory(v) => v,
+            _ => &[],
+        }
     }
 
-    /// The SA rows, in time order.
+    /// The SA rows, in time order, when kept in memory (tests).
     pub fn sa_rows(&self) -> &[SaRow] {
-        &self.sa_rows
+        match &self.sa_rows {
+            Rows::Memory(v) => v,
+            _ => &[],
+        }
     }
 
-    /// Writes `exchanges.csv` and `sa_events.csv` into `dir`, each whole.
-    pub fn write_csvs(&self, dir: &Path) -> io::Result<()> {
-        write_csv(
-            &dir.join("exchanges.csv"),
-            &self.exchanges,
-            EXCHANGE_COLUMNS,
-        )?;
-        write_csv(&dir.join("sa_events.csv"), &self.sa_rows, SA_COLUMNS)
+    /// Puts the CSV files written so far in place, or reports the first write error.
+    pub fn finish_csvs(&mut self) -> io::Result<()> {
+        if let Some(e) = self.write_error.take() {
+            return Err(e);
+        }
+        self.exchanges.finish()?;
+        self.sa_rows.finish()
     }
 }
 
@@ -400,22 +499,6 @@ const EXCHANGE_COLUMNS: &[&str] = &[
 const SA_COLUMNS: &[&str] = &[
     "time_s", "node", "tunnel", "sa_kind", "spi", "event", "reason",
 ];
-
-/// Writes rows with a header line even when there are no rows.
-fn write_csv<T: Serialize>(path: &Path, rows: &[T], header: &[&str]) -> io::Result<()> {
-    let file = AtomicFile::create(path)?;
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(file);
-    w.write_record(header).map_err(io::Error::other)?;
-    for r in rows {
-        w.serialize(r).map_err(io::Error::other)?;
-    }
-    let file = w
-        .into_inner()
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    file.commit()
-}
 
 #[cfg(test)]
 mod tests {

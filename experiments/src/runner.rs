@@ -17,7 +17,7 @@ use ike_model::ikev2::header::Header;
 use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
-use sim_core::trace::TraceEvent;
+use sim_core::trace::{TraceEvent, TraceLevel};
 use sim_core::{NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
 
 use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
@@ -214,10 +214,11 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     } = crate::netbuild::build(s, &streams)?;
     let mut peers: Vec<Peer> = Vec::new();
     for (i, n) in names.iter().enumerate() {
-        let ep = Endpoint::new(
+        let mut ep = Endpoint::new(
             endpoint_config(s, n)?,
             streams.stream(&format!("endpoint/{n}")),
         );
+        ep.set_key_log(s.outputs.pcap);
         let v1 = Endpoint1::new(
             config_v1(s, n)?,
             streams.stream(&format!("endpoint-v1/{n}")),
@@ -308,7 +309,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             .collect();
         built.net.capture_only(egress);
     }
-    let mut metrics = Metrics::new(tunnels);
+    let mut metrics = Metrics::writing_to(tunnels, out, s.outputs.sa_events)?;
     let mut trace = Trace::new(s.outputs.trace_level);
     let mut sched: Scheduler<Ev> = Scheduler::new();
     for (t, at) in starts.iter().enumerate() {
@@ -647,8 +648,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     }
     dataplane.settle(&travelling);
     // The SAD of every peer at the end, as `swanctl --list-sas` would show it.
-    for p in &peers {
-        for sa in p.ep.ike_sas() {
+    let dump_sad = trace.level() != TraceLevel::Off;
+    for p in peers.iter().filter(|_| dump_sad) {
+        for sa in p.ep.ike_sas().iter().filter(|s| s.state != IkeState::Dead) {
             let children: Vec<String> = sa
                 .children
                 .iter()
@@ -681,7 +683,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             });
         }
     }
-    for p in &peers {
+    for p in peers.iter().filter(|_| dump_sad) {
         for sa in p.v1.isakmp_sas() {
             let children: Vec<String> = sa
                 .ipsec
@@ -738,7 +740,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         }
         write_atomic(out.join("ikev1_decryption_table"), v1.as_bytes())?;
     }
-    metrics.write_csvs(out)?;
+    metrics.finish_csvs()?;
     if s.outputs.messages {
         messages.write(out)?;
     }
@@ -857,34 +859,33 @@ fn send_ike(
 
 /// SAs beyond one per tunnel and peer at the end of the run: (IKE SAs, CHILD_SAs).
 fn duplicates(peers: &[Peer], tunnels: usize) -> serde_json::Value {
+    // One pass over each peer's SADs: (IKE SAs, live CHILD_SAs) per tunnel.
     let (mut ike, mut child) = (0usize, 0usize);
     for p in peers {
-        for t in 0..tunnels as u32 {
-            let sas: Vec<_> =
-                p.ep.ike_sas()
+        let mut v2: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        for s in p.ep.ike_sas() {
+            if (s.tunnel as usize) < tunnels && s.state == IkeState::Established {
+                let e = v2.entry(s.tunnel).or_default();
+                e.0 += 1;
+                e.1 += s
+                    .children
                     .iter()
-                    .filter(|s| s.tunnel == t && s.state == IkeState::Established)
-                    .collect();
-            ike += sas.len().saturating_sub(1);
-            let children = sas
-                .iter()
-                .flat_map(|s| &s.children)
-                .filter(|c| c.state == ChildState::Installed)
-                .count();
-            child += children.saturating_sub(1);
-            // IKEv1: IPsec SAs not yet replaced (a rekeyed one waits for its hard lifetime).
-            let v1: Vec<_> =
-                p.v1.isakmp_sas()
-                    .iter()
-                    .filter(|s| s.tunnel == t && s.established)
-                    .collect();
-            ike += v1.len().saturating_sub(1);
-            let live = v1
-                .iter()
-                .flat_map(|s| &s.ipsec)
-                .filter(|c| !c.rekeyed)
-                .count();
-            child += live.saturating_sub(1);
+                    .filter(|c| c.state == ChildState::Installed)
+                    .count();
+            }
+        }
+        // IKEv1: IPsec SAs not yet replaced (a rekeyed one waits for its hard lifetime).
+        let mut v1: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        for s in p.v1.isakmp_sas() {
+            if (s.tunnel as usize) < tunnels && s.established {
+                let e = v1.entry(s.tunnel).or_default();
+                e.0 += 1;
+                e.1 += s.ipsec.iter().filter(|c| !c.rekeyed).count();
+            }
+        }
+        for (n_ike, n_child) in v2.values().chain(v1.values()) {
+            ike += n_ike.saturating_sub(1);
+            child += n_child.saturating_sub(1);
         }
     }
     json!({ "ike": ike, "child": child })

@@ -432,6 +432,9 @@ pub struct OutputSpec {
     /// Write `messages.csv` (every IKE message; the ladder is drawn from it). Off saves
     /// about 200 bytes per message in very large runs.
     pub messages: bool,
+    /// Write `sa_events.csv` (one row per SA change: about 250 rows per tunnel per day with
+    /// strongSwan's default lifetimes). The summary's figures do not depend on it.
+    pub sa_events: bool,
 }
 
 impl Default for OutputSpec {
@@ -442,6 +445,7 @@ impl Default for OutputSpec {
             trace_level: TraceLevel::Full,
             plots: false,
             messages: true,
+            sa_events: true,
         }
     }
 }

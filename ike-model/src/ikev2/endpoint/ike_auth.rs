@@ -97,8 +97,7 @@ pub(super) fn narrow_for_responder(
     let sa = &ep.sas[i];
     // Behind a NAT the source address is the NAT's: the identity names the peer.
     let peer = sa.peer_id.unwrap_or(sa.peer.ip());
-    let mut candidates: Vec<&super::TunnelConfig> =
-        ep.tunnels.iter().filter(|t| t.peer == peer).collect();
+    let mut candidates: Vec<&super::TunnelConfig> = ep.tunnels_with(peer).collect();
     candidates.sort_by_key(|t| t.tunnel != sa.tunnel);
     candidates.into_iter().find_map(|t| {
         let ni = narrow(tsi, &t.remote_ts);
@@ -285,7 +284,8 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     if has_notify(inner, NotifyType::INITIAL_CONTACT) {
         // §2.4: the peer restarted; its older IKE SAs for this tunnel are stale.
         let (peer, tunnel) = (ep.sas[i].peer_id, ep.sas[i].tunnel);
-        for j in 0..ep.sas.len() {
+        for u in ep.uids_of_tunnel(tunnel) {
+            let Some(j) = ep.index_of(u) else { continue };
             let s = &ep.sas[j];
             if j != i && s.peer_id == peer && s.tunnel == tunnel && s.state == IkeState::Established
             {

@@ -37,7 +37,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
     let local = SocketAddr::new(ep.cfg.addr, super::IKE_PORT);
     let spi_i = ep.random_spi();
     let ke_group = ep.cfg.dh_groups[0];
-    ep.sas.push(IkeSa::new(
+    let i = ep.push_sa(IkeSa::new(
         tunnel,
         true,
         spi_i,
@@ -47,7 +47,6 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
         now,
         ke_group,
     ));
-    let i = ep.sas.len() - 1;
     let spi = ep.sas[i].spi_string();
     ep.events.push_back((
         now,
@@ -164,11 +163,7 @@ pub(super) fn respond(
         return;
     };
     if let Some(threshold) = ep.cfg.cookie_threshold {
-        let half_open = ep
-            .sas
-            .iter()
-            .filter(|s| s.state == IkeState::ExpectAuthRequest)
-            .count();
+        let half_open = ep.index.half_open;
         if half_open >= threshold as usize {
             let expected = cookie(ep, &m, from);
             let offered = match m.payloads.first() {
@@ -250,8 +245,7 @@ pub(super) fn respond(
     sa.nat_here = nat_here || ep.cfg.force_encap;
     sa.nat_there = nat_there;
     sa.peer_sent_natd = sent_natd;
-    ep.sas.push(sa);
-    let i = ep.sas.len() - 1;
+    let i = ep.push_sa(sa);
     ep.log_keys(i);
     let spi = ep.sas[i].spi_string();
     ep.events.push_back((

@@ -18,6 +18,7 @@ pub mod messages;
 mod nat;
 mod rekey_ike_sa;
 mod sa;
+mod sad_index;
 mod sad_ops;
 pub mod selectors;
 
@@ -163,7 +164,10 @@ pub enum CommandError {
 pub struct Endpoint {
     cfg: EndpointConfig,
     rng: SimRng,
+    /// The SAD in creation order (dead SAs may linger; see `sad_index`).
     sas: Vec<IkeSa>,
+    /// Indexes over the SAD: wake-ups, initiator SPIs, tunnels.
+    index: sad_index::SadIndex,
     out: VecDeque<Transmit>,
     events: VecDeque<(SimTime, Event)>,
     /// The secret behind our cookies, drawn when first needed.
@@ -171,6 +175,12 @@ pub struct Endpoint {
     /// Wireshark `ikev2_decryption_table` lines of every IKE SA that got keys, in order.
     pub key_log: Vec<String>,
     tunnels: Vec<TunnelConfig>,
+    /// Position in `tunnels` by tunnel id (lookups only; never iterated).
+    tunnel_at: fnv::FnvHashMap<u32, usize>,
+    /// Positions in `tunnels` by peer address, in the order the tunnels were added.
+    tunnels_of_peer: fnv::FnvHashMap<IpAddr, Vec<usize>>,
+    /// Whether `key_log` is kept (it costs a line per IKE SA).
+    keep_key_log: bool,
     /// Datagrams dropped, by reason (RFC 7296 §2.21: never answered, only counted).
     pub dropped: BTreeMap<&'static str, u64>,
     /// Where the datagram being handled came from and arrived (for the float to 4500).
@@ -214,9 +224,13 @@ impl Endpoint {
             cfg,
             rng,
             sas: Vec::new(),
+            index: sad_index::SadIndex::default(),
             out: VecDeque::new(),
             events: VecDeque::new(),
             tunnels: Vec::new(),
+            tunnel_at: Default::default(),
+            tunnels_of_peer: Default::default(),
+            keep_key_log: true,
             key_log: Vec::new(),
             cookie_secret: None,
             dropped: BTreeMap::new(),
@@ -240,12 +254,15 @@ impl Endpoint {
     /// Whether no exchange is in flight or queued and every SA is in a settled state
     /// (IKE SAs established, CHILD_SAs installed): the moment invariants are checked.
     pub fn is_idle(&self) -> bool {
-        self.sas.iter().all(|s| {
-            s.state == IkeState::Established
-                && s.pending.is_empty()
-                && s.queue.is_empty()
-                && s.children.iter().all(|c| c.state == ChildState::Installed)
-        })
+        self.sas
+            .iter()
+            .filter(|s| s.state != IkeState::Dead)
+            .all(|s| {
+                s.state == IkeState::Established
+                    && s.pending.is_empty()
+                    && s.queue.is_empty()
+                    && s.children.iter().all(|c| c.state == ChildState::Installed)
+            })
     }
 
     /// All datagrams dropped so far.
@@ -266,23 +283,24 @@ impl Endpoint {
     /// When [`Endpoint::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<SimTime> {
         let linger = self.lingering.iter().map(|l| l.until).min();
-        let sas = (0..self.sas.len())
-            .filter_map(|i| {
-                let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
-                let life = [lifetimes::next_due(self, i), self.keepalive_due(i)]
-                    .into_iter()
-                    .flatten()
-                    .min();
-                let other = retransmit
-                    .or_else(|| informational::dpd_due(self, i))
-                    .or_else(|| self.half_open_due(i));
-                match (life, other) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            })
+        match (self.first_due(), linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When SA `i` next needs [`Endpoint::handle_timeout`]: a retransmission or give-up, a
+    /// lifetime event, a keepalive, a liveness check or the half-open timeout.
+    pub(super) fn sa_due(&self, i: usize) -> Option<SimTime> {
+        let retransmit = self.sas[i].pending.iter().map(|p| p.next_at).min();
+        let life = [lifetimes::next_due(self, i), self.keepalive_due(i)]
+            .into_iter()
+            .flatten()
             .min();
-        match (sas, linger) {
+        let other = retransmit
+            .or_else(|| informational::dpd_due(self, i))
+            .or_else(|| self.half_open_due(i));
+        match (life, other) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -291,7 +309,25 @@ impl Endpoint {
     /// Adds a tunnel's policy (both ends need it: the initiator for what to propose, the
     /// responder to find the tunnel and narrow the selectors).
     pub fn add_tunnel(&mut self, t: TunnelConfig) {
+        let at = self.tunnels.len();
+        self.tunnel_at.entry(t.tunnel).or_insert(at);
+        self.tunnels_of_peer.entry(t.peer).or_default().push(at);
         self.tunnels.push(t);
+    }
+
+    /// The tunnels configured with `peer`, in the order they were added.
+    fn tunnels_with(&self, peer: IpAddr) -> impl Iterator<Item = &TunnelConfig> {
+        self.tunnels_of_peer
+            .get(&peer)
+            .into_iter()
+            .flatten()
+            .map(|&k| &self.tunnels[k])
+    }
+
+    /// Keeps (the default) or stops keeping `key_log`, which large runs without a capture
+    /// do not need.
+    pub fn set_key_log(&mut self, keep: bool) {
+        self.keep_key_log = keep;
     }
 
     /// Adds a host-to-host tunnel with `peer`.
@@ -300,7 +336,7 @@ impl Endpoint {
     }
 
     fn tunnel_config(&self, tunnel: u32) -> Option<&TunnelConfig> {
-        self.tunnels.iter().find(|t| t.tunnel == tunnel)
+        self.tunnel_at.get(&tunnel).map(|&k| &self.tunnels[k])
     }
 
     /// Starts tunnel `tunnel` to `peer`: sends IKE_SA_INIT.
@@ -312,7 +348,9 @@ impl Endpoint {
         if !self.started.iter().any(|(t, _)| *t == tunnel) {
             self.started.push((tunnel, peer));
         }
+        let mark = self.uid_mark();
         ike_sa_init::initiate(self, now, tunnel, SocketAddr::new(peer, IKE_PORT));
+        self.settle(Default::default(), mark);
     }
 
     /// When SA `i`, behind a NAT on UDP 4500, owes the NAT a keepalive.
@@ -331,9 +369,10 @@ impl Endpoint {
     }
 
     fn established(&self, tunnel: u32) -> Result<usize, CommandError> {
-        self.sas
-            .iter()
-            .position(|s| s.tunnel == tunnel && s.state == IkeState::Established)
+        self.uids_of_tunnel(tunnel)
+            .into_iter()
+            .filter_map(|u| self.index_of(u))
+            .find(|&i| self.sas[i].tunnel == tunnel && self.sas[i].state == IkeState::Established)
             .ok_or(CommandError::NoIkeSa(tunnel))
     }
 
@@ -348,8 +387,10 @@ impl Endpoint {
 
     fn command(&mut self, now: SimTime, i: usize, c: Command) {
         self.clock = now;
+        let (mark, uid) = (self.uid_mark(), self.sas[i].uid);
         self.sas[i].queue.push_back(c);
         self.pump(i, now);
+        self.settle(std::collections::BTreeSet::from([uid]), mark);
     }
 
     /// Creates an additional CHILD_SA on the tunnel's IKE SA (CREATE_CHILD_SA, §1.3.1).
@@ -423,7 +464,16 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: SimTime) {
         self.clock = now;
         self.expire_lingering(now);
-        for i in 0..self.sas.len() {
+        let mark = self.uid_mark();
+        // Only the SAs filed as due, in creation order (the SAD's order).
+        let due = self.due_uids(now);
+        for &uid in &due {
+            let Some(i) = self.index_of(uid) else {
+                continue;
+            };
+            if self.sas[i].state == IkeState::Dead {
+                continue;
+            }
             if self.keepalive_due(i).is_some_and(|t| t <= now) {
                 let sa = &mut self.sas[i];
                 sa.last_sent = now;
@@ -481,7 +531,7 @@ impl Endpoint {
                 k += 1;
             }
         }
-        self.sas.retain(|s| s.state != IkeState::Dead);
+        self.settle(due.into_iter().collect(), mark);
     }
 
     /// Handles a datagram received on `local` from `from`.
@@ -511,9 +561,10 @@ impl Endpoint {
             return;
         };
         self.arrival = Some((from, local));
-        let idx = self.sas.iter().position(|s| {
-            s.spi_i == h.spi_i && (s.spi_r == h.spi_r || s.spi_r == 0 || h.spi_r == 0)
-        });
+        let mark = self.uid_mark();
+        let idx = self.find_by_spis(h.spi_i, h.spi_r);
+        let touched: std::collections::BTreeSet<u64> =
+            idx.map(|i| self.sas[i].uid).into_iter().collect();
         match idx {
             None if !h.is_response()
                 && h.message_id == 0
@@ -527,7 +578,7 @@ impl Endpoint {
             Some(i) => self.on_request(now, i, &h, bytes),
         }
         self.arrival = None;
-        self.sas.retain(|s| s.state != IkeState::Dead);
+        self.settle(touched, mark);
     }
 
     fn on_response(&mut self, now: SimTime, i: usize, h: &Header, bytes: &[u8]) {
@@ -640,7 +691,9 @@ impl Endpoint {
     /// Records the decryption-table line of SA `i` once it has keys.
     fn log_keys(&mut self, i: usize) {
         let sa = &self.sas[i];
-        if let Some(k) = &sa.keys {
+        if self.keep_key_log
+            && let Some(k) = &sa.keys
+        {
             self.key_log
                 .push(crate::ikev2::keylog::decryption_table_line(
                     sa.spi_i, sa.spi_r, k,

@@ -103,8 +103,7 @@ fn create_new_sa(
     sa.nat_here = old.nat_here;
     sa.nat_there = old.nat_there;
     sa.installed = true;
-    ep.sas.push(sa);
-    let n = ep.sas.len() - 1;
+    let n = ep.push_sa(sa);
     ep.log_keys(n);
     let spi = ep.sas[n].spi_string();
     ep.sa_event(

@@ -252,6 +252,12 @@ pub struct IkeSa {
     pub(super) last_received: SimTime,
     /// When we last sent something to the peer (for NAT-T keepalives).
     pub(super) last_sent: SimTime,
+    /// A number unique in this endpoint, increasing in creation order (the SAD's order).
+    pub(super) uid: u64,
+    /// The wake-up time this SA is filed under in the endpoint's timer index.
+    pub(super) filed_due: Option<SimTime>,
+    /// The tunnel this SA is filed under in the endpoint's tunnel index.
+    pub(super) filed_tunnel: Option<u32>,
     /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
     pub(super) ke_group: DhGroup,
     /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
@@ -311,6 +317,9 @@ impl IkeSa {
             responses: VecDeque::new(),
             last_received: now,
             last_sent: now,
+            uid: 0,
+            filed_due: None,
+            filed_tunnel: None,
             ke_group,
             peer_sent_natd: false,
             installed: false,

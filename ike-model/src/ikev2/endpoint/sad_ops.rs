@@ -34,6 +34,15 @@ impl Endpoint {
     pub(super) fn set_ike_state(&mut self, i: usize, now: SimTime, state: IkeState) {
         let before = self.sas[i].state;
         self.sas[i].state = state;
+        let half_open = IkeState::ExpectAuthRequest;
+        if before == half_open && state != half_open {
+            self.index.half_open -= 1;
+        } else if before != half_open && state == half_open {
+            self.index.half_open += 1;
+        }
+        if state == IkeState::Dead && before != IkeState::Dead {
+            self.index.died.push(self.sas[i].uid);
+        }
         if before.name() == state.name() {
             return;
         }
@@ -193,9 +202,11 @@ impl Endpoint {
     /// is UDP-encapsulated (a NAT was seen or faked), and then the peer's address and port
     /// as IKE last saw them (behind a NAT: the NAT's mapping).
     pub fn esp_outbound(&self, tunnel: u32) -> Option<super::EspRoute> {
-        self.sas
-            .iter()
-            .filter(|s| s.tunnel == tunnel)
+        self.uids_of_tunnel(tunnel)
+            .into_iter()
+            .filter_map(|u| self.index_of(u))
+            .map(|i| &self.sas[i])
+            .filter(|s| s.tunnel == tunnel && s.state != IkeState::Dead)
             .find_map(|s| {
                 let c = s.children.iter().find(|c| c.outbound)?;
                 let encap = s.nat_here || s.nat_there;
@@ -211,11 +222,18 @@ impl Endpoint {
     /// Tells the endpoint that ESP of `tunnel` left at `now`: like the kernel's use time
     /// that strongSwan reads, outbound ESP postpones NAT-T keepalives.
     pub fn esp_sent(&mut self, now: SimTime, tunnel: u32) {
-        if let Some(s) = self
-            .sas
-            .iter_mut()
-            .find(|s| s.tunnel == tunnel && s.children.iter().any(|c| c.outbound))
-        {
+        let found = self
+            .uids_of_tunnel(tunnel)
+            .into_iter()
+            .filter_map(|u| self.index_of(u))
+            .find(|&i| {
+                let s = &self.sas[i];
+                s.tunnel == tunnel
+                    && s.state != IkeState::Dead
+                    && s.children.iter().any(|c| c.outbound)
+            });
+        if let Some(i) = found {
+            let s = &mut self.sas[i];
             s.last_sent = s.last_sent.max(now);
         }
     }
@@ -227,7 +245,7 @@ impl Endpoint {
         if let Some(s) = self
             .sas
             .iter_mut()
-            .find(|s| s.children.iter().any(|c| c.spi_in == spi))
+            .find(|s| s.state != IkeState::Dead && s.children.iter().any(|c| c.spi_in == spi))
             && (s.nat_here || s.nat_there)
         {
             s.last_received = s.last_received.max(now);
@@ -239,6 +257,7 @@ impl Endpoint {
     pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
         self.sas
             .iter()
+            .filter(|s| s.state != IkeState::Dead)
             .find_map(|s| {
                 let c = s.children.iter().find(|c| c.spi_in == spi)?;
                 Some((s.tunnel, self.child_esp_keys(c, true)))

@@ -1,0 +1,244 @@
+//! Indexes over the SAD so that a concentrator with 10^4-10^5 IKE SAs does per-datagram and
+//! per-timer work in O(log N): every IKE SA has a stable id (increasing in creation order,
+//! so the SAD stays sorted by it), its next wake-up is filed in an ordered set, and SAs are
+//! found by initiator SPI and by tunnel without scanning. After each call into the
+//! endpoint, the SAs it touched (the one a datagram or timer was for, the others of the
+//! same tunnel, and the new ones) are filed again and dead ones leave every index.
+//! Dead SAs leave the indexes at once but stay in a large SAD vector (state `Dead`) until
+//! a quarter of it is dead; scans over the SAD skip them.
+//! In debug builds every call ends with a check that no SA's wake-up was missed.
+
+use std::collections::BTreeSet;
+
+use fnv::FnvHashMap;
+
+use sim_core::SimTime;
+
+use super::Endpoint;
+use super::sa::IkeSa;
+
+/// The indexes an [`Endpoint`] keeps over its SAD.
+#[derive(Debug, Default)]
+pub(super) struct SadIndex {
+    next_uid: u64,
+    /// (next wake-up, SA id) of every live SA that has one.
+    due: BTreeSet<(SimTime, u64)>,
+    /// SA ids by initiator SPI, in creation order (lookups only; never iterated).
+    by_spi_i: FnvHashMap<u64, Vec<u64>>,
+    /// SA ids by tunnel, in creation order (lookups only; never iterated).
+    by_tunnel: FnvHashMap<u32, Vec<u64>>,
+    /// The id of every SA in the SAD vector, in the same order (binary searches stay in
+    /// one contiguous array instead of following a pointer per step).
+    uids: Vec<u64>,
+    /// SAs that died during the current call.
+    pub(super) died: Vec<u64>,
+    /// Dead SAs still in the SAD vector: a large SAD is compacted only when a quarter of
+    /// it is dead, so a death costs O(1) amortised instead of moving every pointer.
+    dead_in_sad: usize,
+    /// Responder SAs waiting for IKE_AUTH (the COOKIE threshold counts them).
+    pub(super) half_open: usize,
+}
+
+/// SADs up to this size are compacted at once (tests see only live SAs there).
+const COMPACT_ALWAYS_BELOW: usize = 256;
+
+/// The tunnel of SAs a responder has not matched to a tunnel yet.
+const NO_TUNNEL: u32 = u32::MAX;
+
+impl Endpoint {
+    /// Adds an IKE SA to the SAD and returns its index.
+    pub(super) fn push_sa(&mut self, mut sa: IkeSa) -> usize {
+        if sa.state == super::IkeState::ExpectAuthRequest {
+            self.index.half_open += 1;
+        }
+        sa.uid = self.index.next_uid;
+        self.index.next_uid += 1;
+        self.index
+            .by_spi_i
+            .entry(sa.spi_i)
+            .or_default()
+            .push(sa.uid);
+        self.index.uids.push(sa.uid);
+        self.sas.push(sa);
+        self.sas.len() - 1
+    }
+
+    /// The id the next SA will get (to tell new SAs from old after a call).
+    pub(super) fn uid_mark(&self) -> u64 {
+        self.index.next_uid
+    }
+
+    /// The index of the SA with id `uid`, if it is still in the SAD.
+    pub(super) fn index_of(&self, uid: u64) -> Option<usize> {
+        self.index.uids.binary_search(&uid).ok()
+    }
+
+    /// The first SA (in creation order) matching a header's SPIs.
+    pub(super) fn find_by_spis(&self, spi_i: u64, spi_r: u64) -> Option<usize> {
+        self.index
+            .by_spi_i
+            .get(&spi_i)?
+            .iter()
+            .filter_map(|&u| self.index_of(u))
+            .find(|&i| {
+                let s = &self.sas[i];
+                s.state != super::IkeState::Dead && (s.spi_r == spi_r || s.spi_r == 0 || spi_r == 0)
+            })
+    }
+
+    /// The ids of the SAs filed under `tunnel`.
+    pub(super) fn uids_of_tunnel(&self, tunnel: u32) -> Vec<u64> {
+        self.index
+            .by_tunnel
+            .get(&tunnel)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The earliest wake-up filed.
+    pub(super) fn first_due(&self) -> Option<SimTime> {
+        self.index.due.first().map(|(t, _)| *t)
+    }
+
+    /// The ids of the SAs whose filed wake-up is at or before `now`, in creation order.
+    pub(super) fn due_uids(&self, now: SimTime) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .index
+            .due
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|(_, u)| *u)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Ends a call: forgets the SAs that died, removes them from the SAD, and files again
+    /// the SAs in `touched`, those of their tunnels, and every SA created since `mark`.
+    pub(super) fn settle(&mut self, mut touched: BTreeSet<u64>, mark: u64) {
+        // New SAs and the tunnels of everything touched.
+        touched.extend(
+            self.sas
+                .iter()
+                .rev()
+                .take_while(|s| s.uid >= mark)
+                .map(|s| s.uid),
+        );
+        let mut tunnels = BTreeSet::new();
+        for &u in &touched {
+            if let Some(i) = self.index_of(u) {
+                tunnels.insert(self.sas[i].tunnel);
+                if let Some(t) = self.sas[i].filed_tunnel {
+                    tunnels.insert(t);
+                }
+            }
+        }
+        tunnels.remove(&NO_TUNNEL);
+        for t in tunnels {
+            touched.extend(self.uids_of_tunnel(t));
+        }
+        // The dead leave every index, then the SAD.
+        let died = std::mem::take(&mut self.index.died);
+        if !died.is_empty() {
+            for u in died {
+                if let Some(i) = self.index_of(u) {
+                    self.unfile(i);
+                    let spi_i = self.sas[i].spi_i;
+                    if let Some(v) = self.index.by_spi_i.get_mut(&spi_i) {
+                        v.retain(|x| *x != u);
+                        if v.is_empty() {
+                            self.index.by_spi_i.remove(&spi_i);
+                        }
+                    }
+                }
+                touched.remove(&u);
+                self.index.dead_in_sad += 1;
+            }
+            let dead = self.index.dead_in_sad;
+            if self.sas.len() < COMPACT_ALWAYS_BELOW || dead * 4 >= self.sas.len() {
+                self.sas.retain(|s| s.state != super::IkeState::Dead);
+                self.index.uids = self.sas.iter().map(|s| s.uid).collect();
+                self.index.dead_in_sad = 0;
+            }
+        }
+        for u in touched {
+            if let Some(i) = self.index_of(u) {
+                self.file(i);
+            }
+        }
+        #[cfg(debug_assertions)]
+        self.check_filed();
+    }
+
+    /// Files SA `i` under its current wake-up and tunnel.
+    fn file(&mut self, i: usize) {
+        let due = self.sa_due(i);
+        let sa = &mut self.sas[i];
+        let uid = sa.uid;
+        if sa.filed_due != due {
+            if let Some(t) = sa.filed_due {
+                self.index.due.remove(&(t, uid));
+            }
+            if let Some(t) = due {
+                self.index.due.insert((t, uid));
+            }
+            sa.filed_due = due;
+        }
+        if sa.filed_tunnel != Some(sa.tunnel) {
+            if let Some(old) = sa.filed_tunnel
+                && let Some(v) = self.index.by_tunnel.get_mut(&old)
+            {
+                v.retain(|x| *x != uid);
+            }
+            let v = self.index.by_tunnel.entry(sa.tunnel).or_default();
+            // Keep creation order (ids increase).
+            let at = v.partition_point(|x| *x < uid);
+            v.insert(at, uid);
+            sa.filed_tunnel = Some(sa.tunnel);
+        }
+    }
+
+    /// Takes SA `i` out of the timer and tunnel indexes.
+    fn unfile(&mut self, i: usize) {
+        let sa = &mut self.sas[i];
+        let uid = sa.uid;
+        if let Some(t) = sa.filed_due.take() {
+            self.index.due.remove(&(t, uid));
+        }
+        if let Some(old) = sa.filed_tunnel.take()
+            && let Some(v) = self.index.by_tunnel.get_mut(&old)
+        {
+            v.retain(|x| *x != uid);
+            if v.is_empty() {
+                self.index.by_tunnel.remove(&old);
+            }
+        }
+    }
+
+    /// Debug builds: no live SA may be due earlier than it is filed (a missed wake-up).
+    #[cfg(debug_assertions)]
+    fn check_filed(&self) {
+        let half_open = self
+            .sas
+            .iter()
+            .filter(|s| s.state == super::IkeState::ExpectAuthRequest)
+            .count();
+        assert_eq!(half_open, self.index.half_open, "half-open count");
+        for i in 0..self.sas.len() {
+            if self.sas[i].state == super::IkeState::Dead {
+                continue;
+            }
+            let (filed, fresh) = (self.sas[i].filed_due, self.sa_due(i));
+            let missed = match (filed, fresh) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(f), Some(n)) => n < f,
+            };
+            assert!(
+                !missed,
+                "SA {} of tunnel {} is due at {fresh:?} but filed at {filed:?}",
+                self.sas[i].uid, self.sas[i].tunnel
+            );
+        }
+    }
+}
