@@ -5,11 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-// mimalloc: the simulator allocates and frees many small buffers per IKE message, and
-// glibc's allocator was a quarter of the scale benchmark's time.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod demo;
 
 #[derive(Parser)]

@@ -219,6 +219,11 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             streams.stream(&format!("endpoint/{n}")),
         );
         ep.set_key_log(s.outputs.pcap);
+        // Modeled crypto replaces the cipher too, unless a capture will be decrypted.
+        if s.crypto == crate::scenario::model::CryptoMode::Modeled && !s.outputs.pcap {
+            ep.set_protection(ike_model::ikev2::protect::Protection::Modeled);
+        }
+        ep.set_state_events(s.outputs.trace_level != TraceLevel::Off);
         let v1 = Endpoint1::new(
             config_v1(s, n)?,
             streams.stream(&format!("endpoint-v1/{n}")),
@@ -337,13 +342,18 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     let mut commands_refused = 0u64;
     let mut messages = crate::messages::MessageLog::default();
     let end = SimTime::ZERO + s.duration;
+    let any_cpu = peers.iter().any(|p| p.cpu.is_some());
     while let Some(t) = sched.peek_time() {
         if t > end {
             break;
         }
         let (now, ev) = sched.pop().expect("peeked");
         // What the work of this event costs is counted from here (CPU model).
-        let dh_before = ike_model::crypto::dh::dh_ops();
+        let dh_before = if any_cpu {
+            ike_model::crypto::dh::dh_ops()
+        } else {
+            Vec::new()
+        };
         let mut bytes_in = 0u64;
         let touched = match ev {
             Ev::CpuFree { peer } => {

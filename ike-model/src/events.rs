@@ -127,12 +127,19 @@ pub enum SaKind {
     Child,
 }
 
-impl fmt::Display for SaKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl SaKind {
+    /// The name used in outputs (`ike`, `child`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             SaKind::Ike => "ike",
             SaKind::Child => "child",
-        })
+        }
+    }
+}
+
+impl fmt::Display for SaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -155,16 +162,23 @@ pub enum SaChange {
     InboundRemoved,
 }
 
-impl fmt::Display for SaChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl SaChange {
+    /// The name used in outputs (`installed`, `inbound-removed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
             SaChange::Installed => "installed",
             SaChange::Rekeyed => "rekeyed",
             SaChange::Deleted => "deleted",
             SaChange::Expired => "expired",
             SaChange::Outbound => "outbound",
             SaChange::InboundRemoved => "inbound-removed",
-        })
+        }
+    }
+}
+
+impl fmt::Display for SaChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

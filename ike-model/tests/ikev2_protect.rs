@@ -10,7 +10,9 @@ use ike_model::ikev2::keylog::decryption_table_line;
 use ike_model::ikev2::keys::{IkeSaKeys, IkeSuite, derive_ike_keys, skeyseed};
 use ike_model::ikev2::message::Message;
 use ike_model::ikev2::payload::*;
-use ike_model::ikev2::protect::{OpenError, open, padding_len, seal};
+use ike_model::ikev2::protect::{
+    OpenError, Protection, open, open_as, padding_len, seal, seal_encoded,
+};
 use proptest::prelude::*;
 use rand::Rng;
 
@@ -82,6 +84,38 @@ proptest! {
         let i = flip.index(bad.len());
         bad[i] ^= 1 << bit;
         prop_assert!(open(&k, &bad).is_err());
+    }
+
+    #[test]
+    fn modeled_protection_has_real_lengths_round_trips_and_catches_flipped_bits(
+        s in 0u8..3, seed in proptest::collection::vec(any::<u8>(), 1..64),
+        initiator in any::<bool>(),
+        nonce in proptest::collection::vec(any::<u8>(), 0..200), iv in any::<[u8; 16]>(),
+        flip in any::<prop::sample::Index>(), bit in 0u8..8,
+    ) {
+        let k = keys(suite(s), &seed, 11, 22);
+        let inner = vec![Payload::Nonce(nonce)];
+        let flags = if initiator { FLAG_INITIATOR } else { FLAG_RESPONSE };
+        let h = header(11, 22, ExchangeType::INFORMATIONAL, flags, 3);
+        let (next, plain) = encode_payload_chain(&inner);
+        let pad = vec![5u8; padding_len(plain.len(), 16)];
+        let real = seal(&k, &h, &inner, &iv, &pad).unwrap();
+        let modeled =
+            seal_encoded(Protection::Modeled, &k, &h, next, plain, &iv, &pad).unwrap();
+        // Same length, same header and IV; only the sealed part differs.
+        prop_assert_eq!(real.len(), modeled.len());
+        prop_assert_eq!(&real[..32], &modeled[..32]);
+        prop_assert_ne!(&real, &modeled);
+        let opened = open_as(Protection::Modeled, &k, &modeled).unwrap();
+        prop_assert_eq!(&opened.inner, &inner);
+        prop_assert_eq!(opened.padding, pad);
+        // Each mode refuses the other's messages (the ICVs differ).
+        prop_assert!(open(&k, &modeled).is_err());
+        prop_assert!(open_as(Protection::Modeled, &k, &real).is_err());
+        let mut bad = modeled.clone();
+        let i = flip.index(bad.len());
+        bad[i] ^= 1 << bit;
+        prop_assert!(open_as(Protection::Modeled, &k, &bad).is_err());
     }
 }
 

@@ -155,22 +155,19 @@ pub fn dh_ops() -> Vec<(DhGroup, u64)> {
     })
 }
 
-/// `len` bytes of SHA-256 in counter mode over `parts` (Modeled crypto's stand-in bytes).
+/// `len` stand-in bytes for Modeled crypto: SHA-256 over `parts` (each prefixed with its
+/// length) seeds a ChaCha8 stream, so the cost does not grow with `len` times the inputs.
 fn expand(parts: &[&[u8]], len: usize) -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
     use sha2::{Digest, Sha256};
-    let mut out = Vec::with_capacity(len + 32);
-    let mut counter = 0u32;
-    while out.len() < len {
-        let mut h = Sha256::new();
-        h.update(counter.to_be_bytes());
-        for p in parts {
-            h.update((p.len() as u64).to_be_bytes());
-            h.update(p);
-        }
-        out.extend_from_slice(&h.finalize());
-        counter += 1;
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
     }
-    out.truncate(len);
+    let mut rng = rand_chacha::ChaCha8Rng::from_seed(h.finalize().into());
+    let mut out = vec![0u8; len];
+    rng.fill_bytes(&mut out);
     out
 }
 

@@ -39,6 +39,41 @@ fn keys_for(keys: &IkeSaKeys, from_initiator: bool) -> (&[u8], &[u8]) {
     }
 }
 
+/// How SK payloads are protected. `Modeled` is the stand-in of Modeled crypto (DESIGN.md)
+/// for runs nobody captures: the same bytes on the wire in number and place, but the
+/// "ciphertext" is the padded plaintext and the ICV a keyed 64-bit FNV-1a digest, which costs
+/// a small fraction of AES-CBC and HMAC. With a capture the endpoint keeps `Real` so Wireshark
+/// can decrypt what it wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protection {
+    /// The negotiated cipher and integrity algorithm.
+    #[default]
+    Real,
+    /// Identity cipher and a cheap keyed digest, same lengths.
+    Modeled,
+}
+
+/// The stand-in ICV of [`Protection::Modeled`]: a keyed 64-bit multiply-rotate digest
+/// over 8-byte words of the key and the data (any change to either changes it with
+/// overwhelming likelihood), repeated to `len` bytes.
+fn modeled_icv(key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ data.len() as u64;
+    for part in [key, data] {
+        let mut words = part.chunks_exact(8);
+        for w in &mut words {
+            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            h = (h.rotate_left(23) ^ w).wrapping_mul(K);
+        }
+        let mut last = [0u8; 8];
+        let rest = words.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(last) ^ rest.len() as u64).wrapping_mul(K);
+    }
+    h ^= h >> 29;
+    h.to_be_bytes().iter().copied().cycle().take(len).collect()
+}
+
 /// Builds a protected message: `header` (its I flag chooses the keys) followed by one SK
 /// payload holding `inner`. `iv` must be one block and `padding` exactly
 /// [`padding_len`] bytes (the endpoint draws both from its random stream).
@@ -49,9 +84,31 @@ pub fn seal(
     iv: &[u8],
     padding: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
+    let (inner_next, plain) = encode_payload_chain(inner);
+    seal_encoded(
+        Protection::Real,
+        keys,
+        header,
+        inner_next,
+        plain,
+        iv,
+        padding,
+    )
+}
+
+/// [`seal`] for inner payloads already encoded (`plain`, whose first payload is
+/// `inner_next`), protected as `protection` says.
+pub fn seal_encoded(
+    protection: Protection,
+    keys: &IkeSaKeys,
+    header: &Header,
+    inner_next: PayloadType,
+    mut plain: Vec<u8>,
+    iv: &[u8],
+    padding: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let encr = keys.suite.encr;
     let integ = keys.suite.integ;
-    let (inner_next, mut plain) = encode_payload_chain(inner);
     let need = padding_len(plain.len(), encr.block_len());
     if padding.len() != need {
         return Err(CryptoError::Length {
@@ -62,7 +119,10 @@ pub fn seal(
     plain.extend_from_slice(padding);
     plain.push(need as u8);
     let (ek, ak) = keys_for(keys, header.is_initiator());
-    let ct = encr.encrypt(ek, iv, &plain)?;
+    let ct = match protection {
+        Protection::Real => encr.encrypt(ek, iv, &plain)?,
+        Protection::Modeled => plain,
+    };
     let mut body = Vec::with_capacity(iv.len() + ct.len() + integ.icv_len());
     body.extend_from_slice(iv);
     body.extend_from_slice(&ct);
@@ -73,7 +133,10 @@ pub fn seal(
     }
     .encode();
     let n = bytes.len() - integ.icv_len();
-    let icv = integ.icv(ak, &bytes[..n]);
+    let icv = match protection {
+        Protection::Real => integ.icv(ak, &bytes[..n]),
+        Protection::Modeled => modeled_icv(ak, &bytes[..n], integ.icv_len()),
+    };
     bytes[n..].copy_from_slice(&icv);
     Ok(bytes)
 }
@@ -94,6 +157,15 @@ pub struct Opened {
 /// Verifies the ICV of a protected message, decrypts its SK payload and decodes the inner
 /// payloads.
 pub fn open(keys: &IkeSaKeys, bytes: &[u8]) -> Result<Opened, OpenError> {
+    open_as(Protection::Real, keys, bytes)
+}
+
+/// [`open`] for a message protected as `protection` says.
+pub fn open_as(
+    protection: Protection,
+    keys: &IkeSaKeys,
+    bytes: &[u8],
+) -> Result<Opened, OpenError> {
     let message = Message::decode(bytes)?;
     let Some(Payload::Encrypted { inner_next, body }) = message.payloads.last() else {
         return Err(OpenError::NotProtected);
@@ -110,20 +182,32 @@ pub fn open(keys: &IkeSaKeys, bytes: &[u8]) -> Result<Opened, OpenError> {
     }
     let (ek, ak) = keys_for(keys, message.header.is_initiator());
     let n = bytes.len() - icv;
-    integ.verify(ak, &bytes[..n], &bytes[n..])?;
     let iv = &body[..b];
-    let plain = encr.decrypt(ek, iv, &body[b..body.len() - icv])?;
+    let sealed = &body[b..body.len() - icv];
+    let plain = match protection {
+        Protection::Real => {
+            integ.verify(ak, &bytes[..n], &bytes[n..])?;
+            encr.decrypt(ek, iv, sealed)?
+        }
+        Protection::Modeled => {
+            if modeled_icv(ak, &bytes[..n], icv) != bytes[n..] {
+                return Err(CryptoError::IcvMismatch.into());
+            }
+            sealed.to_vec()
+        }
+    };
     let pad = usize::from(*plain.last().expect("at least one block"));
     if pad + 1 > plain.len() {
         return Err(CryptoError::BadPadding.into());
     }
     let inner_len = plain.len() - pad - 1;
     let inner = decode_payload_chain(*inner_next, &plain[..inner_len])?;
+    let (iv, padding) = (iv.to_vec(), plain[inner_len..plain.len() - 1].to_vec());
     Ok(Opened {
         inner,
-        iv: iv.to_vec(),
-        padding: plain[inner_len..plain.len() - 1].to_vec(),
-        message: message.clone(),
+        iv,
+        padding,
+        message,
     })
 }
 

@@ -47,16 +47,18 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
         now,
         ke_group,
     ));
-    let spi = ep.sas[i].spi_string();
-    ep.events.push_back((
-        now,
-        crate::events::Event::State {
-            tunnel,
-            kind: crate::events::SaKind::Ike,
-            spi,
-            state: IkeState::ExpectSaInitResponse.name(),
-        },
-    ));
+    if ep.state_events {
+        let spi = ep.sas[i].spi_string();
+        ep.events.push_back((
+            now,
+            crate::events::Event::State {
+                tunnel,
+                kind: crate::events::SaKind::Ike,
+                spi,
+                state: IkeState::ExpectSaInitResponse.name(),
+            },
+        ));
+    }
     send_request(ep, now, i);
 }
 
@@ -247,16 +249,18 @@ pub(super) fn respond(
     sa.peer_sent_natd = sent_natd;
     let i = ep.push_sa(sa);
     ep.log_keys(i);
-    let spi = ep.sas[i].spi_string();
-    ep.events.push_back((
-        now,
-        crate::events::Event::State {
-            tunnel,
-            kind: crate::events::SaKind::Ike,
-            spi,
-            state: IkeState::ExpectAuthRequest.name(),
-        },
-    ));
+    if ep.state_events {
+        let spi = ep.sas[i].spi_string();
+        ep.events.push_back((
+            now,
+            crate::events::Event::State {
+                tunnel,
+                kind: crate::events::SaKind::Ike,
+                spi,
+                state: IkeState::ExpectAuthRequest.name(),
+            },
+        ));
+    }
     ep.send_response(i, 0, reply);
 }
 

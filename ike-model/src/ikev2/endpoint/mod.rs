@@ -34,7 +34,7 @@ use crate::ikev2::consts::{ExchangeType, PayloadType};
 use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
 use crate::ikev2::keys::IkeSuite;
 use crate::ikev2::payload::Payload;
-use crate::ikev2::protect::{Opened, open, padding_len, seal};
+use crate::ikev2::protect::{Opened, Protection, open_as, padding_len, seal_encoded};
 use crate::policy::{LifetimePolicy, RetransmitPolicy};
 
 pub use sa::{ChildSa, ChildState, IkeSa, IkeState};
@@ -181,6 +181,10 @@ pub struct Endpoint {
     tunnels_of_peer: fnv::FnvHashMap<IpAddr, Vec<usize>>,
     /// Whether `key_log` is kept (it costs a line per IKE SA).
     keep_key_log: bool,
+    /// How SK payloads are protected (Modeled crypto without a capture may skip AES/HMAC).
+    protection: Protection,
+    /// Whether `Event::State` is reported (only a trace reads it).
+    state_events: bool,
     /// Datagrams dropped, by reason (RFC 7296 §2.21: never answered, only counted).
     pub dropped: BTreeMap<&'static str, u64>,
     /// Where the datagram being handled came from and arrived (for the float to 4500).
@@ -231,6 +235,8 @@ impl Endpoint {
             tunnel_at: Default::default(),
             tunnels_of_peer: Default::default(),
             keep_key_log: true,
+            protection: Protection::Real,
+            state_events: true,
             key_log: Vec::new(),
             cookie_secret: None,
             dropped: BTreeMap::new(),
@@ -330,6 +336,18 @@ impl Endpoint {
         self.keep_key_log = keep;
     }
 
+    /// Sets how SK payloads are protected: [`Protection::Modeled`] keeps every message's
+    /// length and flow but replaces AES-CBC and HMAC by stand-ins (for Modeled crypto runs
+    /// whose bytes nobody decrypts). Both peers of a tunnel must use the same.
+    pub fn set_protection(&mut self, protection: Protection) {
+        self.protection = protection;
+    }
+
+    /// Reports `Event::State` (the default) or not (large runs without a trace).
+    pub fn set_state_events(&mut self, on: bool) {
+        self.state_events = on;
+    }
+
     /// Adds a host-to-host tunnel with `peer`.
     pub fn add_peer(&mut self, peer: IpAddr, tunnel: u32) {
         self.add_tunnel(TunnelConfig::host_to_host(tunnel, self.cfg.addr, peer));
@@ -390,7 +408,7 @@ impl Endpoint {
         let (mark, uid) = (self.uid_mark(), self.sas[i].uid);
         self.sas[i].queue.push_back(c);
         self.pump(i, now);
-        self.settle(std::collections::BTreeSet::from([uid]), mark);
+        self.settle(vec![uid], mark);
     }
 
     /// Creates an additional CHILD_SA on the tunnel's IKE SA (CREATE_CHILD_SA, §1.3.1).
@@ -531,7 +549,7 @@ impl Endpoint {
                 k += 1;
             }
         }
-        self.settle(due.into_iter().collect(), mark);
+        self.settle(due, mark);
     }
 
     /// Handles a datagram received on `local` from `from`.
@@ -563,8 +581,7 @@ impl Endpoint {
         self.arrival = Some((from, local));
         let mark = self.uid_mark();
         let idx = self.find_by_spis(h.spi_i, h.spi_r);
-        let touched: std::collections::BTreeSet<u64> =
-            idx.map(|i| self.sas[i].uid).into_iter().collect();
+        let touched: Vec<u64> = idx.map(|i| self.sas[i].uid).into_iter().collect();
         match idx {
             None if !h.is_response()
                 && h.message_id == 0
@@ -663,7 +680,7 @@ impl Endpoint {
             self.drop_datagram(now, Some(i), "encrypted message before keys");
             return None;
         };
-        match open(keys, bytes) {
+        match open_as(self.protection, keys, bytes) {
             Ok(o) => {
                 self.sas[i].last_received = now;
                 if let Some((from, local)) = self.arrival
@@ -746,12 +763,19 @@ impl Endpoint {
             message_id,
             length: 0,
         };
-        let keys = sa.keys.clone().expect("sealing needs keys");
-        let block = keys.suite.encr.block_len();
-        let plain = crate::ikev2::payload::encode_payload_chain(inner).1.len();
+        let block = sa
+            .keys
+            .as_ref()
+            .expect("sealing needs keys")
+            .suite
+            .encr
+            .block_len();
+        let (inner_next, plain) = crate::ikev2::payload::encode_payload_chain(inner);
         let iv = self.random_bytes(block);
-        let padding = self.random_bytes(padding_len(plain, block));
-        seal(&keys, &h, inner, &iv, &padding).expect("lengths are ours")
+        let padding = self.random_bytes(padding_len(plain.len(), block));
+        let keys = self.sas[i].keys.as_ref().expect("sealing needs keys");
+        seal_encoded(self.protection, keys, &h, inner_next, plain, &iv, &padding)
+            .expect("lengths are ours")
     }
 
     /// Puts an IKE message of SA `i` on the wire (behind the non-ESP marker on 4500).

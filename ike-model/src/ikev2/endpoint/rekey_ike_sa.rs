@@ -115,15 +115,17 @@ fn create_new_sa(
         "IKE_SA rekey",
     );
     let tunnel = ep.sas[n].tunnel;
-    ep.events.push_back((
-        now,
-        crate::events::Event::State {
-            tunnel,
-            kind: SaKind::Ike,
-            spi,
-            state: IkeState::Established.name(),
-        },
-    ));
+    if ep.state_events {
+        ep.events.push_back((
+            now,
+            crate::events::Event::State {
+                tunnel,
+                kind: SaKind::Ike,
+                spi,
+                state: IkeState::Established.name(),
+            },
+        ));
+    }
     super::lifetimes::arm_ike(ep, n, now);
     n
 }

@@ -115,32 +115,33 @@ impl Endpoint {
 
     /// Ends a call: forgets the SAs that died, removes them from the SAD, and files again
     /// the SAs in `touched`, those of their tunnels, and every SA created since `mark`.
-    pub(super) fn settle(&mut self, mut touched: BTreeSet<u64>, mark: u64) {
+    pub(super) fn settle(&mut self, mut touched: Vec<u64>, mark: u64) {
         // New SAs and the tunnels of everything touched.
-        touched.extend(
-            self.sas
-                .iter()
-                .rev()
-                .take_while(|s| s.uid >= mark)
-                .map(|s| s.uid),
-        );
-        let mut tunnels = BTreeSet::new();
+        touched.extend(self.index.uids.iter().rev().take_while(|u| **u >= mark));
+        let mut tunnels: Vec<u32> = Vec::with_capacity(2 * touched.len());
         for &u in &touched {
             if let Some(i) = self.index_of(u) {
-                tunnels.insert(self.sas[i].tunnel);
+                tunnels.push(self.sas[i].tunnel);
                 if let Some(t) = self.sas[i].filed_tunnel {
-                    tunnels.insert(t);
+                    tunnels.push(t);
                 }
             }
         }
-        tunnels.remove(&NO_TUNNEL);
+        tunnels.sort_unstable();
+        tunnels.dedup();
         for t in tunnels {
-            touched.extend(self.uids_of_tunnel(t));
+            if t != NO_TUNNEL
+                && let Some(v) = self.index.by_tunnel.get(&t)
+            {
+                touched.extend_from_slice(v);
+            }
         }
-        // The dead leave every index, then the SAD.
+        touched.sort_unstable();
+        touched.dedup();
+        // The dead leave every index, then (in batches) the SAD.
         let died = std::mem::take(&mut self.index.died);
         if !died.is_empty() {
-            for u in died {
+            for &u in &died {
                 if let Some(i) = self.index_of(u) {
                     self.unfile(i);
                     let spi_i = self.sas[i].spi_i;
@@ -151,9 +152,9 @@ impl Endpoint {
                         }
                     }
                 }
-                touched.remove(&u);
                 self.index.dead_in_sad += 1;
             }
+            touched.retain(|u| !died.contains(u));
             let dead = self.index.dead_in_sad;
             if self.sas.len() < COMPACT_ALWAYS_BELOW || dead * 4 >= self.sas.len() {
                 self.sas.retain(|s| s.state != super::IkeState::Dead);

@@ -43,7 +43,7 @@ impl Endpoint {
         if state == IkeState::Dead && before != IkeState::Dead {
             self.index.died.push(self.sas[i].uid);
         }
-        if before.name() == state.name() {
+        if before.name() == state.name() || !self.state_events {
             return;
         }
         let sa = &self.sas[i];
@@ -65,6 +65,9 @@ impl Endpoint {
             return;
         }
         c.state = state;
+        if !self.state_events {
+            return;
+        }
         let spi = format!("{:08x}", c.spi_in);
         let tunnel = self.sas[i].tunnel;
         self.events.push_back((
@@ -101,15 +104,17 @@ impl Endpoint {
             reason,
         );
         let tunnel = self.sas[i].tunnel;
-        self.events.push_back((
-            now,
-            Event::State {
-                tunnel,
-                kind: SaKind::Child,
-                spi,
-                state: ChildState::Installed.name(),
-            },
-        ));
+        if self.state_events {
+            self.events.push_back((
+                now,
+                Event::State {
+                    tunnel,
+                    kind: SaKind::Child,
+                    spi,
+                    state: ChildState::Installed.name(),
+                },
+            ));
+        }
         if outbound {
             self.set_outbound(i, k, now);
         }
