@@ -189,7 +189,31 @@ pub struct Metrics {
     ends: BTreeMap<(ExchangeKind, Purpose), (u64, u64)>,
     /// Rekey exchanges by purpose, then outcome.
     rekeys: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Live SAs now: [IKE, CHILD] x [at initiators, at responders].
+    live: [[i64; 2]; 2],
+    /// One bin per simulated minute (`timeline.csv`).
+    timeline: Vec<MinuteBin>,
 }
+
+/// One minute of `timeline.csv`: what ended in it, and the SAs alive at its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MinuteBin {
+    /// Exchanges that ended (any kind, any outcome).
+    pub exchanges: u64,
+    /// CHILD_SA rekeys that succeeded.
+    pub child_rekeys: u64,
+    /// IKE SA rekeys that succeeded.
+    pub ike_rekeys: u64,
+    /// Live SAs at the end of the minute: [IKE, CHILD] x [at initiators, at responders].
+    pub live: [[i64; 2]; 2],
+}
+
+/// Runs with up to this many tunnels list `outages_by_tunnel` in summary.json.
+pub const OUTAGES_IN_SUMMARY: usize = 1000;
+
+/// The header of `timeline.csv`.
+const TIMELINE_COLUMNS: &str = "minute_s,exchanges,child_rekeys,ike_rekeys,\
+ike_sas_initiators,ike_sas_responders,child_sas_initiators,child_sas_responders\n";
 
 /// Minimum, median and maximum of a sample, in seconds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -262,7 +286,43 @@ impl Metrics {
             latencies: BTreeMap::new(),
             ends: BTreeMap::new(),
             rekeys: BTreeMap::new(),
+            live: [[0; 2]; 2],
+            timeline: Vec::new(),
         }
+    }
+
+    /// The bin of the minute holding `now`, opening the minutes up to it (each starts with
+    /// the SAs alive before it).
+    fn minute(&mut self, now: SimTime) -> &mut MinuteBin {
+        let m = (now.as_nanos() / 60_000_000_000) as usize;
+        while self.timeline.len() <= m {
+            self.timeline.push(MinuteBin {
+                live: self.live,
+                ..MinuteBin::default()
+            });
+        }
+        &mut self.timeline[m]
+    }
+
+    /// `timeline.csv`: per simulated minute up to `end`, exchanges and successful rekeys that
+    /// ended in it and the SAs alive at its end, at initiators and at responders (a hub's
+    /// load in hub-and-spoke). A day is 1,440 rows whatever the number of tunnels.
+    pub fn timeline_csv(&mut self, end: SimTime) -> String {
+        if end > SimTime::ZERO {
+            self.minute(SimTime(end.as_nanos() - 1));
+        }
+        let mut out = String::from(TIMELINE_COLUMNS);
+        for (k, b) in self.timeline.iter().enumerate() {
+            let [[ii, ir], [ci, cr]] = b.live;
+            out.push_str(&format!(
+                "{},{},{},{},{ii},{ir},{ci},{cr}\n",
+                k * 60,
+                b.exchanges,
+                b.child_rekeys,
+                b.ike_rekeys
+            ));
+        }
+        out
     }
 
     fn keep_error(&mut self, r: io::Result<()>) {
@@ -305,7 +365,15 @@ impl Metrics {
                     .entry(outcome_s.clone())
                     .or_default() += 1;
                 self.retransmissions += u64::from(*retransmissions);
-                if *outcome == ike_model::events::Outcome::Success {
+                let success = *outcome == ike_model::events::Outcome::Success;
+                let bin = self.minute(now);
+                bin.exchanges += 1;
+                match purpose {
+                    Purpose::RekeyChild if success => bin.child_rekeys += 1,
+                    Purpose::RekeyIke if success => bin.ike_rekeys += 1,
+                    _ => {}
+                }
+                if success {
                     let (a, b) = (started.as_nanos(), ended.as_nanos());
                     self.latencies
                         .entry((*kind, *purpose))
@@ -354,6 +422,19 @@ impl Metrics {
                     if slot.is_none() {
                         *slot = Some(now);
                     }
+                }
+                let delta = match change {
+                    SaChange::Installed => 1,
+                    SaChange::Deleted | SaChange::Expired => -1,
+                    _ => 0,
+                };
+                if delta != 0
+                    && let Some(t) = self.tunnels.get(*tunnel as usize)
+                {
+                    let side = usize::from(t.initiator != node);
+                    self.live[usize::from(*kind == SaKind::Child)][side] += delta;
+                    let live = self.live;
+                    self.minute(now).live = live;
                 }
                 if *kind == SaKind::Child {
                     let alive = match change {
@@ -447,15 +528,33 @@ impl Metrics {
             "child": per_rekey("child", "rekey-child"),
             "ike": per_rekey("ike", "rekey-ike"),
         });
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "rekeys": rekeys,
             "failed_rekeys_by_reason": failed,
             "collisions": self.collisions,
             "collisions_per_rekey": rate,
             "extra_exchanges_from_collisions": self.extra_exchanges,
             "no_usable_child_sa_s": outages.iter().map(|o| o.total_s).sum::<f64>(),
-            "outages_by_tunnel": outages,
-        })
+            "outages": {
+                "tunnels_with_outages": outages.iter().filter(|o| o.count > 0).count(),
+                "count": outages.iter().map(|o| o.count).sum::<u64>(),
+                "longest_s": outages.iter().map(|o| o.longest_s).fold(0.0, f64::max),
+            },
+        });
+        // Per tunnel in the summary only for small runs; outages.csv always has them.
+        if outages.len() <= OUTAGES_IN_SUMMARY {
+            v["outages_by_tunnel"] = serde_json::to_value(&outages).unwrap_or_default();
+        }
+        v
+    }
+
+    /// `outages.csv`: each tunnel's outages (count, total and longest, seconds) up to `end`.
+    pub fn outages_csv(&self, end: SimTime) -> String {
+        let mut out = String::from("tunnel,count,total_s,longest_s\n");
+        for (t, o) in self.availability.outages(end).iter().enumerate() {
+            out.push_str(&format!("{t},{},{},{}\n", o.count, o.total_s, o.longest_s));
+        }
+        out
     }
 
     /// Datagrams the endpoints dropped unanswered, by reason.
@@ -644,6 +743,45 @@ mod tests {
             let mut buf = [0u8; 10];
             assert_eq!(u32_into(v, &mut buf), v.to_string().as_bytes());
         }
+    }
+
+    #[test]
+    fn the_timeline_counts_rekeys_per_minute_and_live_sas_at_each_end() {
+        let mut m = Metrics::new(vec![TunnelInfo {
+            initiator: "a".into(),
+            responder: "b".into(),
+            start: SimTime::ZERO,
+        }]);
+        let sa = |kind, spi: &str, change| Event::Sa {
+            tunnel: 0,
+            kind,
+            spi: spi.into(),
+            change,
+            reason: String::new(),
+        };
+        let secs = |s: u64| SimTime(s * 1_000_000_000);
+        m.record(secs(1), "a", &sa(SaKind::Ike, "i1", SaChange::Installed));
+        m.record(secs(1), "b", &sa(SaKind::Ike, "i1", SaChange::Installed));
+        m.record(secs(2), "a", &sa(SaKind::Child, "c1", SaChange::Installed));
+        let rekey = Event::ExchangeFinished {
+            tunnel: 0,
+            version: IkeVersion::V2,
+            kind: ExchangeKind::CreateChildSa,
+            purpose: Purpose::RekeyChild,
+            started: secs(130),
+            ended: secs(130),
+            retransmissions: 0,
+            outcome: Outcome::Success,
+        };
+        m.record(secs(130), "a", &rekey);
+        m.record(secs(131), "a", &sa(SaKind::Child, "c1", SaChange::Deleted));
+        let csv = m.timeline_csv(secs(240));
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows.len(), 5, "header and four minutes");
+        assert_eq!(rows[1], "0,0,0,0,1,1,1,0");
+        assert_eq!(rows[2], "60,0,0,0,1,1,1,0", "carried over");
+        assert_eq!(rows[3], "120,1,1,0,1,1,0,0");
+        assert_eq!(rows[4], "180,0,0,0,1,1,0,0");
     }
 
     #[test]

@@ -119,79 +119,85 @@ fn run_charts(dir: &Path, out: &Path, ext: &str) -> Result<Vec<PathBuf>> {
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.0);
-    let (h, rows) = read_csv(&dir.join("sa_events.csv"))?;
-    let [t, node, tun, kind, spi, ev] =
-        ["time_s", "node", "tunnel", "sa_kind", "spi", "event"].map(|c| col(&h, c));
-    let (t, node, tun, kind, spi, ev) = (t?, node?, tun?, kind?, spi?, ev?);
-    let mut open: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
-    let mut bars: Vec<SaBar> = Vec::new();
-    for r in &rows {
-        let key = (
-            r[node].clone(),
-            r[tun].clone(),
-            r[kind].clone(),
-            r[spi].clone(),
-        );
-        let time: f64 = r[t].parse().unwrap_or(0.0);
-        match r[ev].as_str() {
-            "installed" => {
-                open.insert(key, bars.len());
-                bars.push(SaBar {
-                    row: format!("{} t{} {}", r[node], r[tun], r[kind]),
-                    ike: r[kind] == "ike",
-                    start: time,
-                    end,
-                    expired: false,
-                });
-            }
-            "deleted" | "expired" => {
-                if let Some(k) = open.remove(&key) {
-                    bars[k].end = time;
-                    bars[k].expired = r[ev] == "expired";
-                }
-            }
-            _ => {}
-        }
-    }
-    // Exchanges completed per minute (100 bins at most) and SAs installed over time.
-    let (eh, erows) = read_csv(&dir.join("exchanges.csv"))?;
-    let end_col = col(&eh, "end_s")?;
-    let bin = (end / 100.0).max(60.0);
-    let mut rate = vec![0.0; (end / bin).ceil().max(1.0) as usize];
-    for r in &erows {
-        let t: f64 = r[end_col].parse().unwrap_or(0.0);
-        let k = ((t / bin) as usize).min(rate.len() - 1);
-        rate[k] += 60.0 / bin;
-    }
-    let rate: Vec<(f64, f64)> = rate
-        .into_iter()
-        .enumerate()
-        .map(|(k, v)| (k as f64 * bin, v))
+    // Exchanges per minute (at most 100 bins, averaged) and SAs alive over time, from
+    // timeline.csv (written by every run, whatever its size).
+    let (th, trows) = read_csv(&dir.join("timeline.csv"))?;
+    let [tm, tx, ii, ir, ci, cr] = [
+        "minute_s",
+        "exchanges",
+        "ike_sas_initiators",
+        "ike_sas_responders",
+        "child_sas_initiators",
+        "child_sas_responders",
+    ]
+    .map(|c| col(&th, c));
+    let (tm, tx, ii, ir, ci, cr) = (tm?, tx?, ii?, ir?, ci?, cr?);
+    let num = |r: &Vec<String>, c: usize| r[c].parse::<f64>().unwrap_or(0.0);
+    let per_bin = (trows.len() as f64 / 100.0).ceil().max(1.0) as usize;
+    let rate: Vec<(f64, f64)> = trows
+        .chunks(per_bin)
+        .map(|c| {
+            let n: f64 = c.iter().map(|r| num(r, tx)).sum();
+            (num(&c[0], tm), n / c.len() as f64)
+        })
         .collect();
-    let (mut child, mut ike) = (0.0, 0.0);
-    let mut counts = Vec::new();
-    for r in &rows {
-        let d = match r[ev].as_str() {
-            "installed" => 1.0,
-            "deleted" | "expired" => -1.0,
-            _ => continue,
-        };
-        if r[kind] == "ike" {
-            ike += d;
-        } else {
-            child += d;
-        }
-        counts.push((r[t].parse().unwrap_or(0.0), child, ike));
-    }
+    let counts: Vec<(f64, f64, f64)> = trows
+        .iter()
+        .map(|r| {
+            (
+                num(r, tm) + 60.0,
+                num(r, ci) + num(r, cr),
+                num(r, ii) + num(r, ir),
+            )
+        })
+        .collect();
     let p = out.join(format!("activity.{ext}"));
     plots::activity(
         &p,
-        "Exchanges per minute and SAs installed (all nodes)",
+        "Exchanges per minute and SAs alive (all nodes)",
         end,
         &rate,
         &counts,
     )?;
     made.push(p);
+    // The SA Gantt chart needs sa_events.csv, and is readable only for a few thousand SAs.
+    let mut bars: Vec<SaBar> = Vec::new();
+    let sa_path = dir.join("sa_events.csv");
+    if sa_path.exists() && std::fs::metadata(&sa_path)?.len() < 4_000_000 {
+        let (h, rows) = read_csv(&dir.join("sa_events.csv"))?;
+        let [t, node, tun, kind, spi, ev] =
+            ["time_s", "node", "tunnel", "sa_kind", "spi", "event"].map(|c| col(&h, c));
+        let (t, node, tun, kind, spi, ev) = (t?, node?, tun?, kind?, spi?, ev?);
+        let mut open: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
+        for r in &rows {
+            let key = (
+                r[node].clone(),
+                r[tun].clone(),
+                r[kind].clone(),
+                r[spi].clone(),
+            );
+            let time: f64 = r[t].parse().unwrap_or(0.0);
+            match r[ev].as_str() {
+                "installed" => {
+                    open.insert(key, bars.len());
+                    bars.push(SaBar {
+                        row: format!("{} t{} {}", r[node], r[tun], r[kind]),
+                        ike: r[kind] == "ike",
+                        start: time,
+                        end,
+                        expired: false,
+                    });
+                }
+                "deleted" | "expired" => {
+                    if let Some(k) = open.remove(&key) {
+                        bars[k].end = time;
+                        bars[k].expired = r[ev] == "expired";
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     if !bars.is_empty() {
         let p = out.join(format!("sa_timeline.{ext}"));
         plots::sa_timeline(

@@ -212,7 +212,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         peer_nodes: gateways,
         addr_names,
     } = crate::netbuild::build(s, &streams)?;
-    let mut peers: Vec<Peer> = Vec::new();
+    let mut peers: Vec<Peer> = Vec::with_capacity(names.len());
     for (i, n) in names.iter().enumerate() {
         let mut ep = Endpoint::new(
             endpoint_config(s, n)?,
@@ -751,6 +751,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         write_atomic(out.join("ikev1_decryption_table"), v1.as_bytes())?;
     }
     metrics.finish_csvs()?;
+    write_atomic(
+        out.join("timeline.csv"),
+        metrics.timeline_csv(end).as_bytes(),
+    )?;
     if s.outputs.messages {
         messages.write(out)?;
     }
@@ -778,6 +782,16 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         }
         write_atomic(out.join("cpu.csv"), csv.as_bytes())?;
     }
+    write_atomic(out.join("outages.csv"), metrics.outages_csv(end).as_bytes())?;
+    // What the summary needs from the peers, then the peers and the network go before the
+    // summary is built (a run of 10^5 tunnels should not hold both at its peak).
+    let dropped_total: u64 = peers
+        .iter()
+        .map(|p| p.ep.dropped_total() + p.v1.dropped.values().sum::<u64>())
+        .sum();
+    let dups = duplicates(&peers, s.tunnels.len());
+    drop(peers);
+    drop(built);
     let est = metrics.establishment_times();
     let summary = json!({
         "scenario": s.name,
@@ -793,17 +807,15 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         "exchange_ends": metrics.exchange_ends(),
         "retransmissions": metrics.retransmissions(),
         "packets_captured": captured,
-        "datagrams_dropped_by_endpoints": peers
-            .iter()
-            .map(|p| p.ep.dropped_total() + p.v1.dropped.values().sum::<u64>())
-            .sum::<u64>(),
+        "datagrams_dropped_by_endpoints": dropped_total,
         "dropped_by_reason": metrics.dropped_by_reason(),
         "commands_refused": commands_refused,
-        "rekeying": metrics.rekey_summary(end),
         "traffic": dataplane.summary(end),
-        "duplicate_sas_at_end": duplicates(&peers, s.tunnels.len()),
+        "duplicate_sas_at_end": dups,
     });
     let mut summary = summary;
+    // Moved in, not copied (json! would serialise a Value into a new one).
+    summary["rekeying"] = metrics.rekey_summary(end);
     if !cpu_json.is_empty() {
         summary["cpu"] = serde_json::Value::Object(cpu_json);
     }

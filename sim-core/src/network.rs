@@ -6,7 +6,6 @@
 //! [`Network::handle`] takes that event back when it is due and either delivers the packet,
 //! forwards it over the next link, or drops it. Every drop is traced with its reason.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
 
@@ -68,7 +67,7 @@ pub struct Node {
     pub addrs: Vec<IpAddr>,
     /// Whether the node forwards packets not addressed to it (routers, NATs, ISPs).
     pub forwarding: bool,
-    host_routes: BTreeMap<IpAddr, LinkId>,
+    host_routes: fnv::FnvHashMap<IpAddr, LinkId>,
     prefix_routes: Vec<PrefixRoute>,
     out_links: Vec<LinkId>,
     middleboxes: Vec<Box<dyn Middlebox>>,
@@ -177,7 +176,7 @@ impl Network {
             name,
             addrs,
             forwarding,
-            host_routes: BTreeMap::new(),
+            host_routes: Default::default(),
             prefix_routes: Vec::new(),
             out_links: Vec::new(),
             middleboxes: Vec::new(),

@@ -67,16 +67,37 @@ impl PrfAlg {
     }
 
     /// prf+(key, seed) truncated to `len` bytes: T1 | T2 | ..., Tn = prf(K, Tn-1 | S | n).
+    /// The keyed HMAC state is computed once and copied for each block.
     pub fn prf_plus(self, key: &[u8], seed: &[u8], len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + self.output_len());
-        let mut t: Vec<u8> = Vec::new();
-        let mut n = 1u8;
-        while out.len() < len {
-            t = self.prf_parts(key, &[&t, seed, &[n]]);
-            out.extend_from_slice(&t);
-            n = n.wrapping_add(1);
+        match self {
+            PrfAlg::HmacSha1 => prf_plus_with(
+                <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key"),
+                seed,
+                len,
+            ),
+            PrfAlg::HmacSha256 => prf_plus_with(
+                <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key"),
+                seed,
+                len,
+            ),
         }
-        out.truncate(len);
-        out
     }
+}
+
+/// prf+ (RFC 7296 §2.13) with an already keyed MAC.
+fn prf_plus_with<M: Mac + Clone>(keyed: M, seed: &[u8], len: usize) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::with_capacity(len + 64);
+    let mut n = 1u8;
+    let mut last = 0usize;
+    while out.len() < len {
+        let mut m = keyed.clone();
+        m.update(&out[last..]);
+        m.update(seed);
+        m.update(&[n]);
+        last = out.len();
+        out.extend_from_slice(&m.finalize().into_bytes());
+        n = n.wrapping_add(1);
+    }
+    out.truncate(len);
+    out
 }
