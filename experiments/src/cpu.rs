@@ -231,6 +231,7 @@ mod tests {
             cores,
             queue: 2,
             costs: CostTable::default(),
+            costs_file: None,
         })
     }
 

@@ -129,6 +129,9 @@ fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
         esp_dh,
         dpd: p.dpd,
         cookie_threshold: p.cookie_threshold,
+        cookie_threshold_ip: p.cookie_threshold_ip,
+        block_threshold: p.block_threshold,
+        half_open_limit: p.half_open_limit,
         window: p.window.unwrap_or(1),
         keepalive: match p.keepalive {
             Some(d) if d == sim_core::Duration::ZERO => None,
@@ -201,6 +204,14 @@ fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
 
 /// Runs `s` with `seed` and writes its outputs into `out`.
 pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
+    for (name, p) in &s.peers {
+        if let Some(file) = p.cpu.as_ref().and_then(|c| c.costs_file.as_ref()) {
+            anyhow::bail!(
+                "peers.{name}.cpu.costs_file \"{file}\" is read when the scenario is loaded \
+                 from its file (load_scenario), relative to it"
+            );
+        }
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let streams = RngStreams::new(seed);
     let expanded =

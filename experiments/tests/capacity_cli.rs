@@ -74,3 +74,89 @@ fn a_small_concentrator_day_has_a_consistent_timeline() {
     assert!(!out.join("sa_events.csv").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs the remote-access scenario (40 clients behind one carrier-grade NAT address) with
+/// every client logging on within 100 ms, and the gateway's half-open limits as given.
+fn cgn_logon(limits: &str, tag: &str) -> serde_json::Value {
+    let path = format!("{}/scenarios/remote-access.ron", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&path).unwrap();
+    let gw = "address: \"203.0.113.10\",";
+    assert!(src.contains(gw) && src.contains("start_spread: \"60s\""));
+    let changed = src
+        .replace("start_spread: \"60s\"", "start_spread: \"100ms\"")
+        .replace(gw, &format!("{gw} {limits}"));
+    let dir = std::env::temp_dir().join(format!("ikesim-cgn-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.ron"), changed).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .arg("run")
+        .arg(dir.join("s.ron"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    s
+}
+
+/// strongSwan's per-address limits bite when many clients share a NAT's address: COOKIEs
+/// from the third half-open SA on, and from the fifth IKE_SA_INIT is dropped until some
+/// finish. The blocked clients retransmit in step (same schedule, starts within 100 ms), so
+/// each round lets a few in; a client whose retransmissions all land in a full round gives
+/// up after 165 s.
+#[test]
+fn per_address_half_open_limits_slow_clients_behind_one_nat() {
+    let free = cgn_logon("", "free");
+    let limited = cgn_logon("cookie_threshold_ip: 3, block_threshold: 5,", "limited");
+    let blocked = "per-IP half-open limit (block_threshold)";
+    assert_eq!(free["tunnels_established"], 40);
+    let up = limited["tunnels_established"].as_u64().unwrap();
+    assert!((30..=40).contains(&up), "{up}");
+    let gave_up = limited["exchanges"]["IKE_SA_INIT"]["timeout"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(up + gave_up, 40, "every client is up or gave up");
+    assert!(
+        free["dropped_by_reason"][blocked].is_null(),
+        "{}",
+        free["dropped_by_reason"]
+    );
+    let drops = limited["dropped_by_reason"][blocked].as_u64().unwrap_or(0);
+    assert!(drops > 0, "{}", limited["dropped_by_reason"]);
+    let init = |s: &serde_json::Value| {
+        s["exchanges"]["IKE_SA_INIT"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let retrans = |s: &serde_json::Value| s["retransmissions"].as_u64().unwrap();
+    assert!(
+        retrans(&limited) > retrans(&free),
+        "dropped requests are retransmitted"
+    );
+    assert!(init(&limited) >= init(&free));
+    let max = |s: &serde_json::Value| s["establishment_time"]["max_s"].as_f64().unwrap();
+    assert!(
+        max(&limited) > max(&free) + 1.0,
+        "the last client waits for retransmissions: {} vs {}",
+        max(&limited),
+        max(&free)
+    );
+    // A global limit of 10 half-open SAs drops too, with its own reason.
+    let global = cgn_logon("half_open_limit: 10,", "global");
+    assert!(global["tunnels_established"].as_u64().unwrap() >= 30);
+    assert!(
+        global["dropped_by_reason"]["half-open limit (init_limit_half_open)"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{}",
+        global["dropped_by_reason"]
+    );
+}

@@ -208,5 +208,35 @@ fn calibrate_writes_a_cost_table_a_scenario_accepts() {
         "Scenario(duration: \"1m\", peers: {{\"a\": (address: \"10.0.0.1\", cpu: (cores: 2, costs: {text})), \"b\": (address: \"10.0.0.2\")}}, tunnels: [(initiator: \"a\", responder: \"b\")])"
     );
     experiments::scenario::parse_scenario("s.ron", &scenario).unwrap();
+    // Or named from the scenario, relative to the scenario file's folder.
+    let dir = std::env::temp_dir().join(format!("ikesim-costs-dir-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("tables")).unwrap();
+    std::fs::copy(&out, dir.join("tables/here.ron")).unwrap();
+    let named = |file: &str, inline: &str| {
+        format!(
+            "Scenario(duration: \"1m\", peers: {{\"a\": (address: \"10.0.0.1\", cpu: (cores: 2, costs_file: \"{file}\"{inline})), \"b\": (address: \"10.0.0.2\")}}, tunnels: [(initiator: \"a\", responder: \"b\")])"
+        )
+    };
+    std::fs::write(dir.join("s.ron"), named("tables/here.ron", "")).unwrap();
+    let s = experiments::scenario::load_scenario(&dir.join("s.ron")).unwrap();
+    let cpu = s.peers["a"].cpu.as_ref().unwrap();
+    assert_eq!(cpu.costs, table);
+    assert_eq!(cpu.costs_file, None, "resolved");
+    // A missing file and a table given twice are clear errors.
+    std::fs::write(dir.join("bad.ron"), named("tables/nowhere.ron", "")).unwrap();
+    let e = experiments::scenario::load_scenario(&dir.join("bad.ron"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nowhere.ron") && e.contains("costs_file"), "{e}");
+    std::fs::write(
+        dir.join("both.ron"),
+        named("tables/here.ron", ", costs: (message: \"1ms\")"),
+    )
+    .unwrap();
+    let e = experiments::scenario::load_scenario(&dir.join("both.ron"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not both"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_file(out).unwrap();
 }

@@ -47,7 +47,45 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
     })?;
     let mut s = parse_scenario(&name, &src)?;
     resolve_topology_file(path, &mut s)?;
+    resolve_cost_files(path, &src, &mut s)?;
     Ok(s)
+}
+
+/// Reads each peer's `cpu.costs_file` (relative to the scenario file) into its `costs`.
+fn resolve_cost_files(
+    scenario_path: &Path,
+    scenario_src: &str,
+    s: &mut Scenario,
+) -> Result<(), ScenarioError> {
+    for (name, peer) in s.peers.iter_mut() {
+        let Some(cpu) = peer.cpu.as_mut() else {
+            continue;
+        };
+        let Some(rel) = cpu.costs_file.take() else {
+            continue;
+        };
+        let field = format!("peers.{name}.cpu.costs_file");
+        let (line, col) = locate(scenario_src, &field, Some(rel.clone()).as_deref());
+        let at = |message: String| ScenarioError {
+            file: scenario_path.display().to_string(),
+            line,
+            col,
+            field: field.clone(),
+            message,
+        };
+        if cpu.costs != crate::scenario::model::CostTable::default() {
+            return Err(at("give `costs` or `costs_file`, not both".into()));
+        }
+        let path = scenario_path.parent().unwrap_or(Path::new(".")).join(&rel);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            at(format!(
+                "cannot read the cost table {}: {e} (`ikesim calibrate --out FILE` writes one)",
+                path.display()
+            ))
+        })?;
+        cpu.costs = parse_ron(&path.display().to_string(), &text, "cost table")?;
+    }
+    Ok(())
 }
 
 /// Parses and checks scenario text; `file` only names it in errors.

@@ -245,6 +245,19 @@ pub struct PeerSpec {
     /// (strongSwan's default is 30); never when left out.
     #[serde(default)]
     pub cookie_threshold: Option<u32>,
+    /// As responder, demand a COOKIE from a peer address with this many half-open IKE SAs
+    /// (strongSwan's `cookie_threshold_ip`, 3); never when left out.
+    #[serde(default)]
+    pub cookie_threshold_ip: Option<u32>,
+    /// As responder, silently drop IKE_SA_INIT from a peer address with this many half-open
+    /// IKE SAs (strongSwan's `block_threshold`, 5; many clients behind one carrier-grade NAT
+    /// share an address); never when left out.
+    #[serde(default)]
+    pub block_threshold: Option<u32>,
+    /// As responder, silently drop every IKE_SA_INIT while this many IKE SAs are half-open
+    /// (strongSwan's `init_limit_half_open`, off by default); never when left out.
+    #[serde(default)]
+    pub half_open_limit: Option<u32>,
     /// Pre-shared key; `ike-ref-test-psk` (the reference captures' key) when left out.
     #[serde(default)]
     pub psk: Option<String>,
@@ -268,6 +281,10 @@ pub struct CpuSpec {
     /// (`ikesim calibrate` prints one for yours).
     #[serde(default)]
     pub costs: CostTable,
+    /// A cost table file as `ikesim calibrate --out FILE` writes it, relative to the
+    /// scenario file; it replaces `costs` (give one or the other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub costs_file: Option<String>,
 }
 
 fn one() -> u32 {

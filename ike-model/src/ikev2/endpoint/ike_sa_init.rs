@@ -164,20 +164,39 @@ pub(super) fn respond(
         ep.drop_datagram(now, None, "malformed IKE_SA_INIT");
         return;
     };
-    if let Some(threshold) = ep.cfg.cookie_threshold {
-        let half_open = ep.index.half_open;
-        if half_open >= threshold as usize {
-            let expected = cookie(ep, &m, from);
-            let offered = match m.payloads.first() {
-                Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
-                _ => None,
-            };
-            if offered != Some(&expected) {
-                // Stateless: answer with the cookie and keep nothing.
-                answer_statelessly(ep, h.spi_i, local, from, NotifyType::COOKIE, expected);
-                return;
-            }
+    // strongSwan's receiver: a COOKIE first (once `cookie_threshold` IKE SAs are half-open,
+    // or `cookie_threshold_ip` from this address); then, cookie or not, IKE_SA_INIT is
+    // dropped silently from an address with `block_threshold` half-open SAs, or from anyone
+    // while `init_limit_half_open` are.
+    let (half_open, from_ip) = (ep.index.half_open, ep.half_open_from(from.ip()));
+    let busy = ep
+        .cfg
+        .cookie_threshold
+        .is_some_and(|t| half_open >= t as usize)
+        || ep.cfg.cookie_threshold_ip.is_some_and(|t| from_ip >= t);
+    if busy {
+        let expected = cookie(ep, &m, from);
+        let offered = match m.payloads.first() {
+            Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
+            _ => None,
+        };
+        if offered != Some(&expected) {
+            // Stateless: answer with the cookie and keep nothing.
+            answer_statelessly(ep, h.spi_i, local, from, NotifyType::COOKIE, expected);
+            return;
         }
+    }
+    if ep.cfg.block_threshold.is_some_and(|l| from_ip >= l) {
+        ep.drop_datagram(now, None, "per-IP half-open limit (block_threshold)");
+        return;
+    }
+    if ep
+        .cfg
+        .half_open_limit
+        .is_some_and(|l| half_open >= l as usize)
+    {
+        ep.drop_datagram(now, None, "half-open limit (init_limit_half_open)");
+        return;
     }
     let (group, peer_public, ni) = match accept(ep, &m) {
         Ok(o) => (o.group, o.public, o.nonce),

@@ -124,6 +124,15 @@ pub struct EndpointConfig {
     /// As responder, demand a COOKIE (RFC 7296 §2.6) once this many IKE SAs are half-open
     /// (strongSwan: 30); never when `None`.
     pub cookie_threshold: Option<u32>,
+    /// As responder, demand a COOKIE from a peer address with this many half-open IKE SAs
+    /// (strongSwan's `cookie_threshold_ip`: 3); never when `None`.
+    pub cookie_threshold_ip: Option<u32>,
+    /// As responder, drop IKE_SA_INIT from a peer address with this many half-open IKE SAs
+    /// (strongSwan's `block_threshold`: 5); never when `None`.
+    pub block_threshold: Option<u32>,
+    /// As responder, drop every IKE_SA_INIT while this many IKE SAs are half-open
+    /// (strongSwan's `init_limit_half_open`, off by default); never when `None`.
+    pub half_open_limit: Option<u32>,
     /// Requests the peer may have outstanding with us (SET_WINDOW_SIZE, RFC 7296 §2.3).
     pub window: u32,
     /// strongSwan's `mobike = yes`: announce MOBIKE and move IKE to UDP 4500 from
@@ -803,16 +812,19 @@ impl Endpoint {
         let sa = &mut self.sas[i];
         let msgid = sa.next_msgid;
         sa.next_msgid += 1;
-        sa.pending.push(Pending {
-            msgid,
-            bytes: bytes.clone(),
-            kind,
-            purpose,
-            first_sent: now,
-            sends: 1,
-            next_at: now + wait,
-            req,
-        });
+        sa::push_tight(
+            &mut sa.pending,
+            Pending {
+                msgid,
+                bytes: bytes.clone(),
+                kind,
+                purpose,
+                first_sent: now,
+                sends: 1,
+                next_at: now + wait,
+                req,
+            },
+        );
         self.emit(i, bytes);
     }
 

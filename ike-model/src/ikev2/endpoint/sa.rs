@@ -202,6 +202,16 @@ pub(super) enum Command {
     RekeyIke,
 }
 
+/// Pushes `x` onto a vector that usually holds one or two items, growing it by half
+/// instead of to four slots at once (a concentrator holds 10^5 SAs, each with a few such
+/// vectors of large items).
+pub(super) fn push_tight<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact((v.len() / 2).max(1));
+    }
+    v.push(x);
+}
+
 /// One IKE SA and what it is doing.
 #[derive(Debug)]
 pub struct IkeSa {
@@ -258,6 +268,8 @@ pub struct IkeSa {
     pub(super) filed_due: Option<SimTime>,
     /// The tunnel this SA is filed under in the endpoint's tunnel index.
     pub(super) filed_tunnel: Option<u32>,
+    /// The peer address this SA is counted under while half-open (responder).
+    pub(super) half_open_ip: Option<std::net::IpAddr>,
     /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
     pub(super) ke_group: DhGroup,
     /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
@@ -320,6 +332,7 @@ impl IkeSa {
             uid: 0,
             filed_due: None,
             filed_tunnel: None,
+            half_open_ip: None,
             ke_group,
             peer_sent_natd: false,
             installed: false,

@@ -37,6 +37,8 @@ pub(super) struct SadIndex {
     dead_in_sad: usize,
     /// Responder SAs waiting for IKE_AUTH (the COOKIE threshold counts them).
     pub(super) half_open: usize,
+    /// The same, per peer address (strongSwan's per-IP cookie and block thresholds).
+    pub(super) half_open_by_ip: FnvHashMap<std::net::IpAddr, u32>,
 }
 
 /// SADs up to this size are compacted at once (tests see only live SAs there).
@@ -50,6 +52,9 @@ impl Endpoint {
     pub(super) fn push_sa(&mut self, mut sa: IkeSa) -> usize {
         if sa.state == super::IkeState::ExpectAuthRequest {
             self.index.half_open += 1;
+            let ip = sa.peer.ip();
+            *self.index.half_open_by_ip.entry(ip).or_default() += 1;
+            sa.half_open_ip = Some(ip);
         }
         sa.uid = self.index.next_uid;
         self.index.next_uid += 1;
@@ -59,8 +64,33 @@ impl Endpoint {
             .or_default()
             .push(sa.uid);
         self.index.uids.push(sa.uid);
-        self.sas.push(sa);
+        super::sa::push_tight(&mut self.sas, sa);
         self.sas.len() - 1
+    }
+
+    /// Counts SA `i` as half-open (`on`) or no longer, in total and per peer address.
+    pub(super) fn count_half_open(&mut self, i: usize, on: bool) {
+        if on {
+            self.index.half_open += 1;
+            let ip = self.sas[i].peer.ip();
+            *self.index.half_open_by_ip.entry(ip).or_default() += 1;
+            self.sas[i].half_open_ip = Some(ip);
+        } else {
+            self.index.half_open -= 1;
+            if let Some(ip) = self.sas[i].half_open_ip.take()
+                && let Some(n) = self.index.half_open_by_ip.get_mut(&ip)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.index.half_open_by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+
+    /// Half-open IKE SAs with peer address `ip`.
+    pub(super) fn half_open_from(&self, ip: std::net::IpAddr) -> u32 {
+        self.index.half_open_by_ip.get(&ip).copied().unwrap_or(0)
     }
 
     /// The id the next SA will get (to tell new SAs from old after a call).
@@ -225,6 +255,15 @@ impl Endpoint {
             .filter(|s| s.state == super::IkeState::ExpectAuthRequest)
             .count();
         assert_eq!(half_open, self.index.half_open, "half-open count");
+        assert_eq!(
+            self.index
+                .half_open_by_ip
+                .values()
+                .map(|n| *n as usize)
+                .sum::<usize>(),
+            half_open,
+            "half-open count per address"
+        );
         for i in 0..self.sas.len() {
             if self.sas[i].state == super::IkeState::Dead {
                 continue;

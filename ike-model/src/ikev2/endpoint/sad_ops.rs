@@ -35,10 +35,8 @@ impl Endpoint {
         let before = self.sas[i].state;
         self.sas[i].state = state;
         let half_open = IkeState::ExpectAuthRequest;
-        if before == half_open && state != half_open {
-            self.index.half_open -= 1;
-        } else if before != half_open && state == half_open {
-            self.index.half_open += 1;
+        if (before == half_open) != (state == half_open) {
+            self.count_half_open(i, state == half_open);
         }
         if state == IkeState::Dead && before != IkeState::Dead {
             self.index.died.push(self.sas[i].uid);
@@ -92,7 +90,7 @@ impl Endpoint {
         outbound: bool,
     ) {
         let spi = format!("{:08x}", child.spi_in);
-        self.sas[i].children.push(child);
+        super::sa::push_tight(&mut self.sas[i].children, child);
         let k = self.sas[i].children.len() - 1;
         lifetimes::arm_child(self, i, k, now);
         self.sa_event(
