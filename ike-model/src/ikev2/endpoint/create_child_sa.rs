@@ -232,7 +232,21 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
             .pending
             .iter()
             .any(|p| matches!(p.req, Request::CreateChild { .. }));
-        if creating {
+        // Or it still sits on another IKE SA of the tunnel: the peer rekeyed the IKE SA and
+        // moved its CHILD_SAs, while ours move only once our own colliding IKE rekey is
+        // resolved. A retry will find it here (the peer must not recreate it: that would
+        // leave two CHILD_SAs for the same traffic).
+        let spi = rekey.flatten().unwrap_or(0);
+        let elsewhere = ep
+            .uids_of_tunnel(ep.sas[i].tunnel)
+            .into_iter()
+            .filter_map(|u| ep.index_of(u))
+            .any(|j| {
+                j != i
+                    && ep.sas[j].state != IkeState::Dead
+                    && ep.sas[j].children.iter().any(|c| c.spi_out == spi)
+            });
+        if creating || elsewhere {
             Err((NotifyType::TEMPORARY_FAILURE, Vec::new()))
         } else {
             Err((NotifyType::CHILD_SA_NOT_FOUND, Vec::new()))

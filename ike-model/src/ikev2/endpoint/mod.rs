@@ -261,7 +261,8 @@ impl Endpoint {
         &self.cfg
     }
 
-    /// The IKE SAs this endpoint holds (its SAD).
+    /// The IKE SAs this endpoint holds (its SAD), in creation order. A SAD of 256 SAs or
+    /// more may still hold SAs in state `Dead` (swept in batches); skip them.
     pub fn ike_sas(&self) -> &[IkeSa] {
         &self.sas
     }
@@ -743,8 +744,16 @@ impl Endpoint {
     }
 
     fn random_child_spi(&mut self) -> u32 {
-        // strongSwan allocates SPIs in 0xc0000000..0xcfffffff.
-        0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff)
+        // strongSwan allocates SPIs in 0xc0000000..0xcfffffff, each unique at this host (the
+        // kernel refuses duplicates): among 10^5 SAs a few random draws would collide.
+        loop {
+            let spi = 0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff);
+            if !self.index.child_spis.contains_key(&spi)
+                && !self.lingering.iter().any(|l| l.spi == spi)
+            {
+                return spi;
+            }
+        }
     }
 
     /// Seals `inner` into a message of SA `i` with fresh IV and padding.

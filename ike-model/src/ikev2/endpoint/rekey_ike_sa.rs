@@ -134,6 +134,7 @@ fn create_new_sa(
 pub(super) fn move_children(ep: &mut Endpoint, from: usize, to: usize) {
     let children = std::mem::take(&mut ep.sas[from].children);
     ep.sas[to].children.extend(children);
+    ep.file_child_spis(to);
     let queued: Vec<_> = ep.sas[from]
         .queue
         .drain(..)

@@ -37,6 +37,8 @@ pub(super) struct SadIndex {
     dead_in_sad: usize,
     /// Responder SAs waiting for IKE_AUTH (the COOKIE threshold counts them).
     pub(super) half_open: usize,
+    /// The SA holding each installed inbound CHILD_SA SPI (ESP lookups; unique SPIs).
+    pub(super) child_spis: FnvHashMap<u32, u64>,
     /// The same, per peer address (strongSwan's per-IP cookie and block thresholds).
     pub(super) half_open_by_ip: FnvHashMap<std::net::IpAddr, u32>,
 }
@@ -86,6 +88,21 @@ impl Endpoint {
                 }
             }
         }
+    }
+
+    /// Files the inbound SPIs of SA `i`'s CHILD_SAs under it (after an install or a move).
+    pub(super) fn file_child_spis(&mut self, i: usize) {
+        let uid = self.sas[i].uid;
+        for c in &self.sas[i].children {
+            self.index.child_spis.insert(c.spi_in, uid);
+        }
+    }
+
+    /// The SA and CHILD_SA holding inbound SPI `spi`.
+    pub(super) fn find_child(&self, spi: u32) -> Option<(usize, usize)> {
+        let i = self.index_of(*self.index.child_spis.get(&spi)?)?;
+        let k = self.sas[i].children.iter().position(|c| c.spi_in == spi)?;
+        Some((i, k))
     }
 
     /// Half-open IKE SAs with peer address `ip`.
@@ -229,10 +246,15 @@ impl Endpoint {
         }
     }
 
-    /// Takes SA `i` out of the timer and tunnel indexes.
+    /// Takes SA `i` out of the timer, tunnel and SPI indexes.
     fn unfile(&mut self, i: usize) {
         let sa = &mut self.sas[i];
         let uid = sa.uid;
+        for c in &sa.children {
+            if self.index.child_spis.get(&c.spi_in) == Some(&uid) {
+                self.index.child_spis.remove(&c.spi_in);
+            }
+        }
         if let Some(t) = sa.filed_due.take() {
             self.index.due.remove(&(t, uid));
         }
@@ -246,7 +268,8 @@ impl Endpoint {
         }
     }
 
-    /// Debug builds: no live SA may be due earlier than it is filed (a missed wake-up).
+    /// Debug builds: no live SA may be due earlier than it is filed (a missed wake-up), and
+    /// the half-open counts and the SPI index must match the SAD.
     #[cfg(debug_assertions)]
     fn check_filed(&self) {
         let half_open = self
@@ -264,9 +287,19 @@ impl Endpoint {
             half_open,
             "half-open count per address"
         );
+        let mut spis = 0;
         for i in 0..self.sas.len() {
             if self.sas[i].state == super::IkeState::Dead {
                 continue;
+            }
+            for c in &self.sas[i].children {
+                spis += 1;
+                assert_eq!(
+                    self.index.child_spis.get(&c.spi_in),
+                    Some(&self.sas[i].uid),
+                    "inbound SPI {:08x} filed under its SA",
+                    c.spi_in
+                );
             }
             let (filed, fresh) = (self.sas[i].filed_due, self.sa_due(i));
             let missed = match (filed, fresh) {
@@ -280,5 +313,6 @@ impl Endpoint {
                 self.sas[i].uid, self.sas[i].tunnel
             );
         }
+        assert_eq!(spis, self.index.child_spis.len(), "no stale inbound SPIs");
     }
 }

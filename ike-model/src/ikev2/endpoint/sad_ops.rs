@@ -91,6 +91,7 @@ impl Endpoint {
     ) {
         let spi = format!("{:08x}", child.spi_in);
         super::sa::push_tight(&mut self.sas[i].children, child);
+        self.file_child_spis(i);
         let k = self.sas[i].children.len() - 1;
         lifetimes::arm_child(self, i, k, now);
         self.sa_event(
@@ -139,6 +140,9 @@ impl Endpoint {
         reason: &str,
     ) {
         let c = self.sas[i].children.remove(k);
+        if self.index.child_spis.get(&c.spi_in) == Some(&self.sas[i].uid) {
+            self.index.child_spis.remove(&c.spi_in);
+        }
         let spi = format!("{:08x}", c.spi_in);
         self.sa_event(i, now, SaKind::Child, spi, change, reason);
         let keys = self.child_esp_keys(&c, true);
@@ -245,25 +249,23 @@ impl Endpoint {
     /// a NAT on the path strongSwan takes it as a sign of life (no DPD probe is needed);
     /// without one it does not (docs/REFERENCE.md: ESP blocked, DPD does not notice).
     pub fn esp_received(&mut self, now: SimTime, spi: u32) {
-        if let Some(s) = self
-            .sas
-            .iter_mut()
-            .find(|s| s.state != IkeState::Dead && s.children.iter().any(|c| c.spi_in == spi))
-            && (s.nat_here || s.nat_there)
-        {
-            s.last_received = s.last_received.max(now);
+        if let Some((i, _)) = self.find_child(spi) {
+            let s = &mut self.sas[i];
+            if s.nat_here || s.nat_there {
+                s.last_received = s.last_received.max(now);
+            }
         }
     }
 
     /// The keys of inbound SPI `spi` (installed, or deleted less than 5 s ago) and its
     /// tunnel.
     pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
-        self.sas
-            .iter()
-            .filter(|s| s.state != IkeState::Dead)
-            .find_map(|s| {
-                let c = s.children.iter().find(|c| c.spi_in == spi)?;
-                Some((s.tunnel, self.child_esp_keys(c, true)))
+        self.find_child(spi)
+            .map(|(i, k)| {
+                (
+                    self.sas[i].tunnel,
+                    self.child_esp_keys(&self.sas[i].children[k], true),
+                )
             })
             .or_else(|| {
                 self.lingering
