@@ -165,16 +165,28 @@ pub(super) fn respond(
         return;
     };
     // strongSwan's receiver: a COOKIE first (once `cookie_threshold` IKE SAs are half-open,
-    // or `cookie_threshold_ip` from this address); then, cookie or not, IKE_SA_INIT is
-    // dropped silently from an address with `block_threshold` half-open SAs, or from anyone
-    // while `init_limit_half_open` are.
+    // or `cookie_threshold_ip` from this address, and for 10 s after either was last
+    // reached); then, cookie or not, IKE_SA_INIT is dropped silently from an address with
+    // `block_threshold` half-open SAs, or from anyone while `init_limit_half_open` are.
     let (half_open, from_ip) = (ep.index.half_open, ep.half_open_from(from.ip()));
-    let busy = ep
-        .cfg
-        .cookie_threshold
-        .is_some_and(|t| half_open >= t as usize)
-        || ep.cfg.cookie_threshold_ip.is_some_and(|t| from_ip >= t);
-    if busy {
+    let calm = |last: Option<SimTime>| last.is_some_and(|t| now < t + super::COOKIE_CALMDOWN);
+    let global = match ep.cfg.cookie_threshold {
+        Some(t) if half_open >= t as usize => {
+            ep.cookies_last_needed.0 = Some(now);
+            true
+        }
+        Some(_) => calm(ep.cookies_last_needed.0),
+        None => false,
+    };
+    let per_ip = match ep.cfg.cookie_threshold_ip {
+        Some(t) if from_ip >= t => {
+            ep.cookies_last_needed.1.insert(from.ip(), now);
+            true
+        }
+        Some(_) => calm(ep.cookies_last_needed.1.get(&from.ip()).copied()),
+        None => false,
+    };
+    if global || per_ip {
         let expected = cookie(ep, &m, from);
         let offered = match m.payloads.first() {
             Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),

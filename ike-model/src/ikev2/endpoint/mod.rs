@@ -181,6 +181,9 @@ pub struct Endpoint {
     events: VecDeque<(SimTime, Event)>,
     /// The secret behind our cookies, drawn when first needed.
     cookie_secret: Option<[u8; 16]>,
+    /// When the COOKIE thresholds were last reached: globally, and per peer address
+    /// (strongSwan keeps demanding cookies until 10 s after that, `COOKIE_CALMDOWN_DELAY`).
+    cookies_last_needed: (Option<SimTime>, fnv::FnvHashMap<IpAddr, SimTime>),
     /// Wireshark `ikev2_decryption_table` lines of every IKE SA that got keys, in order.
     pub key_log: Vec<String>,
     tunnels: Vec<TunnelConfig>,
@@ -219,6 +222,11 @@ struct Linger {
     keys: crate::esp::EspKeys,
 }
 
+/// How long a responder keeps demanding COOKIEs after the threshold was last reached
+/// (strongSwan's `COOKIE_CALMDOWN_DELAY`: switching on and off would confuse initiators
+/// whose retransmissions straddle the change).
+pub const COOKIE_CALMDOWN: sim_core::Duration = sim_core::Duration::from_secs(10);
+
 /// The IKE port.
 pub const IKE_PORT: u16 = 500;
 /// How long the inbound SPI of a deleted CHILD_SA stays installed (strongSwan, Linux).
@@ -248,6 +256,7 @@ impl Endpoint {
             state_events: true,
             key_log: Vec::new(),
             cookie_secret: None,
+            cookies_last_needed: Default::default(),
             dropped: BTreeMap::new(),
             arrival: None,
             started: Vec::new(),
