@@ -8,22 +8,18 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use ike_model::events::Event;
-use ike_model::ikev1::endpoint::{Config1, Endpoint1};
-use ike_model::ikev2::endpoint::{
-    ChildState, Endpoint, EndpointConfig, Flavour, IkeState, NATT_PORT, RekeyStyle, TunnelConfig,
-};
-use ike_model::ikev2::header::Header;
-use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
+use ike_model::ikev1::endpoint::Endpoint1;
+use ike_model::ikev2::endpoint::{ChildState, Endpoint, IkeState, NATT_PORT, TunnelConfig};
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
 use sim_core::trace::{TraceEvent, TraceLevel};
 use sim_core::{NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
 
+use crate::describe::{describe, describe_message, is_ikev1};
 use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
+use crate::peer_config::{config_v1, endpoint_config};
 use crate::scenario::Scenario;
-use crate::scenario::model::{Action, IkeVersion as ScenarioVersion, Preset};
-use crate::scenario::proposals::{DEFAULT_ESP, DEFAULT_IKE, parse_esp, parse_ike};
+use crate::scenario::model::{Action, IkeVersion as ScenarioVersion};
 use crate::scenario::selectors::parse_ts;
 use ike_model::ikev2::payload::TrafficSelector;
 
@@ -80,126 +76,12 @@ impl Peer {
     }
 }
 
-/// IKEv1 messages carry version 1.0 in the byte where IKEv2 has 2.0.
-fn is_ikev1(payload: &[u8]) -> bool {
-    payload.get(17) == Some(&0x10)
-}
-
 /// What a finished run reports to the terminal.
 pub struct RunReport {
     /// The summary written to `summary.json`.
     pub summary: serde_json::Value,
     /// Events the engine handled.
     pub events: u64,
-}
-
-fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig> {
-    let p = &s.peers[name];
-    let ike = p
-        .ike_proposals
-        .as_ref()
-        .and_then(|v| v.first())
-        .map_or(DEFAULT_IKE, String::as_str);
-    let esp = p
-        .esp_proposals
-        .as_ref()
-        .and_then(|v| v.first())
-        .map_or(DEFAULT_ESP, String::as_str);
-    let (suite, dh_groups) = parse_ike(ike).map_err(anyhow::Error::msg)?;
-    let (esp_encr, esp_integ, esp_dh) = parse_esp(esp).map_err(anyhow::Error::msg)?;
-    let retransmit = p.retransmit.clone().unwrap_or(match p.preset {
-        Preset::StrongSwan | Preset::Srx => RetransmitPolicy::strongswan(),
-        Preset::Libreswan => RetransmitPolicy::libreswan(),
-        Preset::Cisco => RetransmitPolicy::cisco(),
-    });
-    Ok(EndpointConfig {
-        addr: p.address,
-        psk: p
-            .psk
-            .clone()
-            .unwrap_or_else(|| "ike-ref-test-psk".into())
-            .into_bytes(),
-        suite,
-        dh_groups,
-        dh_exponent_bits: None,
-        modeled: s.crypto == crate::scenario::model::CryptoMode::Modeled,
-        esp_encr,
-        esp_integ,
-        retransmit,
-        esp_dh,
-        dpd: p.dpd,
-        cookie_threshold: p.cookie_threshold,
-        cookie_threshold_ip: p.cookie_threshold_ip,
-        block_threshold: p.block_threshold,
-        half_open_limit: p.half_open_limit,
-        window: p.window.unwrap_or(1),
-        keepalive: match p.keepalive {
-            Some(d) if d == sim_core::Duration::ZERO => None,
-            Some(d) => Some(d),
-            None => Some(sim_core::Duration::from_secs(20)),
-        },
-        mobike: p.mobike.unwrap_or(p.preset == Preset::StrongSwan),
-        force_encap: p.encap,
-        flavour: match p.preset {
-            Preset::Srx => Flavour::Srx,
-            Preset::StrongSwan | Preset::Libreswan | Preset::Cisco => Flavour::StrongSwan,
-        },
-        ike_lifetime: p.ike_lifetime.clone().unwrap_or_else(|| match p.preset {
-            Preset::StrongSwan => LifetimePolicy::strongswan_ike(),
-            Preset::Libreswan => LifetimePolicy::libreswan(),
-            Preset::Srx => LifetimePolicy::srx(28_800),
-            Preset::Cisco => LifetimePolicy::srx(86_400),
-        }),
-        child_lifetime: p.child_lifetime.clone().unwrap_or_else(|| match p.preset {
-            Preset::StrongSwan => LifetimePolicy::strongswan_child(),
-            Preset::Libreswan => LifetimePolicy::libreswan(),
-            Preset::Srx | Preset::Cisco => LifetimePolicy::srx(3_600),
-        }),
-        rekey_style: match p.preset {
-            Preset::Libreswan => RekeyStyle::Libreswan,
-            Preset::StrongSwan | Preset::Srx | Preset::Cisco => RekeyStyle::StrongSwan,
-        },
-        restart_when_childless: p.preset == Preset::Srx,
-    })
-}
-
-/// The IKEv1 configuration of peer `name` (same proposals, PSK and policies as IKEv2).
-fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
-    let v2 = endpoint_config(s, name)?;
-    let seconds = |p: &LifetimePolicy| -> u32 {
-        match p {
-            LifetimePolicy::StrongSwan {
-                rekey_time, hard, ..
-            } => match hard {
-                ike_model::policy::HardExpiry::LifeTime(l) => l.as_secs_f64() as u32,
-                ike_model::policy::HardExpiry::OverTime(o) => {
-                    (*rekey_time + *o).as_secs_f64() as u32
-                }
-            },
-            LifetimePolicy::Libreswan { lifetime, .. } => lifetime.as_secs_f64() as u32,
-            LifetimePolicy::Infinite => 0,
-        }
-    };
-    Ok(Config1 {
-        addr: v2.addr,
-        psk: v2.psk,
-        encr: v2.suite.encr,
-        dh_groups: v2.dh_groups,
-        dh_exponent_bits: v2.dh_exponent_bits,
-        modeled: v2.modeled,
-        esp_encr: v2.esp_encr,
-        esp_integ: v2.esp_integ,
-        pfs: v2.esp_dh,
-        retransmit: v2.retransmit,
-        ike_life_s: seconds(&v2.ike_lifetime),
-        ike_lifetime: v2.ike_lifetime,
-        child_lifetime: v2.child_lifetime,
-        dpd: v2.dpd,
-        dpd_timeout: sim_core::Duration::from_secs(150),
-        lifetimes: s.peers[name].ikev1_lifetimes,
-        force_encap: v2.force_encap,
-        keepalive: v2.keepalive,
-    })
 }
 
 /// Runs `s` with `seed` and writes its outputs into `out`.
@@ -922,72 +804,4 @@ fn duplicates(peers: &[Peer], tunnels: usize) -> serde_json::Value {
         }
     }
     json!({ "ike": ike, "child": child })
-}
-
-/// One trace line for an endpoint event.
-fn describe(e: &Event) -> String {
-    match e {
-        Event::ExchangeFinished {
-            kind,
-            purpose,
-            outcome,
-            retransmissions,
-            ..
-        } => format!(
-            "{kind} ({purpose}) {outcome}, latency {}, {retransmissions} retransmissions",
-            e.latency().unwrap_or_default()
-        ),
-        Event::Sa {
-            kind,
-            spi,
-            change,
-            reason,
-            ..
-        } => format!("{kind} SA {spi} {change} ({reason})"),
-        Event::State {
-            kind, spi, state, ..
-        } => format!("{kind} SA {spi} state {state}"),
-        Event::Dropped { reason, .. } => format!("dropped a datagram: {reason}"),
-        Event::Collision {
-            kind,
-            resolution,
-            extra_exchanges,
-            ..
-        } => format!("{kind} SA rekey collision: {resolution} ({extra_exchanges} extra exchanges)"),
-    }
-}
-
-/// One trace line for an IKE message we send: exchange, request or response, message ID,
-/// size, and the port (4500 after the float).
-fn describe_message(port: u16, payload: &[u8]) -> String {
-    let ike = if port == NATT_PORT && payload.len() >= 4 {
-        &payload[4..]
-    } else {
-        payload
-    };
-    if is_ikev1(ike)
-        && let Ok(h) = ike_model::ikev1::Header::decode(ike)
-    {
-        return format!(
-            "send {} #{:08x}{} ({} bytes, port {port})",
-            ike_model::ikev1::consts::exchange_name(h.exchange),
-            h.message_id,
-            if h.encrypted() { " encrypted" } else { "" },
-            ike.len()
-        );
-    }
-    match Header::decode(ike) {
-        Ok(h) => format!(
-            "send {} {} #{} ({} bytes, port {port})",
-            h.exchange,
-            if h.is_response() {
-                "response"
-            } else {
-                "request"
-            },
-            h.message_id,
-            ike.len()
-        ),
-        Err(_) => format!("send {} bytes", payload.len()),
-    }
 }

@@ -21,26 +21,25 @@ mod sa;
 mod sad_index;
 mod sad_ops;
 pub mod selectors;
+mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use rand::Rng;
 use sim_core::{SimRng, SimTime};
 
 use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
-use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose};
-use crate::ikev2::consts::{ExchangeType, PayloadType};
+use crate::events::{Event, Outcome};
+use crate::ikev2::consts::ExchangeType;
 use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
 use crate::ikev2::keys::IkeSuite;
-use crate::ikev2::payload::Payload;
-use crate::ikev2::protect::{Opened, Protection, open_as, padding_len, seal_encoded};
+use crate::ikev2::protect::{Opened, Protection, open_as};
 use crate::policy::{LifetimePolicy, RetransmitPolicy};
 
 pub use sa::{ChildSa, ChildState, IkeSa, IkeState};
 pub use selectors::TunnelConfig;
 
-use sa::{Command, Pending, Request};
+use sa::{Command, Request};
 
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -735,151 +734,5 @@ impl Endpoint {
                     sa.spi_i, sa.spi_r, k,
                 ));
         }
-    }
-
-    fn random_bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = vec![0u8; n];
-        self.rng.fill_bytes(&mut v);
-        v
-    }
-
-    fn random_spi(&mut self) -> u64 {
-        loop {
-            let s = self.rng.next_u64();
-            if s != 0 {
-                return s;
-            }
-        }
-    }
-
-    fn random_child_spi(&mut self) -> u32 {
-        // strongSwan allocates SPIs in 0xc0000000..0xcfffffff, each unique at this host (the
-        // kernel refuses duplicates): among 10^5 SAs a few random draws would collide.
-        loop {
-            let spi = 0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff);
-            if !self.index.child_spis.contains_key(&spi)
-                && !self.lingering.iter().any(|l| l.spi == spi)
-            {
-                return spi;
-            }
-        }
-    }
-
-    /// Seals `inner` into a message of SA `i` with fresh IV and padding.
-    fn seal_message(
-        &mut self,
-        i: usize,
-        exchange: ExchangeType,
-        response: bool,
-        message_id: u32,
-        inner: &[Payload],
-    ) -> Vec<u8> {
-        let sa = &self.sas[i];
-        let mut flags = if sa.initiator { FLAG_INITIATOR } else { 0 };
-        if response {
-            flags |= FLAG_RESPONSE;
-        }
-        let h = Header {
-            spi_i: sa.spi_i,
-            spi_r: sa.spi_r,
-            next_payload: PayloadType::NONE,
-            major: 2,
-            minor: 0,
-            exchange,
-            flags,
-            message_id,
-            length: 0,
-        };
-        let block = sa
-            .keys
-            .as_ref()
-            .expect("sealing needs keys")
-            .suite
-            .encr
-            .block_len();
-        let (inner_next, plain) = crate::ikev2::payload::encode_payload_chain(inner);
-        let iv = self.random_bytes(block);
-        let padding = self.random_bytes(padding_len(plain.len(), block));
-        let keys = self.sas[i].keys.as_ref().expect("sealing needs keys");
-        seal_encoded(self.protection, keys, &h, inner_next, plain, &iv, &padding)
-            .expect("lengths are ours")
-    }
-
-    /// Puts an IKE message of SA `i` on the wire (behind the non-ESP marker on 4500).
-    fn emit(&mut self, i: usize, bytes: Vec<u8>) {
-        self.sas[i].last_sent = self.clock;
-        let sa = &self.sas[i];
-        self.out.push_back(Transmit {
-            src: sa.local,
-            dst: sa.peer,
-            payload: nat::frame(sa.local.port(), bytes),
-        });
-    }
-
-    /// Sends a request on SA `i` and starts its retransmission timer.
-    fn send_request(
-        &mut self,
-        i: usize,
-        now: SimTime,
-        bytes: Vec<u8>,
-        kind: ExchangeKind,
-        purpose: Purpose,
-        req: Request,
-    ) {
-        let wait = self.cfg.retransmit.draw_interval(0, &mut self.rng);
-        let sa = &mut self.sas[i];
-        let msgid = sa.next_msgid;
-        sa.next_msgid += 1;
-        sa::push_tight(
-            &mut sa.pending,
-            Pending {
-                msgid,
-                bytes: bytes.clone(),
-                kind,
-                purpose,
-                first_sent: now,
-                sends: 1,
-                next_at: now + wait,
-                req,
-            },
-        );
-        self.emit(i, bytes);
-    }
-
-    /// Sends a response on SA `i`, caching it for retransmitted requests.
-    fn send_response(&mut self, i: usize, msgid: u32, bytes: Vec<u8>) {
-        let window = self.cfg.window.max(1) as usize;
-        let sa = &mut self.sas[i];
-        sa.responses.push_back((msgid, bytes.clone()));
-        while sa.responses.len() > window {
-            sa.responses.pop_front();
-        }
-        if msgid == sa.expect_msgid {
-            sa.expect_msgid += 1;
-            while sa.answered_above.remove(&sa.expect_msgid) {
-                sa.expect_msgid += 1;
-            }
-        } else {
-            sa.answered_above.insert(msgid);
-        }
-        self.emit(i, bytes);
-    }
-
-    /// Reports the end of the exchange of request `p` (already taken off SA `i`).
-    fn finish_pending(&mut self, i: usize, now: SimTime, p: &Pending, outcome: Outcome) {
-        let tunnel = self.sas[i].tunnel;
-        self.events.push_back((
-            now,
-            Event::ExchangeFinished {
-                tunnel,
-                version: IkeVersion::V2,
-                kind: p.kind,
-                purpose: p.purpose,
-                started: p.first_sent,
-                ended: now,
-                retransmissions: p.sends - 1,
-                outcome,
-            },
-        ));
     }
 }
