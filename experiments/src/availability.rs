@@ -20,9 +20,10 @@ pub struct Outages {
 /// A CHILD_SA's SPI string as a 64-bit FNV-1a hash: live sets hold a few of these per
 /// end instead of strings, so 10^5 tunnels cost a few MB.
 fn spi_key(spi: &str) -> u64 {
-    spi.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(spi.as_bytes());
+    h.finish()
 }
 
 #[derive(Debug, Default)]

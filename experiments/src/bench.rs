@@ -2,8 +2,8 @@
 //! branches (hub-and-spoke), one IKEv2 tunnel per branch with strongSwan's default lifetimes
 //! and jitter (IKE SA rekey ~4 h, CHILD_SA ~1 h), Modeled crypto, no traffic, trace off;
 //! the branches come up over the first 10 minutes; sa_events.csv off (timeline.csv has the
-//! SA counts). Reports wall time, events, peak memory
-//! and memory per tunnel as one JSON line.
+//! SA counts). Reports wall time, events, peak memory and memory per tunnel as one JSON
+//! line.
 
 use std::path::Path;
 use std::time::Instant;

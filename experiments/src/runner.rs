@@ -620,27 +620,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     }
     let captured = built.net.finish_capture()?;
     if s.outputs.pcap {
-        let mut seen = BTreeSet::new();
-        let mut table = String::new();
-        for p in &peers {
-            for line in &p.ep.key_log {
-                if seen.insert(line.clone()) {
-                    table.push_str(line);
-                    table.push('\n');
-                }
-            }
-        }
-        write_atomic(out.join("ikev2_decryption_table"), table.as_bytes())?;
-        let mut v1 = String::new();
-        let mut seen = BTreeSet::new();
-        for p in &peers {
-            for line in &p.v1.key_log {
-                if seen.insert(line.clone()) {
-                    v1.push_str(line);
-                    v1.push('\n');
-                }
-            }
-        }
+        let v2 = decryption_table(peers.iter().flat_map(|p| &p.ep.key_log));
+        write_atomic(out.join("ikev2_decryption_table"), v2.as_bytes())?;
+        let v1 = decryption_table(peers.iter().flat_map(|p| &p.v1.key_log));
         write_atomic(out.join("ikev1_decryption_table"), v1.as_bytes())?;
     }
     metrics.finish_csvs()?;
@@ -723,6 +705,20 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         summary,
         events: events_processed,
     })
+}
+
+/// A Wireshark decryption table: the key-log lines of every peer, each once (both ends of
+/// an SA log the same line), in first-seen order.
+fn decryption_table<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+    let mut seen = BTreeSet::new();
+    let mut table = String::new();
+    for line in lines {
+        if seen.insert(line) {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    table
 }
 
 /// Hands an IKE datagram that reached `p` to the right endpoint.

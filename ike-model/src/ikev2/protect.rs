@@ -184,16 +184,16 @@ pub fn open_as(
     let n = bytes.len() - icv;
     let iv = &body[..b];
     let sealed = &body[b..body.len() - icv];
-    let plain = match protection {
+    let plain: std::borrow::Cow<[u8]> = match protection {
         Protection::Real => {
             integ.verify(ak, &bytes[..n], &bytes[n..])?;
-            encr.decrypt(ek, iv, sealed)?
+            encr.decrypt(ek, iv, sealed)?.into()
         }
         Protection::Modeled => {
             if modeled_icv(ak, &bytes[..n], icv) != bytes[n..] {
                 return Err(CryptoError::IcvMismatch.into());
             }
-            sealed.to_vec()
+            sealed.into()
         }
     };
     let pad = usize::from(*plain.last().expect("at least one block"));

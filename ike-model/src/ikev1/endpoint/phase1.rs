@@ -265,13 +265,7 @@ pub(super) fn respond_first(
         return;
     }
     let idr = host_id(ep.cfg.addr);
-    let hash_r = {
-        let sa = &ep.sas[i];
-        let k = sa.keys.as_ref().expect("derived");
-        phase1_hash(
-            PRF, &k.skeyid, &sa.gxr, &sa.gxi, sa.rcookie, sa.icookie, &sa.sai_b, &idr,
-        )
-    };
+    let hash_r = responder_hash(&ep.sas[i], &idr);
     out.push(p(payload::KE, ep.sas[i].gxr.clone()));
     out.push(p(payload::NONCE, nr));
     out.push(p(payload::ID, idr));
@@ -453,17 +447,7 @@ pub(super) fn on_message(
             }
             let idi = host_id(ep.cfg.addr);
             let sa = &ep.sas[i];
-            let keys = sa.keys.as_ref().expect("derived");
-            let hash_i = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxi,
-                &sa.gxr,
-                sa.icookie,
-                sa.rcookie,
-                &sa.sai_b,
-                &idi,
-            );
+            let hash_i = initiator_hash(sa, &idi);
             let mut out = vec![p(payload::ID, idi), p(payload::HASH, hash_i)];
             // INITIAL-CONTACT only when no other ISAKMP SA with the peer is up (not when
             // re-authenticating): 108 bytes instead of 76, as in the reference capture.
@@ -487,17 +471,7 @@ pub(super) fn on_message(
                 return;
             };
             let sa = &ep.sas[i];
-            let keys = sa.keys.as_ref().expect("derived");
-            let want = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxr,
-                &sa.gxi,
-                sa.rcookie,
-                sa.icookie,
-                &sa.sai_b,
-                &idr,
-            );
+            let want = responder_hash(sa, &idr);
             if hash_r != want {
                 ep.answered(i, now, 0, Outcome::Refused("AUTHENTICATION-FAILED".into()));
                 ep.kill(i, now, "HASH_R did not verify");
@@ -550,32 +524,13 @@ pub(super) fn on_message(
                 return;
             };
             let sa = &ep.sas[i];
-            let keys = sa.keys.as_ref().expect("derived");
-            let want = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxi,
-                &sa.gxr,
-                sa.icookie,
-                sa.rcookie,
-                &sa.sai_b,
-                &idi,
-            );
+            let want = initiator_hash(sa, &idi);
             if hash_i != want {
                 ep.kill(i, now, "HASH_I did not verify");
                 return;
             }
             let idr = host_id(ep.cfg.addr);
-            let hash_r = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxr,
-                &sa.gxi,
-                sa.rcookie,
-                sa.icookie,
-                &sa.sai_b,
-                &idr,
-            );
+            let hash_r = responder_hash(sa, &idr);
             tunnel_by_identity(ep, i, &idi);
             ep.set_state(i, now, "IKE_R_MM5");
             let out = vec![p(payload::ID, idr), p(payload::HASH, hash_r)];
@@ -605,33 +560,14 @@ pub(super) fn on_message(
                 return;
             }
             let sa = &ep.sas[i];
-            let keys = sa.keys.as_ref().expect("derived");
-            let want = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxr,
-                &sa.gxi,
-                sa.rcookie,
-                sa.icookie,
-                &sa.sai_b,
-                &idr,
-            );
+            let want = responder_hash(sa, &idr);
             if hash_r != want {
                 ep.answered(i, now, 0, Outcome::Refused("AUTHENTICATION-FAILED".into()));
                 ep.kill(i, now, "HASH_R did not verify");
                 return;
             }
             let idi = host_id(ep.cfg.addr);
-            let hash_i = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxi,
-                &sa.gxr,
-                sa.icookie,
-                sa.rcookie,
-                &sa.sai_b,
-                &idi,
-            );
+            let hash_i = initiator_hash(sa, &idi);
             let mut out = vec![p(payload::HASH, hash_i)];
             out.extend(natd(&ep.sas[i], ep.cfg.force_encap));
             let m = ep.build(i, exchange::AGGRESSIVE, 0, &out, true);
@@ -651,17 +587,7 @@ pub(super) fn on_message(
             // IDii came in the first message, in the clear.
             let idi = ep.sas[i].idi.clone();
             let sa = &ep.sas[i];
-            let keys = sa.keys.as_ref().expect("derived");
-            let want = phase1_hash(
-                PRF,
-                &keys.skeyid,
-                &sa.gxi,
-                &sa.gxr,
-                sa.icookie,
-                sa.rcookie,
-                &sa.sai_b,
-                &idi,
-            );
+            let want = initiator_hash(sa, &idi);
             if hash_i != want {
                 ep.kill(i, now, "HASH_I did not verify");
                 return;
@@ -671,4 +597,20 @@ pub(super) fn on_message(
         }
         _ => ep.drop_datagram(now, "Phase 1 message not expected in this state"),
     }
+}
+
+/// HASH_I (RFC 2409 §5): prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
+fn initiator_hash(sa: &IsakmpSa, idi: &[u8]) -> Vec<u8> {
+    let k = sa.keys.as_ref().expect("derived");
+    phase1_hash(
+        PRF, &k.skeyid, &sa.gxi, &sa.gxr, sa.icookie, sa.rcookie, &sa.sai_b, idi,
+    )
+}
+
+/// HASH_R (RFC 2409 §5): prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b).
+fn responder_hash(sa: &IsakmpSa, idr: &[u8]) -> Vec<u8> {
+    let k = sa.keys.as_ref().expect("derived");
+    phase1_hash(
+        PRF, &k.skeyid, &sa.gxr, &sa.gxi, sa.rcookie, sa.icookie, &sa.sai_b, idr,
+    )
 }

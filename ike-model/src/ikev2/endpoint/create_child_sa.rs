@@ -239,8 +239,8 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
         let spi = rekey.flatten().unwrap_or(0);
         let elsewhere = ep
             .uids_of_tunnel(ep.sas[i].tunnel)
-            .into_iter()
-            .filter_map(|u| ep.index_of(u))
+            .iter()
+            .filter_map(|&u| ep.index_of(u))
             .any(|j| {
                 j != i
                     && ep.sas[j].state != IkeState::Dead

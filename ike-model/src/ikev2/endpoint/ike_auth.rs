@@ -284,7 +284,8 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
     if has_notify(inner, NotifyType::INITIAL_CONTACT) {
         // §2.4: the peer restarted; its older IKE SAs for this tunnel are stale.
         let (peer, tunnel) = (ep.sas[i].peer_id, ep.sas[i].tunnel);
-        for u in ep.uids_of_tunnel(tunnel) {
+        // Killing changes the SAD: walk a copy of the tunnel's SA ids.
+        for u in ep.uids_of_tunnel(tunnel).to_vec() {
             let Some(j) = ep.index_of(u) else { continue };
             let s = &ep.sas[j];
             if j != i && s.peer_id == peer && s.tunnel == tunnel && s.state == IkeState::Established

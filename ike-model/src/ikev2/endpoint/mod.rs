@@ -406,8 +406,8 @@ impl Endpoint {
 
     fn established(&self, tunnel: u32) -> Result<usize, CommandError> {
         self.uids_of_tunnel(tunnel)
-            .into_iter()
-            .filter_map(|u| self.index_of(u))
+            .iter()
+            .filter_map(|&u| self.index_of(u))
             .find(|&i| self.sas[i].tunnel == tunnel && self.sas[i].state == IkeState::Established)
             .ok_or(CommandError::NoIkeSa(tunnel))
     }

@@ -133,13 +133,9 @@ impl Endpoint {
             })
     }
 
-    /// The ids of the SAs filed under `tunnel`.
-    pub(super) fn uids_of_tunnel(&self, tunnel: u32) -> Vec<u64> {
-        self.index
-            .by_tunnel
-            .get(&tunnel)
-            .cloned()
-            .unwrap_or_default()
+    /// The ids of the SAs filed under `tunnel`, in creation order.
+    pub(super) fn uids_of_tunnel(&self, tunnel: u32) -> &[u64] {
+        self.index.by_tunnel.get(&tunnel).map_or(&[], |v| v)
     }
 
     /// The earliest wake-up filed.

@@ -210,8 +210,8 @@ impl Endpoint {
     /// as IKE last saw them (behind a NAT: the NAT's mapping).
     pub fn esp_outbound(&self, tunnel: u32) -> Option<super::EspRoute> {
         self.uids_of_tunnel(tunnel)
-            .into_iter()
-            .filter_map(|u| self.index_of(u))
+            .iter()
+            .filter_map(|&u| self.index_of(u))
             .map(|i| &self.sas[i])
             .filter(|s| s.tunnel == tunnel && s.state != IkeState::Dead)
             .find_map(|s| {
@@ -231,8 +231,8 @@ impl Endpoint {
     pub fn esp_sent(&mut self, now: SimTime, tunnel: u32) {
         let found = self
             .uids_of_tunnel(tunnel)
-            .into_iter()
-            .filter_map(|u| self.index_of(u))
+            .iter()
+            .filter_map(|&u| self.index_of(u))
             .find(|&i| {
                 let s = &self.sas[i];
                 s.tunnel == tunnel
