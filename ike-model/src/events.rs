@@ -17,12 +17,19 @@ pub enum IkeVersion {
     V1,
 }
 
+impl IkeVersion {
+    /// The name written in exchanges.csv (`IKEv2`, `IKEv1`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+        IkeVersion::V2 => "IKEv2",
+        IkeVersion::V1 => "IKEv1",
+        }
+    }
+}
+
 impl fmt::Display for IkeVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            IkeVersion::V2 => "IKEv2",
-            IkeVersion::V1 => "IKEv1",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -48,18 +55,25 @@ pub enum ExchangeKind {
     Informational1,
 }
 
+impl ExchangeKind {
+    /// The exchange's name as Wireshark and strongSwan print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+        ExchangeKind::IkeSaInit => "IKE_SA_INIT",
+        ExchangeKind::IkeAuth => "IKE_AUTH",
+        ExchangeKind::CreateChildSa => "CREATE_CHILD_SA",
+        ExchangeKind::Informational => "INFORMATIONAL",
+        ExchangeKind::MainMode => "MAIN_MODE",
+        ExchangeKind::AggressiveMode => "AGGRESSIVE_MODE",
+        ExchangeKind::QuickMode => "QUICK_MODE",
+        ExchangeKind::Informational1 => "INFORMATIONAL_V1",
+        }
+    }
+}
+
 impl fmt::Display for ExchangeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ExchangeKind::IkeSaInit => "IKE_SA_INIT",
-            ExchangeKind::IkeAuth => "IKE_AUTH",
-            ExchangeKind::CreateChildSa => "CREATE_CHILD_SA",
-            ExchangeKind::Informational => "INFORMATIONAL",
-            ExchangeKind::MainMode => "MAIN_MODE",
-            ExchangeKind::AggressiveMode => "AGGRESSIVE_MODE",
-            ExchangeKind::QuickMode => "QUICK_MODE",
-            ExchangeKind::Informational1 => "INFORMATIONAL_V1",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -80,16 +94,23 @@ pub enum Purpose {
     Dpd,
 }
 
+impl Purpose {
+    /// The name written in exchanges.csv and the summary.
+    pub fn as_str(self) -> &'static str {
+        match self {
+        Purpose::Establish => "establish",
+        Purpose::CreateChild => "create-child",
+        Purpose::RekeyChild => "rekey-child",
+        Purpose::RekeyIke => "rekey-ike",
+        Purpose::Delete => "delete",
+        Purpose::Dpd => "dpd",
+        }
+    }
+}
+
 impl fmt::Display for Purpose {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Purpose::Establish => "establish",
-            Purpose::CreateChild => "create-child",
-            Purpose::RekeyChild => "rekey-child",
-            Purpose::RekeyIke => "rekey-ike",
-            Purpose::Delete => "delete",
-            Purpose::Dpd => "dpd",
-        })
+        f.write_str(self.as_str())
     }
 }
 

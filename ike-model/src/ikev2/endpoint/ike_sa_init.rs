@@ -255,9 +255,8 @@ pub(super) fn respond(
     let keys = derive_ike_keys(suite, &seed, &ni, &nr, h.spi_i, spi_r);
     let (nat_here, nat_there, sent_natd) = super::nat::detect(&m.payloads, h.spi_i, 0, from, local);
     let tunnel = ep
-        .tunnels
-        .iter()
-        .find(|t| t.peer == from.ip())
+        .tunnels_with(from.ip())
+        .next()
         .map_or(u32::MAX, |t| t.tunnel);
     let mut sa = IkeSa::new(
         tunnel,
