@@ -21,8 +21,8 @@ impl IkeVersion {
     /// The name written in exchanges.csv (`IKEv2`, `IKEv1`).
     pub fn as_str(self) -> &'static str {
         match self {
-        IkeVersion::V2 => "IKEv2",
-        IkeVersion::V1 => "IKEv1",
+            IkeVersion::V2 => "IKEv2",
+            IkeVersion::V1 => "IKEv1",
         }
     }
 }
@@ -59,14 +59,14 @@ impl ExchangeKind {
     /// The exchange's name as Wireshark and strongSwan print it.
     pub fn as_str(self) -> &'static str {
         match self {
-        ExchangeKind::IkeSaInit => "IKE_SA_INIT",
-        ExchangeKind::IkeAuth => "IKE_AUTH",
-        ExchangeKind::CreateChildSa => "CREATE_CHILD_SA",
-        ExchangeKind::Informational => "INFORMATIONAL",
-        ExchangeKind::MainMode => "MAIN_MODE",
-        ExchangeKind::AggressiveMode => "AGGRESSIVE_MODE",
-        ExchangeKind::QuickMode => "QUICK_MODE",
-        ExchangeKind::Informational1 => "INFORMATIONAL_V1",
+            ExchangeKind::IkeSaInit => "IKE_SA_INIT",
+            ExchangeKind::IkeAuth => "IKE_AUTH",
+            ExchangeKind::CreateChildSa => "CREATE_CHILD_SA",
+            ExchangeKind::Informational => "INFORMATIONAL",
+            ExchangeKind::MainMode => "MAIN_MODE",
+            ExchangeKind::AggressiveMode => "AGGRESSIVE_MODE",
+            ExchangeKind::QuickMode => "QUICK_MODE",
+            ExchangeKind::Informational1 => "INFORMATIONAL_V1",
         }
     }
 }
@@ -98,12 +98,12 @@ impl Purpose {
     /// The name written in exchanges.csv and the summary.
     pub fn as_str(self) -> &'static str {
         match self {
-        Purpose::Establish => "establish",
-        Purpose::CreateChild => "create-child",
-        Purpose::RekeyChild => "rekey-child",
-        Purpose::RekeyIke => "rekey-ike",
-        Purpose::Delete => "delete",
-        Purpose::Dpd => "dpd",
+            Purpose::Establish => "establish",
+            Purpose::CreateChild => "create-child",
+            Purpose::RekeyChild => "rekey-child",
+            Purpose::RekeyIke => "rekey-ike",
+            Purpose::Delete => "delete",
+            Purpose::Dpd => "dpd",
         }
     }
 }

@@ -115,9 +115,13 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize) {
     let auth = our_auth(ep, i, &idi);
     let (tsi, tsr) = proposed_selectors(ep, i);
     // strongSwan sends INITIAL_CONTACT unless another IKE SA with this peer is up.
-    let first_contact = !ep.sas.iter().enumerate().any(|(j, s)| {
-        j != i && s.peer.ip() == ep.sas[i].peer.ip() && s.state == IkeState::Established
-    });
+    // Only the SAs of tunnels with this peer can be with this peer (no scan of the SAD).
+    let peer = ep.sas[i].peer.ip();
+    let first_contact = !ep
+        .tunnels_with(peer)
+        .flat_map(|t| ep.uids_of_tunnel(t.tunnel))
+        .filter_map(|&u| ep.index_of(u))
+        .any(|j| j != i && ep.sas[j].peer.ip() == peer && ep.sas[j].state == IkeState::Established);
     let strongswan = ep.cfg.flavour == Flavour::StrongSwan;
     let mut inner = vec![Payload::IdI(idi)];
     if first_contact {
@@ -237,6 +241,10 @@ fn install_first_child(
 fn establish(ep: &mut Endpoint, i: usize, now: SimTime) {
     ep.set_ike_state(i, now, IkeState::Established);
     ep.sas[i].installed = true;
+    // Both AUTH values (§2.15) are checked by now; the IKE_SA_INIT messages they sign are
+    // never needed again, and at a concentrator they were a tenth of its memory.
+    ep.sas[i].init_msg_ours = Vec::new();
+    ep.sas[i].init_msg_peer = Vec::new();
     let spi = ep.sas[i].spi_string();
     ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, "IKE_AUTH");
     super::lifetimes::arm_ike(ep, i, now);

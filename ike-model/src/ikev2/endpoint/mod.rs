@@ -204,8 +204,11 @@ pub struct Endpoint {
     started: Vec<(u32, IpAddr)>,
     /// The time of the call being handled (for what is sent from deep inside it).
     clock: SimTime,
-    /// Inbound SPIs of deleted CHILD_SAs still accepted: (tunnel, SPI, until).
-    lingering: Vec<Linger>,
+    /// Inbound SPIs of deleted CHILD_SAs still accepted: (tunnel, SPI, until), ordered by
+    /// `until` (a concentrator has hundreds; the next to end is the first).
+    lingering: std::collections::VecDeque<Linger>,
+    /// The SPIs in `lingering`, so drawing a new SPI does not walk it.
+    lingering_spis: fnv::FnvHashSet<u32>,
 }
 
 /// Where ESP for a tunnel goes: (peer's SPI, our outbound keys, UDP-encapsulated, the
@@ -259,7 +262,8 @@ impl Endpoint {
             dropped: BTreeMap::new(),
             arrival: None,
             started: Vec::new(),
-            lingering: Vec::new(),
+            lingering: Default::default(),
+            lingering_spis: Default::default(),
             clock: SimTime::ZERO,
         }
     }
@@ -306,7 +310,7 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let linger = self.lingering.iter().map(|l| l.until).min();
+        let linger = self.lingering.front().map(|l| l.until);
         match (self.first_due(), linger) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

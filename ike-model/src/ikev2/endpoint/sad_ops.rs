@@ -146,12 +146,20 @@ impl Endpoint {
         let spi = format!("{:08x}", c.spi_in);
         self.sa_event(i, now, SaKind::Child, spi, change, reason);
         let keys = self.child_esp_keys(&c, true);
-        self.lingering.push(super::Linger {
-            tunnel: self.sas[i].tunnel,
-            spi: c.spi_in,
-            until: now + INBOUND_LINGER,
-            keys,
-        });
+        let until = now + INBOUND_LINGER;
+        // Kept in order of `until` (equal ones in insertion order); with one linger time
+        // every new entry goes last.
+        let at = self.lingering.partition_point(|l| l.until <= until);
+        self.lingering_spis.insert(c.spi_in);
+        self.lingering.insert(
+            at,
+            super::Linger {
+                tunnel: self.sas[i].tunnel,
+                spi: c.spi_in,
+                until,
+                keys,
+            },
+        );
         if c.outbound
             && !self.sas[i].children.iter().any(|c| c.outbound)
             && let Some(n) = self.sas[i]
@@ -277,27 +285,21 @@ impl Endpoint {
 
     /// Uninstalls the inbound SPIs whose linger ended.
     pub(super) fn expire_lingering(&mut self, now: SimTime) {
-        let mut k = 0;
-        while k < self.lingering.len() {
-            let (tunnel, spi, until) = {
-                let l = &self.lingering[k];
-                (l.tunnel, l.spi, l.until)
-            };
-            if until <= now {
-                self.lingering.remove(k);
-                self.events.push_back((
-                    now,
-                    Event::Sa {
-                        tunnel,
-                        kind: SaKind::Child,
-                        spi: format!("{spi:08x}"),
-                        change: SaChange::InboundRemoved,
-                        reason: "linger ended".into(),
-                    },
-                ));
-            } else {
-                k += 1;
-            }
+        while let Some(l) = self.lingering.front()
+            && l.until <= now
+        {
+            let l = self.lingering.pop_front().expect("front exists");
+            self.lingering_spis.remove(&l.spi);
+            self.events.push_back((
+                now,
+                Event::Sa {
+                    tunnel: l.tunnel,
+                    kind: SaKind::Child,
+                    spi: format!("{:08x}", l.spi),
+                    change: SaChange::InboundRemoved,
+                    reason: "linger ended".into(),
+                },
+            ));
         }
     }
 
