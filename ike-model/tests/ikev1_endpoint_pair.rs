@@ -284,6 +284,53 @@ fn a_quick_mode_rekey_keeps_the_old_sa_until_its_hard_lifetime() {
 }
 
 #[test]
+fn the_responder_takes_a_quick_mode_for_an_installed_sa_as_its_rekey() {
+    // Both ends rekey on their own timers, B 2 s after A. IKEv1 has no "rekey of" marker:
+    // like strongSwan, B takes A's Quick Mode as the rekey of its installed SA and does not
+    // rekey that SA again. Without that, every SA was rekeyed by both ends and the SAs
+    // doubled every lifetime (77 per tunnel after six hours at a 1,000-branch hub).
+    let later = Config1 {
+        child_lifetime: LifetimePolicy::StrongSwan {
+            rekey_time: Duration::from_secs(20),
+            rand_time: Duration::ZERO,
+            hard: HardExpiry::LifeTime(Duration::from_secs(32)),
+            granularity: None,
+            ike: false,
+        },
+        ..config(B)
+    };
+    let mut p = Pair::new(config(A), later, 6);
+    for until in (10..=200).step_by(10) {
+        p.run(false, t(until * 1000), &[]);
+        assert!(
+            p.ipsec_pairs() <= 2,
+            "at {until} s: {} IPsec SA pairs",
+            p.ipsec_pairs()
+        );
+    }
+    let rekeys = |who: usize| {
+        p.events
+            .iter()
+            .filter(|(i, _, e)| {
+                *i == who
+                    && matches!(
+                        e,
+                        Event::ExchangeFinished {
+                            kind: ExchangeKind::QuickMode,
+                            purpose: ike_model::events::Purpose::RekeyChild,
+                            outcome: Outcome::Success,
+                            ..
+                        }
+                    )
+            })
+            .count()
+    };
+    // A rekeys every 18 s (at 18, 36, ..., 198 s); B's 20 s timer never comes first.
+    assert_eq!(rekeys(0), 11);
+    assert_eq!(rekeys(1), 0);
+}
+
+#[test]
 fn simultaneous_quick_mode_rekeys_leave_duplicate_ipsec_sas() {
     let infinite = |addr| Config1 {
         child_lifetime: LifetimePolicy::Infinite,

@@ -157,6 +157,24 @@ fn install(ep: &mut Endpoint1, now: SimTime, i: usize, mid: u32, life: u32) {
     ep.set_state(i, now, "QM_IDLE");
 }
 
+/// The IPsec SA a Quick Mode the peer started replaces, as strongSwan's responder sees it:
+/// IKEv1 carries no "rekey of" marker, so a Quick Mode for the selectors and proposal of an
+/// installed SA (on an ISAKMP SA all are the tunnel's, with our one proposal) rekeys the
+/// oldest one not already being rekeyed or replaced. Without this both ends would rekey
+/// every SA on their own timers and the SAs would double each lifetime.
+fn rekeyed_by_peer(ep: &Endpoint1, i: usize) -> Option<u32> {
+    let sa = &ep.sas[i];
+    sa.ipsec
+        .iter()
+        .find(|c| !c.rekeyed && !being_rekeyed(ep, i, c.spi_in))
+        .map(|c| c.spi_in)
+}
+
+/// Whether a Quick Mode in flight on SA `i` (ours or the peer's) replaces IPsec SA `spi`.
+fn being_rekeyed(ep: &Endpoint1, i: usize, spi: u32) -> bool {
+    ep.sas[i].quick.values().any(|q| q.rekey_of == Some(spi))
+}
+
 /// Handles a Quick Mode message on SA `i`.
 pub(super) fn on_message(
     ep: &mut Endpoint1,
@@ -262,6 +280,7 @@ pub(super) fn on_message(
         let h2 = hash2(PRF, &keys.skeyid_a, mid, &ni, &encode_chain(&out).1);
         let mut all = vec![p(payload::HASH, h2)];
         all.extend(out);
+        let rekey_of = rekeyed_by_peer(ep, i);
         let q = ep.sas[i].quick.get_mut(&mid).expect("present");
         q.ni = ni;
         q.nr = nr;
@@ -269,6 +288,7 @@ pub(super) fn on_message(
         q.spi_out = spi_out;
         q.gxy = gxy;
         q.started = now;
+        q.rekey_of = rekey_of;
         ep.set_state(i, now, "IKE_QM_R_QM1");
         let m = ep.build(i, exchange::QUICK_MODE, mid, &all, true);
         ep.remember_answer(i, mid, &m);
@@ -467,9 +487,14 @@ pub(super) fn lifetimes(ep: &mut Endpoint1, now: SimTime, i: usize) {
         .map(|c| c.spi_in)
         .collect();
     for spi in rekey {
+        // An SA the peer is rekeying right now is left to that exchange (strongSwan's
+        // rekey job skips an SA that is not INSTALLED).
+        let theirs = being_rekeyed(ep, i, spi);
         if let Some(c) = ep.sas[i].ipsec.iter_mut().find(|c| c.spi_in == spi) {
             c.rekey_at = None;
         }
-        initiate(ep, now, i, Some(spi));
+        if !theirs {
+            initiate(ep, now, i, Some(spi));
+        }
     }
 }
