@@ -67,8 +67,8 @@ pub(super) fn keepalive_due(ep: &Endpoint1, i: usize) -> Option<SimTime> {
 }
 
 /// Sends the keepalives that are due.
-pub(super) fn send_keepalives(ep: &mut Endpoint1, now: SimTime) {
-    for i in 0..ep.sas.len() {
+pub(super) fn send_keepalives(ep: &mut Endpoint1, now: SimTime, due: &[usize]) {
+    for &i in due {
         if keepalive_due(ep, i).is_some_and(|t| t <= now) {
             let sa = &mut ep.sas[i];
             sa.last_sent = now;

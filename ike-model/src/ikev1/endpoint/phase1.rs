@@ -93,6 +93,9 @@ fn new_sa(
         nat_here: false,
         nat_checked: false,
         last_sent: SimTime::ZERO,
+        uid: 0,
+        filed_due: None,
+        filed_tunnel: tunnel,
     }
 }
 
@@ -109,7 +112,7 @@ fn tunnel_by_identity(ep: &mut Endpoint1, i: usize, id: &[u8]) {
         }
         _ => None,
     };
-    if let Some(t) = addr.and_then(|a| ep.tunnels.iter().find(|t| t.peer == a)) {
+    if let Some(t) = addr.and_then(|a| ep.tunnel_with(a)) {
         ep.sas[i].tunnel = t.tunnel;
     }
 }
@@ -147,8 +150,7 @@ fn initiate_for(
     sa.reauth_of = reauth_of;
     let sa_payload = phase1_sa(ep.cfg.encr, sa.group, ep.cfg.ike_life_s).encode();
     sa.sai_b = sa_payload.clone();
-    ep.sas.push(sa);
-    let i = ep.sas.len() - 1;
+    let i = ep.push_sa(sa);
     let mut payloads = vec![p(payload::SA, sa_payload)];
     if aggressive {
         let dh = DhPrivate::generate_with(
@@ -208,11 +210,7 @@ pub(super) fn respond_first(
         ep.drop_datagram(now, "no acceptable Phase 1 proposal");
         return;
     };
-    let tunnel = ep
-        .tunnels
-        .iter()
-        .find(|t| t.peer == from.ip())
-        .map_or(u32::MAX, |t| t.tunnel);
+    let tunnel = ep.tunnel_with(from.ip()).map_or(u32::MAX, |t| t.tunnel);
     let mut sa = new_sa(ep, tunnel, false, aggressive, local, from);
     sa.icookie = h.icookie;
     sa.rcookie = ep.random_cookie();
@@ -222,8 +220,7 @@ pub(super) fn respond_first(
         .try_into()
         .expect("SHA-1");
     sa.seen.push(digest);
-    ep.sas.push(sa);
-    let i = ep.sas.len() - 1;
+    let i = ep.push_sa(sa);
     let life = match (life, ep.cfg.ike_life_s) {
         (0, ours) => ours,
         (theirs, 0) => theirs,
@@ -246,7 +243,7 @@ pub(super) fn respond_first(
         find(&payloads, payload::ID),
     ) else {
         ep.drop_datagram(now, "Aggressive Mode without KE, Nonce or ID");
-        ep.sas[i].dead = true;
+        ep.mark_dead(i);
         return;
     };
     tunnel_by_identity(ep, i, &idi);
@@ -261,7 +258,7 @@ pub(super) fn respond_first(
         sa.nr = nr.clone();
     }
     if !derive(ep, i, &dh) {
-        ep.sas[i].dead = true;
+        ep.mark_dead(i);
         return;
     }
     let idr = host_id(ep.cfg.addr);
@@ -340,12 +337,9 @@ pub(super) fn lifetimes(ep: &mut Endpoint1, now: SimTime, i: usize) {
 /// one) and returns the index of the SA they came from.
 fn adopt(ep: &mut Endpoint1, i: usize) -> Option<usize> {
     let (tunnel, cookie) = (ep.sas[i].tunnel, ep.sas[i].icookie);
-    let old = ep.sas.iter().position(|s| {
-        s.tunnel == tunnel
-            && s.icookie != cookie
-            && s.established
-            && !s.dead
-            && s.delete_at.is_none()
+    let old = ep.sas_of_tunnel(tunnel).into_iter().find(|&j| {
+        let s = &ep.sas[j];
+        s.icookie != cookie && s.established && s.delete_at.is_none()
     })?;
     let children = std::mem::take(&mut ep.sas[old].ipsec);
     ep.sas[i].ipsec.extend(children);
@@ -453,9 +447,9 @@ pub(super) fn on_message(
             // re-authenticating): 108 bytes instead of 76, as in the reference capture.
             let peer = sa.peer.ip();
             if !ep
-                .sas
-                .iter()
-                .any(|s| s.established && !s.dead && s.peer.ip() == peer)
+                .sas_with_peer(peer)
+                .into_iter()
+                .any(|j| ep.sas[j].established)
             {
                 out.push(initial_contact(sa.icookie, sa.rcookie));
             }

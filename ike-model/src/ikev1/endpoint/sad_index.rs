@@ -1,0 +1,249 @@
+//! Indexes of the IKEv1 SAD, so that a concentrator with 10^4 peers finds an ISAKMP SA by
+//! its cookies, a tunnel's SAs and the next SA due for a timer without walking the SAD.
+//!
+//! Every ISAKMP SA gets a stable id (`uid`, increasing, so the SAD stays sorted by it). Its
+//! next wake-up (what `poll_timeout` asks for) is filed in an ordered set; after each call
+//! into the endpoint only the SAs that call could have changed are filed again: those of
+//! the tunnels it touched (an exchange, a re-authentication or INITIAL-CONTACT only ever
+//! affects the SAs of one tunnel) and the SAs it created. Debug builds check after every
+//! call that every SA is filed at the right time, so the test suite checks the index.
+
+use std::collections::BTreeSet;
+
+use sim_core::SimTime;
+
+use super::{Endpoint1, IsakmpSa, dpd, natt};
+
+/// The indexes; see the module documentation.
+#[derive(Debug, Default)]
+pub(super) struct Index1 {
+    next_uid: u64,
+    /// Initiator cookie -> SA ids (random 64-bit cookies, so almost always one).
+    by_icookie: fnv::FnvHashMap<u64, Vec<u64>>,
+    /// Tunnel -> SA ids, oldest first.
+    by_tunnel: fnv::FnvHashMap<u32, Vec<u64>>,
+    /// (next wake-up, SA id) of every SA with one.
+    due: BTreeSet<(SimTime, u64)>,
+    /// Ids of SAs killed in the current call.
+    killed: Vec<u64>,
+}
+
+/// Removes `uid` from the ids under `key`, dropping the entry when it empties.
+fn unfile<K: std::hash::Hash + Eq>(map: &mut fnv::FnvHashMap<K, Vec<u64>>, key: K, uid: u64) {
+    if let Some(v) = map.get_mut(&key) {
+        v.retain(|&u| u != uid);
+        if v.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
+
+impl Endpoint1 {
+    /// Adds `sa` to the SAD and the indexes; returns its index.
+    pub(super) fn push_sa(&mut self, mut sa: IsakmpSa) -> usize {
+        let uid = self.index.next_uid;
+        self.index.next_uid += 1;
+        sa.uid = uid;
+        sa.filed_tunnel = sa.tunnel;
+        self.index
+            .by_icookie
+            .entry(sa.icookie)
+            .or_default()
+            .push(uid);
+        self.index.by_tunnel.entry(sa.tunnel).or_default().push(uid);
+        self.sas.push(Box::new(sa));
+        let i = self.sas.len() - 1;
+        self.refile(i);
+        i
+    }
+
+    /// The first SA that was created after `mark` (see [`Endpoint1::settle`]).
+    pub(super) fn uid_mark(&self) -> u64 {
+        self.index.next_uid
+    }
+
+    /// The index of the SA with id `uid`, if it is still in the SAD.
+    fn index_of(&self, uid: u64) -> Option<usize> {
+        self.sas.binary_search_by_key(&uid, |s| s.uid).ok()
+    }
+
+    /// The SA an ISAKMP header with these cookies belongs to: the first (oldest) SA with
+    /// the initiator cookie whose responder cookie matches or is not known yet.
+    pub(super) fn find_by_cookies(&self, icookie: u64, rcookie: u64) -> Option<usize> {
+        self.index
+            .by_icookie
+            .get(&icookie)?
+            .iter()
+            .filter_map(|&u| self.index_of(u))
+            .find(|&i| {
+                let s = &self.sas[i];
+                !s.dead && (s.rcookie == rcookie || s.rcookie == 0)
+            })
+    }
+
+    /// Indexes of the live SAs of `tunnel`, oldest first.
+    pub(super) fn sas_of_tunnel(&self, tunnel: u32) -> Vec<usize> {
+        self.index
+            .by_tunnel
+            .get(&tunnel)
+            .into_iter()
+            .flatten()
+            .filter_map(|&u| self.index_of(u))
+            .filter(|&i| !self.sas[i].dead)
+            .collect()
+    }
+
+    /// Indexes of the SAs whose wake-up is at or before `now`, in SAD order.
+    pub(super) fn due_sas(&self, now: SimTime) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .index
+            .due
+            .range(..=(now, u64::MAX))
+            .filter_map(|&(_, u)| self.index_of(u))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The earliest wake-up of any SA.
+    pub(super) fn first_due(&self) -> Option<SimTime> {
+        self.index.due.first().map(|&(t, _)| t)
+    }
+
+    /// When SA `i` next needs `handle_timeout`: a resend, an IPsec SA's rekey or expiry,
+    /// the ISAKMP SA's re-authentication, expiry or delayed delete, DPD, a keepalive.
+    fn sa_due(&self, i: usize) -> Option<SimTime> {
+        let s = &self.sas[i];
+        if s.dead {
+            return None;
+        }
+        let resend = s.outstanding.values().map(|o| o.next_at);
+        let children = s
+            .ipsec
+            .iter()
+            .flat_map(|c| [if c.rekeyed { None } else { c.rekey_at }, c.expire_at])
+            .flatten();
+        let own = [
+            if s.initiator { s.rekey_at } else { None },
+            s.expire_at,
+            s.delete_at,
+            dpd::due(self, i),
+            natt::keepalive_due(self, i),
+        ]
+        .into_iter()
+        .flatten();
+        resend.chain(children).chain(own).min()
+    }
+
+    /// Files SA `i` again at its current wake-up (and under its current tunnel).
+    fn refile(&mut self, i: usize) {
+        let due = self.sa_due(i);
+        let s = &mut self.sas[i];
+        let uid = s.uid;
+        if s.filed_due != due {
+            if let Some(t) = s.filed_due {
+                self.index.due.remove(&(t, uid));
+            }
+            if let Some(t) = due {
+                self.index.due.insert((t, uid));
+            }
+            s.filed_due = due;
+        }
+        if s.filed_tunnel != s.tunnel {
+            let (old, new) = (s.filed_tunnel, s.tunnel);
+            s.filed_tunnel = new;
+            unfile(&mut self.index.by_tunnel, old, uid);
+            self.index.by_tunnel.entry(new).or_default().push(uid);
+            // Keep the tunnel's ids oldest first.
+            if let Some(v) = self.index.by_tunnel.get_mut(&new) {
+                v.sort_unstable();
+            }
+        }
+    }
+
+    /// Marks SA `i` dead; it leaves the indexes and the SAD when the call settles.
+    pub(super) fn mark_dead(&mut self, i: usize) {
+        if !self.sas[i].dead {
+            self.sas[i].dead = true;
+            self.index.killed.push(self.sas[i].uid);
+        }
+    }
+
+    /// Ends a call into the endpoint: files again the SAs of `tunnels` and those created
+    /// since `mark`, and removes the SAs killed.
+    pub(super) fn settle(&mut self, tunnels: &[u32], mark: u64) {
+        let mut touched: Vec<usize> = tunnels
+            .iter()
+            .flat_map(|&t| self.index.by_tunnel.get(&t).into_iter().flatten())
+            .filter_map(|&u| self.index_of(u))
+            .collect();
+        touched.extend(
+            (0..self.sas.len())
+                .rev()
+                .take_while(|&i| self.sas[i].uid >= mark),
+        );
+        touched.sort_unstable();
+        touched.dedup();
+        for i in touched {
+            // A newly created SA may have been renamed to another tunnel: refiling moves it.
+            let t = self.sas[i].tunnel;
+            self.refile(i);
+            // Its new tunnel's other SAs may have been changed too (adoption).
+            if !tunnels.contains(&t) {
+                for j in self.sas_of_tunnel(t) {
+                    self.refile(j);
+                }
+            }
+        }
+        if !self.index.killed.is_empty() {
+            for uid in std::mem::take(&mut self.index.killed) {
+                let Some(i) = self.index_of(uid) else {
+                    continue;
+                };
+                let (icookie, tunnel, filed) = {
+                    let s = &self.sas[i];
+                    (s.icookie, s.filed_tunnel, s.filed_due)
+                };
+                unfile(&mut self.index.by_icookie, icookie, uid);
+                unfile(&mut self.index.by_tunnel, tunnel, uid);
+                if let Some(t) = filed {
+                    self.index.due.remove(&(t, uid));
+                }
+            }
+            // One pass for all the SAs the call killed (a lazier removal, in batches, made
+            // no measurable difference at 10^4 tunnels but kept dead SAs' memory).
+            self.sas.retain(|s| !s.dead);
+        }
+        #[cfg(debug_assertions)]
+        self.check_filed();
+    }
+
+    /// Debug builds: every SA is filed at its wake-up and under its tunnel and cookie.
+    #[cfg(debug_assertions)]
+    fn check_filed(&self) {
+        let mut filed = 0;
+        for (i, s) in self.sas.iter().enumerate() {
+            assert!(!s.dead, "dead SA {i} left in the SAD");
+            assert_eq!(
+                s.filed_due,
+                self.sa_due(i),
+                "ISAKMP SA {i} filed at a stale time"
+            );
+            if let Some(t) = s.filed_due {
+                assert!(self.index.due.contains(&(t, s.uid)));
+                filed += 1;
+            }
+            assert_eq!(
+                s.filed_tunnel, s.tunnel,
+                "ISAKMP SA {i} under a stale tunnel"
+            );
+            assert!(self.index.by_tunnel[&s.tunnel].contains(&s.uid));
+            assert!(self.index.by_icookie[&s.icookie].contains(&s.uid));
+        }
+        assert_eq!(
+            filed,
+            self.index.due.len(),
+            "wake-ups of SAs no longer there"
+        );
+    }
+}
