@@ -14,6 +14,8 @@ use serde::Serialize;
 /// What one benchmark run measured (the JSON line `ikesim bench` prints last).
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchResult {
+    /// `IKEv2`, or `IKEv1` (Main Mode + Quick Mode) with `--ikev1`.
+    pub ike: &'static str,
     /// Tunnels (branches).
     pub tunnels: u64,
     /// Simulated hours.
@@ -34,8 +36,9 @@ pub struct BenchResult {
     pub tunnel_hours_per_s: f64,
 }
 
-/// The benchmark scenario for `tunnels` branches and `hours` hours.
-pub fn scenario_text(tunnels: u64, hours: f64) -> String {
+/// The benchmark scenario for `tunnels` branches and `hours` hours (IKEv1 Main Mode tunnels
+/// with `ikev1`, else IKEv2).
+pub fn scenario_text(tunnels: u64, hours: f64, ikev1: bool) -> String {
     format!(
         r#"Scenario(
     name: "bench",
@@ -50,10 +53,11 @@ pub fn scenario_text(tunnels: u64, hours: f64) -> String {
         "hub": (address: "203.0.113.1"),
         "branch": (address: "10.0.0.1", mobike: false),
     }},
-    tunnels: [(initiator: "branch", responder: "hub", start_spread: "10m")],
+    tunnels: [(initiator: "branch", responder: "hub", start_spread: "10m"{version})],
     outputs: (trace: false, trace_level: Off, messages: false, sa_events: false),
 )"#,
-        secs = (hours * 3600.0).round() as u64
+        secs = (hours * 3600.0).round() as u64,
+        version = if ikev1 { ", version: IKEv1Main" } else { "" },
     )
 }
 
@@ -76,18 +80,25 @@ pub fn peak_rss_bytes() -> u64 {
 }
 
 /// Runs the benchmark once, writing the run's outputs into `out`.
-pub fn run_bench(tunnels: u64, hours: f64, seed: u64, out: &Path) -> Result<BenchResult> {
+pub fn run_bench(
+    tunnels: u64,
+    hours: f64,
+    ikev1: bool,
+    seed: u64,
+    out: &Path,
+) -> Result<BenchResult> {
     // Reset the peak to the current size (Linux: `5` to clear_refs), so each run of several
     // measures its own peak.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_bytes("VmRSS:");
-    let s = crate::scenario::parse_scenario("bench.ron", &scenario_text(tunnels, hours))
+    let s = crate::scenario::parse_scenario("bench.ron", &scenario_text(tunnels, hours, ikev1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let t0 = Instant::now();
     let r = crate::runner::run(&s, seed, out)?;
     let wall_s = t0.elapsed().as_secs_f64();
     let peak = peak_rss_bytes();
     Ok(BenchResult {
+        ike: if ikev1 { "IKEv1" } else { "IKEv2" },
         tunnels,
         sim_hours: hours,
         events: r.events,

@@ -113,6 +113,9 @@ enum Command {
         /// Output folder of the runs' files.
         #[arg(long, default_value = "out/bench")]
         out: PathBuf,
+        /// IKEv1 tunnels (Main Mode + Quick Mode) instead of IKEv2.
+        #[arg(long)]
+        ikev1: bool,
     },
     /// Measure the CPU cost table (DH per group, encryption per KiB, per message) on this
     /// machine in Real mode and print it as RON for a peer's `cpu: (costs: ...)`.
@@ -309,9 +312,10 @@ fn main() -> Result<()> {
             hours,
             runs,
             out,
+            ikev1,
         } => {
             if runs <= 1 {
-                let r = experiments::bench::run_bench(tunnels, hours, 1, &out)?;
+                let r = experiments::bench::run_bench(tunnels, hours, ikev1, 1, &out)?;
                 println!("{}", serde_json::to_string(&r)?);
                 return Ok(());
             }
@@ -325,6 +329,7 @@ fn main() -> Result<()> {
                     .arg(hours.to_string())
                     .arg("--out")
                     .arg(&out)
+                    .args(ikev1.then_some("--ikev1"))
                     .output()?;
                 anyhow::ensure!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
                 let line = String::from_utf8(o.stdout)?.trim().to_string();

@@ -348,6 +348,41 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("\"scenario\": \"bench\""));
     assert!(!out.join("messages.csv").exists());
+    assert_eq!(j["ike"], "IKEv2");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn the_scale_benchmark_runs_ikev1_tunnels_too() {
+    let out = std::env::temp_dir().join(format!("ikesim-bench-v1-{}", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args([
+            "bench",
+            "--ikev1",
+            "--tunnels",
+            "10",
+            "--hours",
+            "2",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(j["ike"], "IKEv1");
+    assert_eq!(j["tunnels_established"], 10);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // Main Mode and Quick Mode per branch, then about hourly Quick Mode rekeys.
+    assert_eq!(summary["exchanges"]["MAIN_MODE"]["success"], 10);
+    assert!(
+        summary["rekeying"]["rekeys"]["rekey-child"]["success"]
+            .as_u64()
+            .unwrap()
+            >= 10
+    );
     std::fs::remove_dir_all(out).unwrap();
 }
 
