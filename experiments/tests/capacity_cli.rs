@@ -4,8 +4,9 @@
 //! are written while sa_events.csv, turned off, is not. Also: per-address half-open limits
 //! behind a carrier-grade NAT, and an IKEv1 concentrator whose IPsec SAs do not multiply.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use experiments::scenario::parse_scenario;
 
@@ -21,22 +22,8 @@ fn a_small_concentrator_day_has_a_consistent_timeline() {
         .replace("branches: 10000", "branches: 40")
         .replace("duration: \"24h\"", "duration: \"3h\"");
     parse_scenario("concentrator-day.ron", &small).unwrap();
-    let dir = std::env::temp_dir().join(format!("ikesim-capacity-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("small.ron");
-    std::fs::write(&file, small).unwrap();
+    let (dir, summary) = common::run_text(&small, "capacity");
     let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(["run"])
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["tunnels_established"], 40);
     let timeline = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
     let rows: Vec<Vec<i64>> = timeline
@@ -86,20 +73,7 @@ fn cgn_logon(limits: &str, tag: &str) -> serde_json::Value {
     let changed = src
         .replace("start_spread: \"60s\"", "start_spread: \"100ms\"")
         .replace(gw, &format!("{gw} {limits}"));
-    let dir = std::env::temp_dir().join(format!("ikesim-cgn-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.ron"), changed).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .arg("run")
-        .arg(dir.join("s.ron"))
-        .arg("--out")
-        .arg(dir.join("out"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s = serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
-        .unwrap();
+    let (dir, s) = common::run_text(&changed, &format!("cgn-{tag}"));
     std::fs::remove_dir_all(&dir).unwrap();
     s
 }
@@ -186,22 +160,8 @@ fn an_ikev1_concentrator_rekeys_each_ipsec_sa_once_per_lifetime() {
     outputs: (trace: false, trace_level: Off, messages: false, sa_events: false),
 )"#;
     parse_scenario("ikev1-hub.ron", scenario).unwrap();
-    let dir = std::env::temp_dir().join(format!("ikesim-ikev1-hub-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("ikev1-hub.ron");
-    std::fs::write(&file, scenario).unwrap();
+    let (dir, summary) = common::run_text(scenario, "ikev1-hub");
     let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["tunnels_established"], 40);
     let rekeys = summary["rekeying"]["rekeys"]["rekey-child"]["success"]
         .as_u64()

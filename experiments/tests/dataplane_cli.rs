@@ -3,22 +3,13 @@
 //! UDP encapsulation gets through; tshark decrypts our ESP with the esp_sa table we write
 //! and finds every ICV correct.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run(name: &str) -> (PathBuf, serde_json::Value) {
-    let out = std::env::temp_dir().join(format!("ikesim-esp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let scenario = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
-    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(["run", &scenario, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    (out, s)
+    common::run_bundled(name, &format!("esp-{name}"))
 }
 
 /// traffic.csv rows: direction and [offered, no_sa, sent, delivered, lost, unknown_spi,

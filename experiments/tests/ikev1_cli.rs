@@ -4,22 +4,13 @@
 //! after simultaneous Quick Modes counted in summary.json, and tshark decrypting our capture
 //! with the ikev1_decryption_table we write.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run(name: &str, tag: &str) -> (PathBuf, serde_json::Value) {
-    let out = std::env::temp_dir().join(format!("ikesim-v1-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let scenario = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
-    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(["run", &scenario, "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    (out, s)
+    common::run_bundled(name, &format!("v1-{tag}"))
 }
 
 /// (exchange, bytes) of every message, from messages.csv.
