@@ -311,10 +311,9 @@ impl Endpoint1 {
 
     /// The keys of inbound SPI `spi` and its tunnel.
     pub fn esp_inbound(&self, spi: u32) -> Option<(u32, crate::esp::EspKeys)> {
-        self.sas.iter().find_map(|s| {
-            let c = s.ipsec.iter().find(|c| c.spi_in == spi)?;
-            Some((s.tunnel, self.esp_keys(&c.keys_in)))
-        })
+        let (i, k) = self.find_child(spi)?;
+        let s = &self.sas[i];
+        Some((s.tunnel, self.esp_keys(&s.ipsec[k].keys_in)))
     }
 
     /// Adds a tunnel's policy.
@@ -643,7 +642,14 @@ impl Endpoint1 {
     }
 
     fn random_spi(&mut self) -> u32 {
-        0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff)
+        // strongSwan's range; unique at this host, as the kernel insists (among 10^4 SAs
+        // random draws from 2^28 do collide).
+        loop {
+            let spi = 0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff);
+            if !self.spi_in_use(spi) {
+                return spi;
+            }
+        }
     }
 
     fn set_state(&mut self, i: usize, now: SimTime, state: &'static str) {
@@ -876,6 +882,7 @@ impl Endpoint1 {
 
     fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
         for c in std::mem::take(&mut self.sas[i].ipsec) {
+            self.unfile_child(i, c.spi_in);
             self.sa_event(
                 i,
                 now,
@@ -933,6 +940,7 @@ impl Endpoint1 {
             (a, b) => a.or(b),
         };
         let spi = format!("{:08x}", c.spi_in);
+        self.file_child(i, c.spi_in);
         self.sas[i].ipsec.push(c);
         self.sa_event(i, now, SaKind::Child, spi, SaChange::Installed, reason);
     }

@@ -342,6 +342,9 @@ fn adopt(ep: &mut Endpoint1, i: usize) -> Option<usize> {
         s.icookie != cookie && s.established && s.delete_at.is_none()
     })?;
     let children = std::mem::take(&mut ep.sas[old].ipsec);
+    for c in &children {
+        ep.file_child(i, c.spi_in);
+    }
     ep.sas[i].ipsec.extend(children);
     Some(old)
 }

@@ -398,6 +398,7 @@ pub(super) fn on_informational(
             let s = u32::from_be_bytes(s);
             if let Some(k) = ep.sas[i].ipsec.iter().position(|c| c.spi_out == s) {
                 let c = ep.sas[i].ipsec.remove(k);
+                ep.unfile_child(i, c.spi_in);
                 ep.sa_event(
                     i,
                     now,
@@ -446,6 +447,7 @@ pub(super) fn delete_ipsec(
 ) {
     if let Some(k) = ep.sas[i].ipsec.iter().position(|c| c.spi_in == spi_in) {
         ep.sas[i].ipsec.remove(k);
+        ep.unfile_child(i, spi_in);
         ep.sa_event(
             i,
             now,

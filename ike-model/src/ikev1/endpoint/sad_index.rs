@@ -26,6 +26,8 @@ pub(super) struct Index1 {
     due: BTreeSet<(SimTime, u64)>,
     /// Ids of SAs killed in the current call.
     killed: Vec<u64>,
+    /// Our inbound IPsec SPI -> id of the ISAKMP SA it belongs to (ESP lookups).
+    child_spis: fnv::FnvHashMap<u32, u64>,
 }
 
 /// Removes `uid` from the ids under `key`, dropping the entry when it empties.
@@ -161,6 +163,30 @@ impl Endpoint1 {
         }
     }
 
+    /// Files IPsec SA `spi` (our inbound SPI) as one of SA `i`'s.
+    pub(super) fn file_child(&mut self, i: usize, spi: u32) {
+        self.index.child_spis.insert(spi, self.sas[i].uid);
+    }
+
+    /// Forgets IPsec SA `spi` (removed from SA `i`).
+    pub(super) fn unfile_child(&mut self, i: usize, spi: u32) {
+        if self.index.child_spis.get(&spi) == Some(&self.sas[i].uid) {
+            self.index.child_spis.remove(&spi);
+        }
+    }
+
+    /// Whether inbound SPI `spi` is in use by an IPsec SA here.
+    pub(super) fn spi_in_use(&self, spi: u32) -> bool {
+        self.index.child_spis.contains_key(&spi)
+    }
+
+    /// The ISAKMP SA and the position of the IPsec SA with inbound SPI `spi`.
+    pub(super) fn find_child(&self, spi: u32) -> Option<(usize, usize)> {
+        let i = self.index_of(*self.index.child_spis.get(&spi)?)?;
+        let k = self.sas[i].ipsec.iter().position(|c| c.spi_in == spi)?;
+        Some((i, k))
+    }
+
     /// Marks SA `i` dead; it leaves the indexes and the SAD when the call settles.
     pub(super) fn mark_dead(&mut self, i: usize) {
         if !self.sas[i].dead {
@@ -222,8 +248,13 @@ impl Endpoint1 {
     #[cfg(debug_assertions)]
     fn check_filed(&self) {
         let mut filed = 0;
+        let children: usize = self.sas.iter().map(|s| s.ipsec.len()).sum();
+        assert_eq!(children, self.index.child_spis.len(), "IPsec SPIs misfiled");
         for (i, s) in self.sas.iter().enumerate() {
             assert!(!s.dead, "dead SA {i} left in the SAD");
+            for c in &s.ipsec {
+                assert_eq!(self.index.child_spis.get(&c.spi_in), Some(&s.uid));
+            }
             assert_eq!(
                 s.filed_due,
                 self.sa_due(i),
