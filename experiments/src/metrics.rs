@@ -53,6 +53,16 @@ fn u32_into(v: u32, buf: &mut [u8; 10]) -> &[u8] {
     &buf[..n]
 }
 
+/// Writes one CSV row field by field, with no allocation (a day of 10^5 tunnels writes
+/// millions of rows).
+fn write_fields(w: &mut csv::Writer<AtomicFile>, fields: &[&[u8]]) -> io::Result<()> {
+    fields
+        .iter()
+        .try_for_each(|f| w.write_field(f))
+        .and_then(|()| w.write_record(None::<&[u8]>))
+        .map_err(io::Error::other)
+}
+
 /// Adds one to `map[outer][inner]`, allocating the keys only the first time they occur.
 fn bump(map: &mut BTreeMap<String, BTreeMap<String, u64>>, outer: &str, inner: &str) {
     if !map.contains_key(outer) {
@@ -362,16 +372,12 @@ impl Metrics {
             } => {
                 // Strings are borrowed and counters found before anything is allocated:
                 // a day of 10^5 tunnels finishes ~3 million exchanges.
-                let outcome_buf;
-                let outcome_s = match outcome {
-                    Outcome::Success => "success",
-                    Outcome::Timeout => "timeout",
-                    other => {
-                        outcome_buf = other.to_string();
-                        outcome_buf.as_str()
-                    }
+                let outcome_s: std::borrow::Cow<str> = match outcome {
+                    Outcome::Success => "success".into(),
+                    Outcome::Timeout => "timeout".into(),
+                    other => other.to_string().into(),
                 };
-                bump(&mut self.by_type, kind.as_str(), outcome_s);
+                bump(&mut self.by_type, kind.as_str(), &outcome_s);
                 self.retransmissions += u64::from(*retransmissions);
                 let success = *outcome == Outcome::Success;
                 let bin = self.minute(now);
@@ -392,7 +398,7 @@ impl Metrics {
                     e.1 = e.1.max(b);
                 }
                 if matches!(purpose, Purpose::RekeyChild | Purpose::RekeyIke) {
-                    bump(&mut self.rekeys, purpose.as_str(), outcome_s);
+                    bump(&mut self.rekeys, purpose.as_str(), &outcome_s);
                 }
                 let responder = self
                     .tunnels
@@ -409,7 +415,7 @@ impl Metrics {
                     Rows::File(w) => {
                         let (mut t, mut s, mut e, mut l, mut r) =
                             ([0u8; 10], [0u8; 32], [0u8; 32], [0u8; 32], [0u8; 10]);
-                        [
+                        let fields = [
                             u32_into(*tunnel, &mut t),
                             version.as_str().as_bytes(),
                             kind.as_str().as_bytes(),
@@ -421,11 +427,8 @@ impl Metrics {
                             secs_into(ended.saturating_since(*started).as_nanos(), &mut l),
                             u32_into(*retransmissions, &mut r),
                             outcome_s.as_bytes(),
-                        ]
-                        .into_iter()
-                        .try_for_each(|f| w.write_field(f))
-                        .and_then(|()| w.write_record(None::<&[u8]>))
-                        .map_err(io::Error::other)
+                        ];
+                        write_fields(w, &fields)
                     }
                     rows => rows.push(ExchangeRow {
                         tunnel: *tunnel,
@@ -489,7 +492,7 @@ impl Metrics {
                         // tunnels writes ~25 million rows).
                         let mut time = [0u8; 32];
                         let mut num = [0u8; 10];
-                        let r = [
+                        let fields = [
                             secs_into(now.as_nanos(), &mut time),
                             node.as_bytes(),
                             u32_into(*tunnel, &mut num),
@@ -497,11 +500,8 @@ impl Metrics {
                             spi.as_bytes(),
                             change.as_str().as_bytes(),
                             reason.as_bytes(),
-                        ]
-                        .into_iter()
-                        .try_for_each(|f| w.write_field(f))
-                        .and_then(|()| w.write_record(None::<&[u8]>))
-                        .map_err(io::Error::other);
+                        ];
+                        let r = write_fields(w, &fields);
                         self.keep_error(r);
                     }
                     Rows::Memory(v) => v.push(SaRow {

@@ -8,4 +8,5 @@ pub mod events;
 pub mod ikev1;
 pub mod ikev2;
 pub mod policy;
+mod wakeups;
 pub mod wire;

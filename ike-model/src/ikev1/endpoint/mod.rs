@@ -273,18 +273,14 @@ impl Endpoint1 {
     /// Where our ESP traffic of `tunnel` goes: the newest IPsec SA's peer SPI and our
     /// outbound keys, UDP-encapsulated to the peer's NAT-T address when IKE floated.
     pub fn esp_outbound(&self, tunnel: u32) -> Option<crate::ikev2::endpoint::EspRoute> {
-        let sas = self.sas_of_tunnel(tunnel);
-        sas.iter()
-            .map(|&i| &self.sas[i])
+        let sas = || self.sas_of_tunnel(tunnel).map(|i| &self.sas[i]);
+        sas()
             .filter(|s| s.established)
             .flat_map(|s| s.ipsec.iter())
             .rfind(|c| !c.rekeyed)
             .map(|c| c.spi_out)
             .and_then(|spi| {
-                let s = sas
-                    .iter()
-                    .map(|&i| &self.sas[i])
-                    .rfind(|s| s.ipsec.iter().any(|c| c.spi_out == spi))?;
+                let s = sas().rfind(|s| s.ipsec.iter().any(|c| c.spi_out == spi))?;
                 let c = s.ipsec.iter().find(|c| c.spi_out == spi)?;
                 // With NAT-T, ESP goes in UDP to where the peer's IKE comes from.
                 Some((
@@ -298,16 +294,18 @@ impl Endpoint1 {
 
     /// Tells the endpoint that ESP of `tunnel` left at `now` (postpones NAT-T keepalives).
     pub fn esp_sent(&mut self, now: SimTime, tunnel: u32) {
-        let mark = self.uid_mark();
-        if let Some(i) = self
+        let Some(i) = self
             .sas_of_tunnel(tunnel)
-            .into_iter()
             .rfind(|&i| self.sas[i].established)
-        {
-            let s = &mut self.sas[i];
-            s.last_sent = s.last_sent.max(now);
+        else {
+            return;
+        };
+        let s = &mut self.sas[i];
+        s.last_sent = s.last_sent.max(now);
+        // Called per ESP packet: only a NAT-T keepalive's time depends on it.
+        if natt::keepalive_due(self, i).is_some() {
+            self.refile(i);
         }
-        self.settle(&[tunnel], mark);
     }
 
     /// The keys of inbound SPI `spi` and its tunnel.
@@ -390,7 +388,6 @@ impl Endpoint1 {
 
     fn established(&self, tunnel: u32) -> Option<usize> {
         self.sas_of_tunnel(tunnel)
-            .into_iter()
             .find(|&i| self.sas[i].established)
     }
 
@@ -573,18 +570,7 @@ impl Endpoint1 {
                 let policy = &self.cfg.retransmit;
                 let o = self.sas[i].outstanding.get_mut(&mid).expect("due");
                 if o.sends > policy.tries {
-                    let o = self.sas[i].outstanding.remove(&mid).expect("present");
-                    if o.report {
-                        self.finish(
-                            i,
-                            now,
-                            o.kind,
-                            o.purpose,
-                            o.first_sent,
-                            o.sends - 1,
-                            Outcome::Timeout,
-                        );
-                    }
+                    self.answered(i, now, mid, Outcome::Timeout);
                     if mid == 0 || !self.sas[i].established {
                         self.kill(i, now, "retransmissions exhausted");
                     } else {

@@ -337,7 +337,7 @@ pub(super) fn lifetimes(ep: &mut Endpoint1, now: SimTime, i: usize) {
 /// one) and returns the index of the SA they came from.
 fn adopt(ep: &mut Endpoint1, i: usize) -> Option<usize> {
     let (tunnel, cookie) = (ep.sas[i].tunnel, ep.sas[i].icookie);
-    let old = ep.sas_of_tunnel(tunnel).into_iter().find(|&j| {
+    let old = ep.sas_of_tunnel(tunnel).find(|&j| {
         let s = &ep.sas[j];
         s.icookie != cookie && s.established && s.delete_at.is_none()
     })?;

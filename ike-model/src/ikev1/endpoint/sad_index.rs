@@ -8,8 +8,6 @@
 //! affects the SAs of one tunnel) and the SAs it created. Debug builds check after every
 //! call that every SA is filed at the right time, so the test suite checks the index.
 
-use std::collections::BTreeSet;
-
 use sim_core::SimTime;
 
 use super::{Endpoint1, IsakmpSa, dpd, natt};
@@ -23,7 +21,7 @@ pub(super) struct Index1 {
     /// Tunnel -> SA ids, oldest first.
     by_tunnel: fnv::FnvHashMap<u32, Vec<u64>>,
     /// (next wake-up, SA id) of every SA with one.
-    due: BTreeSet<(SimTime, u64)>,
+    due: crate::wakeups::Wakeups,
     /// Ids of SAs killed in the current call.
     killed: Vec<u64>,
     /// Our inbound IPsec SPI -> id of the ISAKMP SA it belongs to (ESP lookups).
@@ -84,7 +82,7 @@ impl Endpoint1 {
     }
 
     /// Indexes of the live SAs of `tunnel`, oldest first.
-    pub(super) fn sas_of_tunnel(&self, tunnel: u32) -> Vec<usize> {
+    pub(super) fn sas_of_tunnel(&self, tunnel: u32) -> impl DoubleEndedIterator<Item = usize> {
         self.index
             .by_tunnel
             .get(&tunnel)
@@ -92,7 +90,6 @@ impl Endpoint1 {
             .flatten()
             .filter_map(|&u| self.index_of(u))
             .filter(|&i| !self.sas[i].dead)
-            .collect()
     }
 
     /// Indexes of the SAs whose wake-up is at or before `now`, in SAD order.
@@ -138,19 +135,11 @@ impl Endpoint1 {
     }
 
     /// Files SA `i` again at its current wake-up (and under its current tunnel).
-    fn refile(&mut self, i: usize) {
+    pub(super) fn refile(&mut self, i: usize) {
         let due = self.sa_due(i);
         let s = &mut self.sas[i];
         let uid = s.uid;
-        if s.filed_due != due {
-            if let Some(t) = s.filed_due {
-                self.index.due.remove(&(t, uid));
-            }
-            if let Some(t) = due {
-                self.index.due.insert((t, uid));
-            }
-            s.filed_due = due;
-        }
+        crate::wakeups::refile(&mut self.index.due, uid, &mut s.filed_due, due);
         if s.filed_tunnel != s.tunnel {
             let (old, new) = (s.filed_tunnel, s.tunnel);
             s.filed_tunnel = new;
@@ -216,7 +205,7 @@ impl Endpoint1 {
             self.refile(i);
             // Its new tunnel's other SAs may have been changed too (adoption).
             if !tunnels.contains(&t) {
-                for j in self.sas_of_tunnel(t) {
+                for j in self.sas_of_tunnel(t).collect::<Vec<_>>() {
                     self.refile(j);
                 }
             }

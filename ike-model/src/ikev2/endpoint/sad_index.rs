@@ -8,8 +8,6 @@
 //! a quarter of it is dead; scans over the SAD skip them.
 //! In debug builds every call ends with a check that no SA's wake-up was missed.
 
-use std::collections::BTreeSet;
-
 use fnv::FnvHashMap;
 
 use sim_core::SimTime;
@@ -22,7 +20,7 @@ use super::sa::IkeSa;
 pub(super) struct SadIndex {
     next_uid: u64,
     /// (next wake-up, SA id) of every live SA that has one.
-    due: BTreeSet<(SimTime, u64)>,
+    due: crate::wakeups::Wakeups,
     /// SA ids by initiator SPI, in creation order (lookups only; never iterated).
     by_spi_i: FnvHashMap<u64, Vec<u64>>,
     /// SA ids by tunnel, in creation order (lookups only; never iterated).
@@ -219,15 +217,7 @@ impl Endpoint {
         let due = self.sa_due(i);
         let sa = &mut self.sas[i];
         let uid = sa.uid;
-        if sa.filed_due != due {
-            if let Some(t) = sa.filed_due {
-                self.index.due.remove(&(t, uid));
-            }
-            if let Some(t) = due {
-                self.index.due.insert((t, uid));
-            }
-            sa.filed_due = due;
-        }
+        crate::wakeups::refile(&mut self.index.due, uid, &mut sa.filed_due, due);
         if sa.filed_tunnel != Some(sa.tunnel) {
             if let Some(old) = sa.filed_tunnel
                 && let Some(v) = self.index.by_tunnel.get_mut(&old)
