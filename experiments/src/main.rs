@@ -5,13 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod allocator;
 mod demo;
-
-/// mimalloc: the simulator allocates a few dozen small buffers per IKE message, and at
-/// 10^5 tunnels the system allocator's share of the run was about 30 % (see `ikesim bench`).
-/// Allocation addresses never reach an output, so the choice cannot change results.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -150,6 +145,7 @@ fn bundled_dir() -> PathBuf {
 }
 
 fn main() -> Result<()> {
+    allocator::keep_freed_pages();
     let cli = Cli::parse();
     match cli.command {
         Command::Run {

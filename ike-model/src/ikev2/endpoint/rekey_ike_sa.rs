@@ -133,7 +133,16 @@ fn create_new_sa(
 /// Moves the CHILD_SAs and queued CHILD_SA work of SA `from` to SA `to` (§2.8).
 pub(super) fn move_children(ep: &mut Endpoint, from: usize, to: usize) {
     let children = std::mem::take(&mut ep.sas[from].children);
-    ep.sas[to].children.extend(children);
+    // The new IKE SA usually has none yet: hand over the vector itself rather than
+    // growing an empty one to four slots (a concentrator holds 10^5 of them).
+    let dest = &mut ep.sas[to].children;
+    if dest.is_empty() {
+        *dest = children;
+    } else {
+        for c in children {
+            super::sa::push_tight(dest, c);
+        }
+    }
     ep.file_child_spis(to);
     let queued: Vec<_> = ep.sas[from]
         .queue
