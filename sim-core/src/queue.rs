@@ -1,13 +1,13 @@
-//! The event queue: a binary heap ordered by (time, insertion sequence).
+//! The event queue, ordered by (time, insertion sequence): a 4-ary heap of the next second
+//! of events and unsorted buckets of later ones (modules `tiered_queue`, `quad_heap`).
 //!
 //! Events at the same instant come out in the order they were scheduled, so a run is a pure
 //! function of its inputs (ns-3's `Scheduler` rule). Payloads live in a slab beside the heap
 //! so that cancellation is O(1) and lazy: a cancelled slot is emptied and its heap entry is
 //! skipped when it reaches the top, without scanning the heap.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
+use crate::quad_heap::Entry;
+use crate::tiered_queue::TieredQueue;
 use crate::time::{Duration, SimTime};
 
 /// Names a scheduled event so that it can be cancelled. Stale ids (the event already ran or
@@ -16,35 +16,6 @@ use crate::time::{Duration, SimTime};
 pub struct EventId {
     slot: u32,
     generation: u32,
-}
-
-/// What the heap holds: 24 bytes, ordering keys first.
-#[derive(Clone, Copy)]
-struct Entry {
-    time: SimTime,
-    seq: u64,
-    slot: u32,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest (time, seq) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .time
-            .cmp(&self.time)
-            .then_with(|| other.seq.cmp(&self.seq))
-    }
 }
 
 struct Slot<E> {
@@ -58,7 +29,7 @@ struct Slot<E> {
 /// that convert into it.
 pub struct Scheduler<E> {
     now: SimTime,
-    heap: BinaryHeap<Entry>,
+    heap: TieredQueue,
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -82,7 +53,7 @@ impl<E> Scheduler<E> {
     pub fn with_capacity(n: usize) -> Self {
         Scheduler {
             now: SimTime::ZERO,
-            heap: BinaryHeap::with_capacity(n),
+            heap: TieredQueue::with_capacity(n),
             slots: Vec::with_capacity(n),
             free: Vec::new(),
             next_seq: 0,
