@@ -1,8 +1,8 @@
 //! sim-core: the deterministic discrete-event engine of ikesim.
 //!
 //! - [`time`]: virtual time in integer nanoseconds, human durations for scenario files;
-//! - [`queue`]: the event queue, ordered by (time, insertion sequence): a 4-ary heap of the
-//!   next second and buckets of later seconds, with O(1) lazy cancellation;
+//! - [`queue`]: the event queue, a 4-ary heap ordered by (time, insertion sequence), with
+//!   O(1) lazy cancellation;
 //! - [`rng`]: named random streams, ChaCha seeded from (master seed, stream name);
 //! - [`dist`]: the distributions every component samples from;
 //! - [`packet`], [`link`], [`middlebox`], [`network`]: packets, one-way links with delay,
@@ -25,7 +25,6 @@ pub mod pcap_read;
 mod quad_heap;
 pub mod queue;
 pub mod rng;
-mod tiered_queue;
 pub mod time;
 pub mod trace;
 

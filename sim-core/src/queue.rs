@@ -1,13 +1,12 @@
-//! The event queue, ordered by (time, insertion sequence): a 4-ary heap of the next second
-//! of events and unsorted buckets of later ones (modules `tiered_queue`, `quad_heap`).
+//! The event queue: a 4-ary heap (module `quad_heap`) ordered by (time, insertion
+//! sequence).
 //!
 //! Events at the same instant come out in the order they were scheduled, so a run is a pure
 //! function of its inputs (ns-3's `Scheduler` rule). Payloads live in a slab beside the heap
 //! so that cancellation is O(1) and lazy: a cancelled slot is emptied and its heap entry is
 //! skipped when it reaches the top, without scanning the heap.
 
-use crate::quad_heap::Entry;
-use crate::tiered_queue::TieredQueue;
+use crate::quad_heap::{Entry, QuadHeap};
 use crate::time::{Duration, SimTime};
 
 /// Names a scheduled event so that it can be cancelled. Stale ids (the event already ran or
@@ -29,7 +28,7 @@ struct Slot<E> {
 /// that convert into it.
 pub struct Scheduler<E> {
     now: SimTime,
-    heap: TieredQueue,
+    heap: QuadHeap,
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -53,7 +52,7 @@ impl<E> Scheduler<E> {
     pub fn with_capacity(n: usize) -> Self {
         Scheduler {
             now: SimTime::ZERO,
-            heap: TieredQueue::with_capacity(n),
+            heap: QuadHeap::with_capacity(n),
             slots: Vec::with_capacity(n),
             free: Vec::new(),
             next_seq: 0,
