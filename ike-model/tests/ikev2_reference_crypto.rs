@@ -127,13 +127,13 @@ fn esp_table() -> HashMap<String, (Vec<u8>, Vec<u8>)> {
 
 fn check_keys(k: &IkeSaKeys, dumps: &[(String, Vec<u8>)], i: usize) {
     for (label, ours) in [
-        ("Sk_d secret", &k.sk_d),
-        ("Sk_ai secret", &k.sk_ai),
-        ("Sk_ar secret", &k.sk_ar),
-        ("Sk_ei secret", &k.sk_ei),
-        ("Sk_er secret", &k.sk_er),
-        ("Sk_pi secret", &k.sk_pi),
-        ("Sk_pr secret", &k.sk_pr),
+        ("Sk_d secret", k.sk_d()),
+        ("Sk_ai secret", k.sk_ai()),
+        ("Sk_ar secret", k.sk_ar()),
+        ("Sk_ei secret", k.sk_ei()),
+        ("Sk_er secret", k.sk_er()),
+        ("Sk_pi secret", k.sk_pi()),
+        ("Sk_pr secret", k.sk_pr()),
     ] {
         assert_eq!(ours, &all(dumps, label)[i], "IKE SA #{i}: {label}");
     }
@@ -216,9 +216,9 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
 
         if outer.header.exchange == ExchangeType::IKE_AUTH {
             let (first, peer_nonce, sk_p) = if outer.header.is_response() {
-                (&msgs[1], &ni, &keys.sk_pr)
+                (&msgs[1], &ni, keys.sk_pr())
             } else {
-                (&msgs[0], &nr, &keys.sk_pi)
+                (&msgs[0], &nr, keys.sk_pi())
             };
             let id = opened.inner.iter().find_map(|p| match p {
                 Payload::IdI(id) if !outer.header.is_response() => Some(id),
@@ -262,15 +262,15 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
                 } else {
                     nonce(&opened.inner)
                 };
-                let ck = child_keys(PrfAlg::HmacSha1, &keys.sk_d, None, &cni, &cnr, 16, 20);
+                let ck = child_keys(PrfAlg::HmacSha1, keys.sk_d(), None, &cni, &cnr, 16, 20);
                 assert_eq!(
                     esp[&hex::encode(&spi)],
-                    (ck.encr_i.clone(), ck.integ_i.clone()),
+                    (ck.encr_i().to_vec(), ck.integ_i().to_vec()),
                     "frame {frame}: keys towards the responder"
                 );
                 assert_eq!(
                     esp[&hex::encode(&spi_of_initiator)],
-                    (ck.encr_r.clone(), ck.integ_r.clone()),
+                    (ck.encr_r().to_vec(), ck.integ_r().to_vec()),
                     "frame {frame}: keys towards the initiator"
                 );
                 child_sas_checked += 2;
@@ -295,7 +295,7 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
             let rnr = nonce(&opened.inner);
             let new_r = ike_spi(&opened.inner).unwrap();
             rekeys += 1;
-            let seed = skeyseed_rekey(PrfAlg::HmacSha1, &keys.sk_d, &secrets[rekeys], &rni, &rnr);
+            let seed = skeyseed_rekey(PrfAlg::HmacSha1, keys.sk_d(), &secrets[rekeys], &rni, &rnr);
             assert_eq!(seed, seeds[rekeys], "SKEYSEED of rekeyed IKE SA #{rekeys}");
             let new_keys = derive_ike_keys(SUITE, &seed, &rni, &rnr, new_i, new_r);
             check_keys(&new_keys, &a_log, rekeys);

@@ -13,11 +13,11 @@ pub fn decryption_table_line(spi_i: u64, spi_r: u64, keys: &IkeSaKeys) -> String
         "{:016x},{:016x},{},{},\"{}\",{},{},\"{}\"",
         spi_i,
         spi_r,
-        hex(&keys.sk_ei),
-        hex(&keys.sk_er),
+        hex(keys.sk_ei()),
+        hex(keys.sk_er()),
         keys.suite.encr.wireshark_name(),
-        hex(&keys.sk_ai),
-        hex(&keys.sk_ar),
+        hex(keys.sk_ai()),
+        hex(keys.sk_ar()),
         keys.suite.integ.wireshark_name()
     )
 }
@@ -54,22 +54,19 @@ pub fn parse_decryption_table_line(line: &str) -> Result<(u64, u64, IkeSaKeys), 
         "HMAC_SHA2_256_128 [RFC4868]" => IntegAlg::HmacSha256_128,
         _ => return Err(bad("unsupported integrity algorithm")),
     };
-    let keys = IkeSaKeys {
-        suite: super::keys::IkeSuite {
+    let (sk_ai, sk_ar, sk_ei, sk_er) = (key(f[5])?, key(f[6])?, key(f[2])?, key(f[3])?);
+    if [&sk_ei, &sk_er].iter().any(|k| k.len() != encr.key_len())
+        || [&sk_ai, &sk_ar].iter().any(|k| k.len() != integ.key_len())
+    {
+        return Err(bad("key length does not match the algorithm"));
+    }
+    let keys = IkeSaKeys::from_parts(
+        super::keys::IkeSuite {
             encr,
             integ,
             prf: PrfAlg::HmacSha1,
         },
-        sk_d: Vec::new(),
-        sk_ai: key(f[5])?,
-        sk_ar: key(f[6])?,
-        sk_ei: key(f[2])?,
-        sk_er: key(f[3])?,
-        sk_pi: Vec::new(),
-        sk_pr: Vec::new(),
-    };
-    if keys.sk_ei.len() != encr.key_len() || keys.sk_ai.len() != integ.key_len() {
-        return Err(bad("key length does not match the algorithm"));
-    }
+        [&[], &sk_ai, &sk_ar, &sk_ei, &sk_er, &[], &[]],
+    );
     Ok((spi(f[0])?, spi(f[1])?, keys))
 }

@@ -33,9 +33,9 @@ pub fn padding_len(plain_len: usize, block: usize) -> usize {
 
 fn keys_for(keys: &IkeSaKeys, from_initiator: bool) -> (&[u8], &[u8]) {
     if from_initiator {
-        (&keys.sk_ei, &keys.sk_ai)
+        (keys.sk_ei(), keys.sk_ai())
     } else {
-        (&keys.sk_er, &keys.sk_ar)
+        (keys.sk_er(), keys.sk_ar())
     }
 }
 

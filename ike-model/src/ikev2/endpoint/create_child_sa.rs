@@ -195,7 +195,7 @@ fn derive(
     let keys = ep.sas[i].keys.as_ref().expect("established");
     child_keys(
         keys.suite.prf,
-        &keys.sk_d,
+        keys.sk_d(),
         g_ir,
         ni,
         nr,

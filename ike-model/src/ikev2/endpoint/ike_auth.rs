@@ -23,9 +23,9 @@ fn our_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     let sa = &ep.sas[i];
     let keys = sa.keys.as_ref().expect("keys");
     let (peer_nonce, sk_p) = if sa.initiator {
-        (&sa.nr, &keys.sk_pi)
+        (&sa.nr, keys.sk_pi())
     } else {
-        (&sa.ni, &keys.sk_pr)
+        (&sa.ni, keys.sk_pr())
     };
     psk_auth(
         keys.suite.prf,
@@ -42,9 +42,9 @@ fn peer_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     let sa = &ep.sas[i];
     let keys = sa.keys.as_ref().expect("keys");
     let (own_nonce, sk_p) = if sa.initiator {
-        (&sa.ni, &keys.sk_pr)
+        (&sa.ni, keys.sk_pr())
     } else {
-        (&sa.nr, &keys.sk_pi)
+        (&sa.nr, keys.sk_pi())
     };
     psk_auth(
         keys.suite.prf,
@@ -224,7 +224,7 @@ fn install_first_child(
     let sa = &ep.sas[i];
     let ck = child_keys(
         keys.suite.prf,
-        &keys.sk_d,
+        keys.sk_d(),
         None,
         &sa.ni,
         &sa.nr,

@@ -82,7 +82,7 @@ fn create_new_sa(
     let old = &ep.sas[i];
     let old_keys = old.keys.as_ref().expect("established");
     let suite = old_keys.suite;
-    let seed = skeyseed_rekey(suite.prf, &old_keys.sk_d, g_ir, &ni, &nr);
+    let seed = skeyseed_rekey(suite.prf, old_keys.sk_d(), g_ir, &ni, &nr);
     let keys = derive_ike_keys(suite, &seed, &ni, &nr, spi_i, spi_r);
     let mut sa = IkeSa::new(
         old.tunnel,

@@ -201,9 +201,9 @@ impl Endpoint {
         let from_us_is_i = c.initiated;
         let use_i = from_us_is_i != inbound;
         let (encr_key, integ_key) = if use_i {
-            (c.keys.encr_i.clone(), c.keys.integ_i.clone())
+            (c.keys.encr_i().to_vec(), c.keys.integ_i().to_vec())
         } else {
-            (c.keys.encr_r.clone(), c.keys.integ_r.clone())
+            (c.keys.encr_r().to_vec(), c.keys.integ_r().to_vec())
         };
         crate::esp::EspKeys {
             encr: self.cfg.esp_encr,

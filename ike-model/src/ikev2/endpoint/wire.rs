@@ -74,10 +74,14 @@ impl Endpoint {
             .encr
             .block_len();
         let (inner_next, plain) = crate::ikev2::payload::encode_payload_chain(inner);
-        let iv = self.random_bytes(block);
-        let padding = self.random_bytes(padding_len(plain.len(), block));
+        // Both under one cipher block (16 bytes for AES), drawn as two calls as before.
+        let (mut iv, mut padding) = ([0u8; 32], [0u8; 32]);
+        let iv = &mut iv[..block];
+        let padding = &mut padding[..padding_len(plain.len(), block)];
+        self.rng.fill_bytes(iv);
+        self.rng.fill_bytes(padding);
         let keys = self.sas[i].keys.as_ref().expect("sealing needs keys");
-        seal_encoded(self.protection, keys, &h, inner_next, plain, &iv, &padding)
+        seal_encoded(self.protection, keys, &h, inner_next, plain, iv, padding)
             .expect("lengths are ours")
     }
 
