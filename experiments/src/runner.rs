@@ -9,11 +9,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ike_model::ikev1::endpoint::Endpoint1;
-use ike_model::ikev2::endpoint::{ChildState, Endpoint, IkeState, NATT_PORT, TunnelConfig};
+use ike_model::ikev2::endpoint::{Endpoint, NATT_PORT, TunnelConfig};
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
 use sim_core::trace::{TraceEvent, TraceLevel};
 use sim_core::{NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
+
+mod end_state;
 
 use crate::describe::{describe, describe_message, is_ikev1};
 use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
@@ -574,72 +576,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     }
     dataplane.settle(&travelling);
     // The SAD of every peer at the end, as `swanctl --list-sas` would show it.
-    let dump_sad = trace.level() != TraceLevel::Off;
-    for p in peers.iter().filter(|_| dump_sad) {
-        for sa in p.ep.ike_sas().iter().filter(|s| s.state != IkeState::Dead) {
-            let children: Vec<String> = sa
-                .children
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{:08x}_i {:08x}_o {}{}",
-                        c.spi_in,
-                        c.spi_out,
-                        c.state.name(),
-                        if c.outbound { " (outbound)" } else { "" }
-                    )
-                })
-                .collect();
-            trace.emit(end, || TraceEvent::Note {
-                node: Some(p.node),
-                category: "sad".into(),
-                text: format!(
-                    "tunnel {}: IKE SA {} {} {} <-> {}; CHILD_SAs: {}",
-                    sa.tunnel,
-                    sa.spi_string(),
-                    sa.state.name(),
-                    sa.local,
-                    sa.peer,
-                    if children.is_empty() {
-                        "none".to_string()
-                    } else {
-                        children.join(", ")
-                    }
-                ),
-            });
-        }
-    }
-    for p in peers.iter().filter(|_| dump_sad) {
-        for sa in p.v1.iter().flat_map(|v1| v1.isakmp_sas()) {
-            let children: Vec<String> = sa
-                .ipsec
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{:08x}_i {:08x}_o{}",
-                        c.spi_in,
-                        c.spi_out,
-                        if c.rekeyed { " (rekeyed)" } else { "" }
-                    )
-                })
-                .collect();
-            trace.emit(end, || TraceEvent::Note {
-                node: Some(p.node),
-                category: "sad".into(),
-                text: format!(
-                    "tunnel {}: ISAKMP SA {:016x}_{:016x} {}; IPsec SAs: {}",
-                    sa.tunnel,
-                    sa.icookie,
-                    sa.rcookie,
-                    sa.state,
-                    if children.is_empty() {
-                        "none".to_string()
-                    } else {
-                        children.join(", ")
-                    }
-                ),
-            });
-        }
+    if trace.level() != TraceLevel::Off {
+        end_state::dump_sads(&peers, &mut trace, end);
     }
     let captured = built.net.finish_capture()?;
     if s.outputs.pcap {
@@ -693,7 +631,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             p.ep.dropped_total() + p.v1.as_ref().map_or(0, |v| v.dropped.values().sum::<u64>())
         })
         .sum();
-    let dups = duplicates(&peers, s.tunnels.len());
+    let dups = end_state::duplicates(&peers, s.tunnels.len());
     drop(peers);
     drop(built);
     let est = metrics.establishment_times();
@@ -797,38 +735,4 @@ fn send_ike(
             m.sent(id, now, name, to, src.port(), &payload);
         }
     }
-}
-
-/// SAs beyond one per tunnel and peer at the end of the run: (IKE SAs, CHILD_SAs).
-fn duplicates(peers: &[Peer], tunnels: usize) -> serde_json::Value {
-    // One pass over each peer's SADs: (IKE SAs, live CHILD_SAs) per tunnel.
-    let (mut ike, mut child) = (0usize, 0usize);
-    for p in peers {
-        let mut v2: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
-        for s in p.ep.ike_sas() {
-            if (s.tunnel as usize) < tunnels && s.state == IkeState::Established {
-                let e = v2.entry(s.tunnel).or_default();
-                e.0 += 1;
-                e.1 += s
-                    .children
-                    .iter()
-                    .filter(|c| c.state == ChildState::Installed)
-                    .count();
-            }
-        }
-        // IKEv1: IPsec SAs not yet replaced (a rekeyed one waits for its hard lifetime).
-        let mut v1: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
-        for s in p.v1.iter().flat_map(|v1| v1.isakmp_sas()) {
-            if (s.tunnel as usize) < tunnels && s.established {
-                let e = v1.entry(s.tunnel).or_default();
-                e.0 += 1;
-                e.1 += s.ipsec.iter().filter(|c| !c.rekeyed).count();
-            }
-        }
-        for (n_ike, n_child) in v2.values().chain(v1.values()) {
-            ike += n_ike.saturating_sub(1);
-            child += n_child.saturating_sub(1);
-        }
-    }
-    json!({ "ike": ike, "child": child })
 }
