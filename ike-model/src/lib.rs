@@ -8,5 +8,6 @@ pub mod events;
 pub mod ikev1;
 pub mod ikev2;
 pub mod policy;
+mod sa_ids;
 mod wakeups;
 pub mod wire;

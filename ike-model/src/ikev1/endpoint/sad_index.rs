@@ -11,15 +11,16 @@
 use sim_core::SimTime;
 
 use super::{Endpoint1, IsakmpSa, dpd, natt};
+use crate::sa_ids::SaIds;
 
 /// The indexes; see the module documentation.
 #[derive(Debug, Default)]
 pub(super) struct Index1 {
     next_uid: u64,
     /// Initiator cookie -> SA ids (random 64-bit cookies, so almost always one).
-    by_icookie: fnv::FnvHashMap<u64, Vec<u64>>,
+    by_icookie: fnv::FnvHashMap<u64, SaIds>,
     /// Tunnel -> SA ids, oldest first.
-    by_tunnel: fnv::FnvHashMap<u32, Vec<u64>>,
+    by_tunnel: fnv::FnvHashMap<u32, SaIds>,
     /// (next wake-up, SA id) of every SA with one.
     due: crate::wakeups::Wakeups,
     /// Ids of SAs killed in the current call.
@@ -29,9 +30,9 @@ pub(super) struct Index1 {
 }
 
 /// Removes `uid` from the ids under `key`, dropping the entry when it empties.
-fn unfile<K: std::hash::Hash + Eq>(map: &mut fnv::FnvHashMap<K, Vec<u64>>, key: K, uid: u64) {
+fn unfile<K: std::hash::Hash + Eq>(map: &mut fnv::FnvHashMap<K, SaIds>, key: K, uid: u64) {
     if let Some(v) = map.get_mut(&key) {
-        v.retain(|&u| u != uid);
+        v.retain(|u| *u != uid);
         if v.is_empty() {
             map.remove(&key);
         }

@@ -14,6 +14,7 @@ use sim_core::SimTime;
 
 use super::Endpoint;
 use super::sa::IkeSa;
+use crate::sa_ids::SaIds;
 
 /// The indexes an [`Endpoint`] keeps over its SAD.
 #[derive(Debug, Default)]
@@ -22,9 +23,9 @@ pub(super) struct SadIndex {
     /// (next wake-up, SA id) of every live SA that has one.
     due: crate::wakeups::Wakeups,
     /// SA ids by initiator SPI, in creation order (lookups only; never iterated).
-    by_spi_i: FnvHashMap<u64, Vec<u64>>,
+    by_spi_i: FnvHashMap<u64, SaIds>,
     /// SA ids by tunnel, in creation order (lookups only; never iterated).
-    by_tunnel: FnvHashMap<u32, Vec<u64>>,
+    by_tunnel: FnvHashMap<u32, SaIds>,
     /// The id of every SA in the SAD vector, in the same order (binary searches stay in
     /// one contiguous array instead of following a pointer per step).
     uids: Vec<u64>,
