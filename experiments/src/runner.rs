@@ -256,6 +256,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     let mut messages = crate::messages::MessageLog::default();
     let end = SimTime::ZERO + s.duration;
     let any_cpu = peers.iter().any(|p| p.cpu.is_some());
+    // What a touched peer sends and reports, drained every event (buffers reused, not
+    // allocated per event).
+    let mut out_buf: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
+    let mut evs_buf = Vec::new();
     while let Some(t) = sched.peek_time() {
         if t > end {
             break;
@@ -283,7 +287,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     None => None,
                 }
             }
-            Ev::Release { peer, out } => {
+            Ev::Release { peer, mut out } => {
                 let p = &peers[peer];
                 send_ike(
                     &mut built.net,
@@ -293,7 +297,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     &addr_names,
                     (p.node, &p.name),
                     now,
-                    out,
+                    &mut out,
                 );
                 None
             }
@@ -495,7 +499,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         };
         if let Some(i) = touched {
             let p = &mut peers[i];
-            let mut out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
+            let out = &mut out_buf;
             while let Some(tx) = p.ep.poll_transmit() {
                 out.push((tx.src, tx.dst, tx.payload));
             }
@@ -519,7 +523,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                         done,
                         Ev::Release {
                             peer: i,
-                            out: std::mem::take(&mut out),
+                            out: std::mem::take(out),
                         },
                     );
                 }
@@ -534,14 +538,14 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 now,
                 out,
             );
-            let mut evs = Vec::new();
+            let evs = &mut evs_buf;
             while let Some(e) = p.ep.poll_event() {
                 evs.push(e);
             }
             while let Some(e) = p.v1.as_mut().and_then(|v1| v1.poll_event()) {
                 evs.push(e);
             }
-            for (at, e) in evs {
+            for (at, e) in evs.drain(..) {
                 trace.emit(at, || TraceEvent::Note {
                     node: Some(p.node),
                     category: "ike".into(),
@@ -719,9 +723,9 @@ fn send_ike(
     addr_names: &BTreeMap<std::net::IpAddr, String>,
     (node, name): (NodeId, &str),
     now: SimTime,
-    out: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    out: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
 ) {
-    for (src, dst, payload) in out {
+    for (src, dst, payload) in out.drain(..) {
         trace.emit(now, || TraceEvent::Note {
             node: Some(node),
             category: "ike".into(),
