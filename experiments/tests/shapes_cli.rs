@@ -386,6 +386,42 @@ fn the_scale_benchmark_runs_ikev1_tunnels_too() {
     std::fs::remove_dir_all(out).unwrap();
 }
 
+/// A hub of 300 IKEv1 branches re-authenticates each ISAKMP SA after about 2 h 51 min, so
+/// by 4 h most old SAs have died at a SAD large enough to drop its dead in batches; the
+/// debug build's index checks run after every call, and no dead SA may be seen at the end.
+#[test]
+fn a_large_ikev1_sad_drops_its_dead_in_batches_unseen() {
+    let out = std::env::temp_dir().join(format!("ikesim-bench-v1-300-{}", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args([
+            "bench",
+            "--ikev1",
+            "--tunnels",
+            "300",
+            "--hours",
+            "4",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["tunnels_established"], 300);
+    let main_mode = summary["exchanges"]["MAIN_MODE"]["success"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (500..=600).contains(&main_mode),
+        "300 setups and most of 300 re-authentications, got {main_mode}"
+    );
+    // Only the re-authentications still overlapping at the end, not the dead ones.
+    let dup = summary["duplicate_sas_at_end"]["ike"].as_u64().unwrap();
+    assert!(dup < 10, "{dup} duplicate ISAKMP SAs at the end");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
 #[test]
 fn validate_counts_the_peers_and_tunnels_a_template_stands_for() {
     let scenario = format!("{}/scenarios/hub-and-spoke.ron", env!("CARGO_MANIFEST_DIR"));
