@@ -176,10 +176,12 @@ pub struct IsakmpSa {
     idi: Vec<u8>,
     iv: Vec<u8>,
     last_p1: Vec<u8>,
-    /// The last message we sent in answer to each message ID (resent for duplicates).
-    answers: BTreeMap<u32, Vec<u8>>,
-    /// Messages received, by hash of their bytes, to spot retransmissions.
-    seen: Vec<[u8; 20]>,
+    /// Our latest answers, (message ID, bytes), resent when the peer repeats a request;
+    /// the last few only (`wire::ANSWERS_KEPT`; strongSwan keeps the last one).
+    answers: VecDeque<(u32, Vec<u8>)>,
+    /// The hashes of the last messages received (`wire::SEEN_KEPT`), to spot retransmissions
+    /// (a repeat comes within seconds; an SA living for hours must not keep them all).
+    seen: VecDeque<[u8; 20]>,
     /// Our messages waiting for an answer, by message ID (0 for Phase 1).
     outstanding: BTreeMap<u32, Outstanding>,
     quick: BTreeMap<u32, QuickMode>,
@@ -499,7 +501,13 @@ impl Endpoint1 {
         let digest = crate::ikev1::crypto::hash(PRF, &[bytes]);
         let digest: [u8; 20] = digest.try_into().expect("SHA-1");
         if self.sas[i].seen.contains(&digest) {
-            if let Some(a) = self.sas[i].answers.get(&h.message_id).cloned() {
+            let answer = self.sas[i]
+                .answers
+                .iter()
+                .rev()
+                .find(|(m, _)| *m == h.message_id)
+                .map(|(_, a)| a.clone());
+            if let Some(a) = answer {
                 self.emit(i, now, a);
             }
             return Some(tunnel);
@@ -524,7 +532,7 @@ impl Endpoint1 {
                 }
             }
         };
-        self.sas[i].seen.push(digest);
+        self.sas[i].remember_seen(digest);
         self.sas[i].last_received = now;
         if local.port() == natt::NATT_PORT {
             // The peer moved to 4500 (or its NAT gave it a new port): answer there.

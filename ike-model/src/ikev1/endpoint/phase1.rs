@@ -47,7 +47,7 @@ fn natd(sa: &IsakmpSa, fake: bool) -> [RawPayload; 2] {
     [p(payload::NAT_D, h(sa.peer)), p(payload::NAT_D, h(ours))]
 }
 
-fn new_sa(
+pub(super) fn new_sa(
     ep: &Endpoint1,
     tunnel: u32,
     initiator: bool,
@@ -78,7 +78,7 @@ fn new_sa(
         iv: vec![],
         last_p1: vec![],
         answers: Default::default(),
-        seen: Vec::new(),
+        seen: Default::default(),
         outstanding: Default::default(),
         quick: Default::default(),
         dead: false,
@@ -219,7 +219,7 @@ pub(super) fn respond_first(
     let digest: [u8; 20] = crate::ikev1::crypto::hash(PRF, &[bytes])
         .try_into()
         .expect("SHA-1");
-    sa.seen.push(digest);
+    sa.remember_seen(digest);
     let i = ep.push_sa(sa);
     let life = match (life, ep.cfg.ike_life_s) {
         (0, ours) => ours,

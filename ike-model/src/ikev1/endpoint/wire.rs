@@ -4,7 +4,7 @@
 
 use sim_core::SimTime;
 
-use super::{Endpoint1, Outstanding, PRF, QuickMode};
+use super::{Endpoint1, IsakmpSa, Outstanding, PRF, QuickMode};
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev1::consts::{exchange, flags};
 use crate::ikev1::crypto::{decrypt, encrypt, phase2_iv};
@@ -169,6 +169,92 @@ impl Endpoint1 {
 
     /// Records our answer to message ID `mid` (resent when the peer repeats itself).
     pub(super) fn remember_answer(&mut self, i: usize, mid: u32, bytes: &[u8]) {
-        self.sas[i].answers.insert(mid, bytes.to_vec());
+        let answers = &mut self.sas[i].answers;
+        answers.retain(|(m, _)| *m != mid);
+        if answers.len() == ANSWERS_KEPT {
+            answers.pop_front();
+        }
+        answers.push_back((mid, bytes.to_vec()));
+    }
+}
+
+/// Answers an ISAKMP SA keeps for repeated requests.
+pub(super) const ANSWERS_KEPT: usize = 4;
+
+/// Hashes of received messages an ISAKMP SA keeps to spot repeats.
+pub(super) const SEEN_KEPT: usize = 16;
+
+impl IsakmpSa {
+    /// Notes a received message's hash, forgetting the oldest beyond `SEEN_KEPT`.
+    pub(super) fn remember_seen(&mut self, digest: [u8; 20]) {
+        if self.seen.len() == SEEN_KEPT {
+            self.seen.pop_front();
+        }
+        self.seen.push_back(digest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config1, LifetimeNegotiation, phase1};
+    use super::*;
+    use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
+    use crate::policy::lifetime::HardExpiry;
+    use crate::policy::{LifetimePolicy, RetransmitPolicy};
+    use sim_core::{Duration, RngStreams};
+
+    fn endpoint() -> Endpoint1 {
+        let cfg = Config1 {
+            addr: "10.0.0.1".parse().unwrap(),
+            psk: b"psk".to_vec(),
+            encr: EncrAlg::AesCbc { key_bits: 128 },
+            dh_groups: vec![DhGroup::Modp2048],
+            dh_exponent_bits: Some(256),
+            modeled: true,
+            esp_encr: EncrAlg::AesCbc { key_bits: 128 },
+            esp_integ: IntegAlg::HmacSha1_96,
+            pfs: None,
+            retransmit: RetransmitPolicy::strongswan(),
+            ike_life_s: 10_800,
+            child_lifetime: LifetimePolicy::StrongSwan {
+                rekey_time: Duration::from_secs(3_600),
+                rand_time: Duration::ZERO,
+                hard: HardExpiry::LifeTime(Duration::from_secs(3_960)),
+                granularity: None,
+                ike: false,
+            },
+            dpd: None,
+            dpd_timeout: Duration::from_secs(150),
+            ike_lifetime: LifetimePolicy::Infinite,
+            lifetimes: LifetimeNegotiation::ResponderLifetime,
+            force_encap: false,
+            keepalive: None,
+        };
+        Endpoint1::new(cfg, RngStreams::new(1).stream("ep"))
+    }
+
+    /// An ISAKMP SA living for hours answers DPD and Quick Modes all along: it keeps only
+    /// its latest answers and hashes, and still finds the latest answer for a repeat.
+    #[test]
+    fn an_isakmp_sa_keeps_only_its_latest_answers_and_hashes() {
+        let mut ep = endpoint();
+        let (a, b) = (
+            "10.0.0.1:500".parse().unwrap(),
+            "10.0.0.2:500".parse().unwrap(),
+        );
+        let sa = phase1::new_sa(&ep, 0, false, false, a, b);
+        let i = ep.push_sa(sa);
+        for mid in 1..=40u32 {
+            ep.remember_answer(i, mid, &mid.to_be_bytes());
+            ep.sas[i].remember_seen([mid as u8; 20]);
+        }
+        // A repeated answer for the same message ID replaces the earlier one.
+        ep.remember_answer(i, 40, b"again");
+        let sa = &ep.sas[i];
+        let mids: Vec<u32> = sa.answers.iter().map(|(m, _)| *m).collect();
+        assert_eq!(mids, vec![37, 38, 39, 40]);
+        assert_eq!(sa.answers.back().unwrap().1, b"again");
+        assert_eq!(sa.seen.len(), SEEN_KEPT);
+        assert!(sa.seen.contains(&[40; 20]) && !sa.seen.contains(&[24; 20]));
     }
 }
