@@ -17,7 +17,7 @@
 use sim_core::SimTime;
 
 use super::{Endpoint1, IsakmpSa, dpd, natt};
-use crate::sa_ids::SaIds;
+use crate::sa_ids::{SaIds, SaPositions, compact_now};
 
 /// The indexes; see the module documentation.
 #[derive(Debug, Default)]
@@ -33,31 +33,10 @@ pub(super) struct Index1 {
     killed: Vec<u64>,
     /// Our inbound IPsec SPI -> id of the ISAKMP SA it belongs to (ESP lookups).
     child_spis: fnv::FnvHashMap<u32, u64>,
-    /// The id of every SA in the SAD, in the same order.
-    uids: Vec<u64>,
-    /// The position of every id, kept only for a large SAD.
-    positions: Option<fnv::FnvHashMap<u64, u32>>,
+    /// Where each SA id sits in the SAD.
+    positions: SaPositions,
     /// Dead SAs still in the SAD vector.
     dead_in_sad: usize,
-}
-
-/// SADs larger than this keep `positions`.
-const POSITIONS_ABOVE: usize = 32;
-
-/// SADs up to this size drop their dead at once.
-const COMPACT_ALWAYS_BELOW: usize = 256;
-
-impl Index1 {
-    /// Rebuilds `uids` and `positions` from the SAD.
-    fn map_positions(&mut self, sas: &[Box<IsakmpSa>]) {
-        self.uids = sas.iter().map(|s| s.uid).collect();
-        self.positions = (self.uids.len() > POSITIONS_ABOVE).then(|| {
-            let mut p = fnv::FnvHashMap::default();
-            p.reserve(self.uids.len());
-            p.extend(self.uids.iter().enumerate().map(|(i, &u)| (u, i as u32)));
-            p
-        });
-    }
 }
 
 /// Removes `uid` from the ids under `key`, dropping the entry when it empties.
@@ -85,18 +64,7 @@ impl Endpoint1 {
         self.index.by_tunnel.entry(sa.tunnel).or_default().push(uid);
         self.sas.push(Box::new(sa));
         let i = self.sas.len() - 1;
-        self.index.uids.push(uid);
-        match &mut self.index.positions {
-            Some(p) => {
-                p.insert(uid, i as u32);
-            }
-            None if self.index.uids.len() > POSITIONS_ABOVE => {
-                let sas = std::mem::take(&mut self.sas);
-                self.index.map_positions(&sas);
-                self.sas = sas;
-            }
-            None => {}
-        }
+        self.index.positions.push(uid);
         self.refile(i);
         i
     }
@@ -108,10 +76,7 @@ impl Endpoint1 {
 
     /// The index of the SA with id `uid`, if it is still in the SAD.
     fn index_of(&self, uid: u64) -> Option<usize> {
-        match &self.index.positions {
-            Some(p) => p.get(&uid).map(|&i| i as usize),
-            None => self.index.uids.binary_search(&uid).ok(),
-        }
+        self.index.positions.index_of(uid)
     }
 
     /// The SA an ISAKMP header with these cookies belongs to: the first (oldest) SA with
@@ -274,11 +239,9 @@ impl Endpoint1 {
                 self.index.dead_in_sad += 1;
             }
             let dead = self.index.dead_in_sad;
-            if self.sas.len() < COMPACT_ALWAYS_BELOW || dead * 4 >= self.sas.len() {
+            if compact_now(self.sas.len(), dead) {
                 self.sas.retain(|s| !s.dead);
-                let sas = std::mem::take(&mut self.sas);
-                self.index.map_positions(&sas);
-                self.sas = sas;
+                self.index.positions.rebuild(self.sas.iter().map(|s| s.uid));
                 self.index.dead_in_sad = 0;
             }
         }

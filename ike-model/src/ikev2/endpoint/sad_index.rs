@@ -14,7 +14,7 @@ use sim_core::SimTime;
 
 use super::Endpoint;
 use super::sa::IkeSa;
-use crate::sa_ids::SaIds;
+use crate::sa_ids::{SaIds, SaPositions, compact_now};
 
 /// The indexes an [`Endpoint`] keeps over its SAD.
 #[derive(Debug, Default)]
@@ -26,13 +26,8 @@ pub(super) struct SadIndex {
     by_spi_i: FnvHashMap<u64, SaIds>,
     /// SA ids by tunnel, in creation order (lookups only; never iterated).
     by_tunnel: FnvHashMap<u32, SaIds>,
-    /// The id of every SA in the SAD vector, in the same order (binary searches stay in
-    /// one contiguous array instead of following a pointer per step).
-    uids: Vec<u64>,
-    /// The position of every SA id in `uids` (and the SAD), kept only for a large SAD: a
-    /// concentrator maps ids to positions several times per message, and a binary search
-    /// of 10^5 ids costs a cache miss per step below the first few.
-    positions: Option<FnvHashMap<u64, u32>>,
+    /// Where each SA id sits in the SAD vector.
+    positions: SaPositions,
     /// SAs that died during the current call.
     pub(super) died: Vec<u64>,
     /// Dead SAs still in the SAD vector: a large SAD is compacted only when a quarter of
@@ -45,22 +40,6 @@ pub(super) struct SadIndex {
     /// The same, per peer address (strongSwan's per-IP cookie and block thresholds).
     pub(super) half_open_by_ip: FnvHashMap<std::net::IpAddr, u32>,
 }
-
-impl SadIndex {
-    /// Builds `positions` from `uids`.
-    fn map_positions(&mut self) {
-        let mut p = FnvHashMap::default();
-        p.reserve(self.uids.len());
-        p.extend(self.uids.iter().enumerate().map(|(i, &u)| (u, i as u32)));
-        self.positions = Some(p);
-    }
-}
-
-/// SADs larger than this keep `positions`.
-const POSITIONS_ABOVE: usize = 32;
-
-/// SADs up to this size are compacted at once (tests see only live SAs there).
-const COMPACT_ALWAYS_BELOW: usize = 256;
 
 /// The tunnel of SAs a responder has not matched to a tunnel yet.
 const NO_TUNNEL: u32 = u32::MAX;
@@ -81,15 +60,7 @@ impl Endpoint {
             .entry(sa.spi_i)
             .or_default()
             .push(sa.uid);
-        self.index.uids.push(sa.uid);
-        let at = self.index.uids.len() - 1;
-        match &mut self.index.positions {
-            Some(p) => {
-                p.insert(sa.uid, at as u32);
-            }
-            None if self.index.uids.len() > POSITIONS_ABOVE => self.index.map_positions(),
-            None => {}
-        }
+        self.index.positions.push(sa.uid);
         super::sa::push_tight(&mut self.sas, sa);
         self.sas.len() - 1
     }
@@ -141,10 +112,7 @@ impl Endpoint {
 
     /// The index of the SA with id `uid`, if it is still in the SAD.
     pub(super) fn index_of(&self, uid: u64) -> Option<usize> {
-        match &self.index.positions {
-            Some(p) => p.get(&uid).map(|&i| i as usize),
-            None => self.index.uids.binary_search(&uid).ok(),
-        }
+        self.index.positions.index_of(uid)
     }
 
     /// The first SA (in creation order) matching a header's SPIs.
@@ -187,7 +155,14 @@ impl Endpoint {
     /// the SAs in `touched`, those of their tunnels, and every SA created since `mark`.
     pub(super) fn settle(&mut self, mut touched: Vec<u64>, mark: u64) {
         // New SAs and the tunnels of everything touched.
-        touched.extend(self.index.uids.iter().rev().take_while(|u| **u >= mark));
+        touched.extend(
+            self.index
+                .positions
+                .uids()
+                .iter()
+                .rev()
+                .take_while(|u| **u >= mark),
+        );
         let mut tunnels: Vec<u32> = Vec::with_capacity(2 * touched.len());
         for &u in &touched {
             if let Some(i) = self.index_of(u) {
@@ -226,14 +201,9 @@ impl Endpoint {
             }
             touched.retain(|u| !died.contains(u));
             let dead = self.index.dead_in_sad;
-            if self.sas.len() < COMPACT_ALWAYS_BELOW || dead * 4 >= self.sas.len() {
+            if compact_now(self.sas.len(), dead) {
                 self.sas.retain(|s| s.state != super::IkeState::Dead);
-                self.index.uids = self.sas.iter().map(|s| s.uid).collect();
-                if self.index.uids.len() > POSITIONS_ABOVE {
-                    self.index.map_positions();
-                } else {
-                    self.index.positions = None;
-                }
+                self.index.positions.rebuild(self.sas.iter().map(|s| s.uid));
                 self.index.dead_in_sad = 0;
             }
         }
