@@ -55,18 +55,25 @@ impl QuadHeap {
     /// Adds `e`, moving it up past every larger parent.
     #[inline]
     pub fn push(&mut self, e: Entry) {
-        let key = e.key();
-        let mut i = self.v.len();
+        let hole = self.v.len();
         self.v.push(e);
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
+        self.sift_up(hole, e);
+    }
+
+    /// Puts `e` into the hole at `hole` or, while a parent is larger, moves the parent down
+    /// into the hole and goes up.
+    #[inline]
+    fn sift_up(&mut self, mut hole: usize, e: Entry) {
+        let key = e.key();
+        while hole > 0 {
+            let parent = (hole - 1) / ARITY;
             if self.v[parent].key() <= key {
                 break;
             }
-            self.v[i] = self.v[parent];
-            i = parent;
+            self.v[hole] = self.v[parent];
+            hole = parent;
         }
-        self.v[i] = e;
+        self.v[hole] = e;
     }
 
     /// Removes and returns the smallest entry.
@@ -105,16 +112,7 @@ impl QuadHeap {
             self.v[hole] = self.v[min];
             hole = min;
         }
-        let key = last.key();
-        while hole > 0 {
-            let parent = (hole - 1) / ARITY;
-            if self.v[parent].key() <= key {
-                break;
-            }
-            self.v[hole] = self.v[parent];
-            hole = parent;
-        }
-        self.v[hole] = last;
+        self.sift_up(hole, last);
         Some(top)
     }
 }
