@@ -314,18 +314,28 @@ fn in_a_reboot_storm_the_cookie_threshold_costs_one_round_trip() {
     assert!((median(&with) - 0.1872).abs() < 1e-9, "{}", median(&with));
 }
 
-#[test]
-fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
-    let out = std::env::temp_dir().join(format!("ikesim-bench-{}", std::process::id()));
+/// Runs `ikesim bench` with `args` into a fresh folder named for `tag`: (the folder, the
+/// JSON of its last line, its summary.json).
+fn bench(tag: &str, args: &[&str]) -> (PathBuf, serde_json::Value, serde_json::Value) {
+    let out = std::env::temp_dir().join(format!("ikesim-bench-{tag}-{}", std::process::id()));
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(["bench", "--tunnels", "20", "--hours", "2", "--out"])
+        .arg("bench")
+        .args(args)
+        .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8(o.stdout).unwrap();
-    let last = stdout.lines().last().unwrap();
-    let j: serde_json::Value = serde_json::from_str(last).unwrap();
+    let j = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    (out, j, summary)
+}
+
+#[test]
+fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
+    let (out, j, summary) = bench("v2", &["--tunnels", "20", "--hours", "2"]);
     assert_eq!(j["tunnels"], 20);
     assert_eq!(j["sim_hours"], 2.0);
     assert_eq!(j["tunnels_established"], 20);
@@ -345,8 +355,7 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
         "events_per_s is events / wall_s"
     );
     // Modeled crypto and no messages.csv in the benchmark's run.
-    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
-    assert!(summary.contains("\"scenario\": \"bench\""));
+    assert_eq!(summary["scenario"], "bench");
     assert!(!out.join("messages.csv").exists());
     assert_eq!(j["ike"], "IKEv2");
     std::fs::remove_dir_all(out).unwrap();
@@ -354,27 +363,9 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
 
 #[test]
 fn the_scale_benchmark_runs_ikev1_tunnels_too() {
-    let out = std::env::temp_dir().join(format!("ikesim-bench-v1-{}", std::process::id()));
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args([
-            "bench",
-            "--ikev1",
-            "--tunnels",
-            "10",
-            "--hours",
-            "2",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let stdout = String::from_utf8(o.stdout).unwrap();
-    let j: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let (out, j, summary) = bench("v1", &["--ikev1", "--tunnels", "10", "--hours", "2"]);
     assert_eq!(j["ike"], "IKEv1");
     assert_eq!(j["tunnels_established"], 10);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     // Main Mode and Quick Mode per branch, then about hourly Quick Mode rekeys.
     assert_eq!(summary["exchanges"]["MAIN_MODE"]["success"], 10);
     assert!(
@@ -391,23 +382,7 @@ fn the_scale_benchmark_runs_ikev1_tunnels_too() {
 /// debug build's index checks run after every call, and no dead SA may be seen at the end.
 #[test]
 fn a_large_ikev1_sad_drops_its_dead_in_batches_unseen() {
-    let out = std::env::temp_dir().join(format!("ikesim-bench-v1-300-{}", std::process::id()));
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args([
-            "bench",
-            "--ikev1",
-            "--tunnels",
-            "300",
-            "--hours",
-            "4",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (out, _, summary) = bench("v1-300", &["--ikev1", "--tunnels", "300", "--hours", "4"]);
     assert_eq!(summary["tunnels_established"], 300);
     let main_mode = summary["exchanges"]["MAIN_MODE"]["success"]
         .as_u64()

@@ -38,11 +38,7 @@ pub(super) fn dump_sads(peers: &[Peer], trace: &mut Trace, end: SimTime) {
                     sa.state.name(),
                     sa.local,
                     sa.peer,
-                    if children.is_empty() {
-                        "none".to_string()
-                    } else {
-                        children.join(", ")
-                    }
+                    joined_or_none(&children)
                 ),
             });
         }
@@ -70,14 +66,19 @@ pub(super) fn dump_sads(peers: &[Peer], trace: &mut Trace, end: SimTime) {
                     sa.icookie,
                     sa.rcookie,
                     sa.state,
-                    if children.is_empty() {
-                        "none".to_string()
-                    } else {
-                        children.join(", ")
-                    }
+                    joined_or_none(&children)
                 ),
             });
         }
+    }
+}
+
+/// `items` joined by commas, or "none".
+fn joined_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
     }
 }
 

@@ -2,6 +2,8 @@
 //! keys and IV chains (RFC 2409 Appendix B), sending them with their retransmission state,
 //! and the answers kept for repeated requests.
 
+use std::collections::VecDeque;
+
 use sim_core::SimTime;
 
 use super::{Endpoint1, IsakmpSa, Outstanding, PRF, QuickMode};
@@ -171,10 +173,7 @@ impl Endpoint1 {
     pub(super) fn remember_answer(&mut self, i: usize, mid: u32, bytes: &[u8]) {
         let answers = &mut self.sas[i].answers;
         answers.retain(|(m, _)| *m != mid);
-        if answers.len() == ANSWERS_KEPT {
-            answers.pop_front();
-        }
-        answers.push_back((mid, bytes.to_vec()));
+        push_bounded(answers, ANSWERS_KEPT, (mid, bytes.to_vec()));
     }
 }
 
@@ -187,11 +186,16 @@ pub(super) const SEEN_KEPT: usize = 16;
 impl IsakmpSa {
     /// Notes a received message's hash, forgetting the oldest beyond `SEEN_KEPT`.
     pub(super) fn remember_seen(&mut self, digest: [u8; 20]) {
-        if self.seen.len() == SEEN_KEPT {
-            self.seen.pop_front();
-        }
-        self.seen.push_back(digest);
+        push_bounded(&mut self.seen, SEEN_KEPT, digest);
     }
+}
+
+/// Appends `x`, dropping the oldest item when `q` already holds `cap`.
+fn push_bounded<T>(q: &mut VecDeque<T>, cap: usize, x: T) {
+    if q.len() == cap {
+        q.pop_front();
+    }
+    q.push_back(x);
 }
 
 #[cfg(test)]
@@ -234,7 +238,7 @@ mod tests {
     }
 
     /// An ISAKMP SA living for hours answers DPD and Quick Modes all along: it keeps only
-    /// its latest answers and hashes, and still finds the latest answer for a repeat.
+    /// its latest answers and hashes, and a new answer to a message ID replaces the old.
     #[test]
     fn an_isakmp_sa_keeps_only_its_latest_answers_and_hashes() {
         let mut ep = endpoint();
