@@ -289,6 +289,17 @@ impl Link {
         TxOutcome::Deliver { at, duplicate_at }
     }
 
+    /// Whether the link only delays packets by a fixed time: no bandwidth (so no queue), no
+    /// loss, jitter or duplication, hence no random draw and no state a packet's fate
+    /// depends on.
+    pub fn is_fixed_delay(&self) -> bool {
+        let p = &self.params;
+        p.bandwidth_bps.is_none()
+            && p.loss == LossModel::None
+            && p.jitter.is_none()
+            && p.duplicate == 0.0
+    }
+
     fn loss_rng(&mut self) -> &mut SimRng {
         lazy(&mut self.rng_loss, &self.streams, &self.name, "loss")
     }

@@ -338,11 +338,19 @@ impl Trace {
         record.hash(&mut self.hasher);
         self.count += 1;
         if self.level == TraceLevel::Full {
-            self.records.push(record);
+            // A hop taken without an event of its own is recorded ahead of its time; it
+            // goes after every record not later than it (few are: it is milliseconds ahead).
+            let at = self
+                .records
+                .iter()
+                .rposition(|r| r.time <= record.time)
+                .map_or(0, |i| i + 1);
+            self.records.insert(at, record);
         }
     }
 
-    /// The records kept (empty unless the level is [`TraceLevel::Full`]).
+    /// The records kept, in time order (records of the same time in the order emitted;
+    /// empty unless the level is [`TraceLevel::Full`]).
     pub fn records(&self) -> &[TraceRecord] {
         &self.records
     }
