@@ -1,5 +1,7 @@
 //! IKE SA and CHILD_SA keys (RFC 7296 §2.13-2.18).
 
+use std::cell::OnceCell;
+
 use crate::crypto::{EncrAlg, IntegAlg, PrfAlg};
 
 /// The algorithms of an IKE SA.
@@ -128,19 +130,33 @@ pub fn derive_ike_keys(
     }
 }
 
-/// The four keys of a CHILD_SA (§2.17): KEYMAT as prf+ produced it, in the order
-/// encryption then integrity, initiator-to-responder first, in one allocation.
-#[derive(Clone, PartialEq, Eq)]
+/// The four keys of a CHILD_SA (§2.17): KEYMAT in the order encryption then integrity,
+/// initiator-to-responder first. KEYMAT is computed the first time a key is asked for:
+/// a CHILD_SA that never carries traffic (a concentrator's day without traffic rekeys
+/// 10^5 of them every hour) never pays for prf+, and every key is the one prf+ gives.
+#[derive(Clone)]
 pub struct ChildKeys {
-    km: Box<[u8]>,
+    prf: PrfAlg,
+    /// SK_d, then prf+'s seed: [g^ir (new) |] Ni | Nr.
+    inputs: Box<[u8]>,
+    sk_d_len: u8,
+    km: OnceCell<Box<[u8]>>,
     encr_len: u8,
     integ_len: u8,
 }
 
 impl ChildKeys {
+    /// KEYMAT, computed on first use.
+    fn km(&self) -> &[u8] {
+        self.km.get_or_init(|| {
+            let (sk_d, seed) = self.inputs.split_at(usize::from(self.sk_d_len));
+            let n = 2 * (usize::from(self.encr_len) + usize::from(self.integ_len));
+            self.prf.prf_plus(sk_d, seed, n).into_boxed_slice()
+        })
+    }
     fn split(&self) -> (&[u8], &[u8], &[u8], &[u8]) {
         let (e, a) = (usize::from(self.encr_len), usize::from(self.integ_len));
-        let (i, r) = self.km.split_at(e + a);
+        let (i, r) = self.km().split_at(e + a);
         (&i[..e], &i[e..], &r[..e], &r[e..])
     }
     /// Encryption key, initiator to responder.
@@ -159,7 +175,19 @@ impl ChildKeys {
     pub fn integ_r(&self) -> &[u8] {
         self.split().3
     }
+    /// Whether KEYMAT has been computed (a key was asked for).
+    pub fn derived(&self) -> bool {
+        self.km.get().is_some()
+    }
 }
+
+impl PartialEq for ChildKeys {
+    fn eq(&self, other: &Self) -> bool {
+        self.km() == other.km() && self.encr_len == other.encr_len
+    }
+}
+
+impl Eq for ChildKeys {}
 
 impl std::fmt::Debug for ChildKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,7 +195,8 @@ impl std::fmt::Debug for ChildKeys {
     }
 }
 
-/// KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) split into the CHILD_SA's keys.
+/// KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) split into the CHILD_SA's keys (computed
+/// when a key is first asked for).
 pub fn child_keys(
     prf: PrfAlg,
     sk_d: &[u8],
@@ -177,16 +206,42 @@ pub fn child_keys(
     encr_len: usize,
     integ_len: usize,
 ) -> ChildKeys {
-    let mut seed = Vec::new();
-    if let Some(g) = g_ir {
-        seed.extend_from_slice(g);
+    let g = g_ir.unwrap_or_default();
+    let mut inputs = Vec::with_capacity(sk_d.len() + g.len() + ni.len() + nr.len());
+    for part in [sk_d, g, ni, nr] {
+        inputs.extend_from_slice(part);
     }
-    seed.extend_from_slice(ni);
-    seed.extend_from_slice(nr);
-    let km = prf.prf_plus(sk_d, &seed, 2 * (encr_len + integ_len));
     ChildKeys {
-        km: km.into_boxed_slice(),
+        prf,
+        inputs: inputs.into_boxed_slice(),
+        sk_d_len: u8::try_from(sk_d.len()).expect("SK_d is a PRF key"),
+        km: OnceCell::new(),
         encr_len: u8::try_from(encr_len).expect("ESP keys are short"),
         integ_len: u8::try_from(integ_len).expect("ESP keys are short"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_keys_are_computed_on_first_use_and_split_keymat_in_order() {
+        let (sk_d, g, ni, nr) = ([7u8; 20], [1u8; 8], [2u8; 32], [3u8; 32]);
+        let k = child_keys(PrfAlg::HmacSha1, &sk_d, Some(&g), &ni, &nr, 16, 20);
+        assert!(!k.derived(), "nothing computed before a key is asked for");
+        let seed: Vec<u8> = [&g[..], &ni, &nr].concat();
+        let km = PrfAlg::HmacSha1.prf_plus(&sk_d, &seed, 72);
+        assert_eq!(k.encr_i(), &km[..16]);
+        assert!(k.derived());
+        assert_eq!(k.integ_i(), &km[16..36]);
+        assert_eq!(k.encr_r(), &km[36..52]);
+        assert_eq!(k.integ_r(), &km[52..]);
+        // Without g^ir (no PFS) the seed is Ni | Nr only.
+        let plain = child_keys(PrfAlg::HmacSha1, &sk_d, None, &ni, &nr, 16, 20);
+        let km = PrfAlg::HmacSha1.prf_plus(&sk_d, &[&ni[..], &nr].concat(), 72);
+        assert_eq!(plain.integ_r(), &km[52..]);
+        assert_ne!(plain, k);
+        assert_eq!(plain.clone(), plain);
     }
 }

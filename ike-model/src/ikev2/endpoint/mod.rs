@@ -221,7 +221,10 @@ struct Linger {
     tunnel: u32,
     spi: u32,
     until: SimTime,
-    keys: crate::esp::EspKeys,
+    /// The CHILD_SA's keys (derived only if a packet needs them).
+    keys: crate::ikev2::keys::ChildKeys,
+    /// Whether we initiated the exchange that made the CHILD_SA.
+    initiated: bool,
 }
 
 /// How long a responder keeps demanding COOKIEs after the threshold was last reached

@@ -6,6 +6,7 @@ use sim_core::SimTime;
 
 use super::{ChildSa, ChildState, Endpoint, INBOUND_LINGER, IkeState, lifetimes};
 use crate::events::{Event, Outcome, SaChange, SaKind};
+use crate::ikev2::keys::ChildKeys;
 
 impl Endpoint {
     pub(super) fn sa_event(
@@ -145,7 +146,6 @@ impl Endpoint {
         }
         let spi = format!("{:08x}", c.spi_in);
         self.sa_event(i, now, SaKind::Child, spi, change, reason);
-        let keys = self.child_esp_keys(&c, true);
         let until = now + INBOUND_LINGER;
         // Kept in order of `until` (equal ones in insertion order); with one linger time
         // every new entry goes last.
@@ -157,7 +157,8 @@ impl Endpoint {
                 tunnel: self.sas[i].tunnel,
                 spi: c.spi_in,
                 until,
-                keys,
+                keys: c.keys,
+                initiated: c.initiated,
             },
         );
         if c.outbound
@@ -198,12 +199,17 @@ impl Endpoint {
     /// KEYMAT holds the keys of the initiator-to-responder direction first, where the
     /// initiator is the one of the exchange that created the CHILD_SA (RFC 7296 §2.17).
     pub(super) fn child_esp_keys(&self, c: &ChildSa, inbound: bool) -> crate::esp::EspKeys {
-        let from_us_is_i = c.initiated;
-        let use_i = from_us_is_i != inbound;
+        self.esp_keys(&c.keys, c.initiated, inbound)
+    }
+
+    /// As [`Endpoint::child_esp_keys`], from the keys and whether we initiated the exchange
+    /// that made them.
+    fn esp_keys(&self, keys: &ChildKeys, initiated: bool, inbound: bool) -> crate::esp::EspKeys {
+        let use_i = initiated != inbound;
         let (encr_key, integ_key) = if use_i {
-            (c.keys.encr_i().to_vec(), c.keys.integ_i().to_vec())
+            (keys.encr_i().to_vec(), keys.integ_i().to_vec())
         } else {
-            (c.keys.encr_r().to_vec(), c.keys.integ_r().to_vec())
+            (keys.encr_r().to_vec(), keys.integ_r().to_vec())
         };
         crate::esp::EspKeys {
             encr: self.cfg.esp_encr,
@@ -279,7 +285,7 @@ impl Endpoint {
                 self.lingering
                     .iter()
                     .find(|l| l.spi == spi)
-                    .map(|l| (l.tunnel, l.keys.clone()))
+                    .map(|l| (l.tunnel, self.esp_keys(&l.keys, l.initiated, true)))
             })
     }
 
