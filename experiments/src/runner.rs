@@ -1,6 +1,6 @@
 //! Runs a scenario: builds the network, puts an IKE endpoint on each peer's node, drives
-//! them with the engine, and writes the outputs. One wake-up per endpoint is kept in the
-//! queue; a wake-up made stale by a newer one is ignored by its generation number.
+//! them with the engine, and writes the outputs. Each peer has one engine timer (its
+//! endpoints' earliest wake-up), moved in place when that changes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -13,7 +13,7 @@ use ike_model::ikev2::endpoint::{Endpoint, NATT_PORT, TunnelConfig};
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
 use sim_core::trace::{TraceEvent, TraceLevel};
-use sim_core::{NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
+use sim_core::{Due, NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
 
 mod end_state;
 
@@ -39,16 +39,16 @@ enum Ev {
     Start {
         tunnel: usize,
     },
-    Wake {
-        peer: usize,
-        generation: u64,
-    },
     Action {
         index: usize,
     },
     Traffic {
         tunnel: usize,
         dir: u8,
+    },
+    /// The peer's timer fired (never scheduled: made from the engine's timer).
+    Wake {
+        peer: usize,
     },
 }
 
@@ -66,8 +66,6 @@ struct Peer {
     /// The IKEv1 endpoint, only in runs with an IKEv1 tunnel (it is 0.8 KB of state a
     /// 10^5-branch IKEv2 run does not need).
     v1: Option<Box<Endpoint1>>,
-    armed: Option<SimTime>,
-    generation: u64,
     cpu: Option<crate::cpu::Cpu>,
 }
 
@@ -143,8 +141,6 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             node: gateways[i],
             ep,
             v1,
-            armed: None,
-            generation: 0,
             cpu: s.peers[n].cpu.as_ref().map(crate::cpu::Cpu::new),
         });
     }
@@ -264,7 +260,13 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         if t > end {
             break;
         }
-        let (now, ev) = sched.pop().expect("peeked");
+        let (now, ev) = match sched.pop_due().expect("peeked") {
+            (now, Due::Event(ev)) => (now, ev),
+            (now, Due::Timer(peer)) => {
+                let peer = peer as usize;
+                (now, Ev::Wake { peer })
+            }
+        };
         // What the work of this event costs is counted from here (CPU model).
         let dh_before = if any_cpu {
             ike_model::crypto::dh::dh_ops()
@@ -434,17 +436,12 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 sched.schedule_at(now + gap, Ev::Traffic { tunnel, dir });
                 None
             }
-            Ev::Wake { peer, generation } => {
-                if peers[peer].generation != generation {
-                    None
-                } else {
-                    peers[peer].armed = None;
-                    peers[peer].ep.handle_timeout(now);
-                    if let Some(v1) = &mut peers[peer].v1 {
-                        v1.handle_timeout(now);
-                    }
-                    Some(peer)
+            Ev::Wake { peer } => {
+                peers[peer].ep.handle_timeout(now);
+                if let Some(v1) = &mut peers[peer].v1 {
+                    v1.handle_timeout(now);
                 }
+                Some(peer)
             }
             Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
                 let i = peer_on_node[d.node.0 as usize]?;
@@ -553,20 +550,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 });
                 metrics.record(at, &p.name, &e);
             }
-            let next = p.poll_timeout();
-            if next != p.armed {
-                p.generation += 1;
-                p.armed = next;
-                if let Some(t) = next {
-                    sched.schedule_at(
-                        t,
-                        Ev::Wake {
-                            peer: i,
-                            generation: p.generation,
-                        },
-                    );
-                }
-            }
+            sched.set_timer(i as u32, p.poll_timeout());
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! - [`time`]: virtual time in integer nanoseconds, human durations for scenario files;
 //! - [`queue`]: the event queue, a 4-ary heap ordered by (time, insertion sequence), with
-//!   O(1) lazy cancellation;
+//!   O(1) lazy cancellation, and one movable timer per owner (an endpoint's wake-up);
 //! - [`rng`]: named random streams, ChaCha seeded from (master seed, stream name);
 //! - [`dist`]: the distributions every component samples from;
 //! - [`packet`], [`link`], [`middlebox`], [`network`]: packets, one-way links with delay,
@@ -26,13 +26,14 @@ mod quad_heap;
 pub mod queue;
 pub mod rng;
 pub mod time;
+mod timer_heap;
 pub mod trace;
 
 pub use dist::Dist;
 pub use link::{LinkParams, LossModel};
 pub use network::{Delivery, LinkId, NetEvent, Network, NodeId};
 pub use packet::{Packet, Transport};
-pub use queue::{EventId, Scheduler};
+pub use queue::{Due, EventId, Scheduler};
 pub use rng::{RngStreams, SimRng};
 pub use time::{Duration, SimTime};
 pub use trace::{Trace, TraceLevel};

@@ -8,6 +8,16 @@
 
 use crate::quad_heap::{Entry, QuadHeap};
 use crate::time::{Duration, SimTime};
+use crate::timer_heap::TimerHeap;
+
+/// What [`Scheduler::pop_due`] hands out: an event, or the timer of an owner.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Due<E> {
+    /// A scheduled event.
+    Event(E),
+    /// The timer of this owner fired (it is disarmed now).
+    Timer(u32),
+}
 
 /// Names a scheduled event so that it can be cancelled. Stale ids (the event already ran or
 /// was cancelled) are harmless: cancelling them does nothing.
@@ -31,6 +41,7 @@ pub struct Scheduler<E> {
     heap: QuadHeap,
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
+    timers: TimerHeap,
     next_seq: u64,
     pending: usize,
     processed: u64,
@@ -55,6 +66,7 @@ impl<E> Scheduler<E> {
             heap: QuadHeap::with_capacity(n),
             slots: Vec::with_capacity(n),
             free: Vec::new(),
+            timers: TimerHeap::default(),
             next_seq: 0,
             pending: 0,
             processed: 0,
@@ -125,11 +137,48 @@ impl<E> Scheduler<E> {
         Some(payload)
     }
 
-    /// The time of the next live event, if any (skips cancelled entries).
+    /// Arms the timer of `owner` at `at` (a time in the past means now), moving it if it
+    /// was armed; `None` disarms it. An owner (an endpoint, say) has at most one timer, so
+    /// re-arming leaves nothing stale behind. A timer takes its place among events by the
+    /// sequence number it gets here, as an event scheduled now would; setting the time it
+    /// already has changes nothing.
+    pub fn set_timer(&mut self, owner: u32, at: Option<SimTime>) {
+        match at {
+            None => {
+                self.timers.remove(owner);
+            }
+            Some(at) => {
+                let time = at.max(self.now);
+                if self.timers.get(owner) != Some(time) {
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    self.timers.set(owner, time, seq);
+                }
+            }
+        }
+    }
+
+    /// When the timer of `owner` fires, if it is armed.
+    pub fn timer(&self, owner: u32) -> Option<SimTime> {
+        self.timers.get(owner)
+    }
+
+    /// The time of the next live event or timer, if any (skips cancelled entries).
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        while let Some(top) = self.heap.peek() {
+        let event = self.peek_event().map(|e| e.time);
+        let timer = self.timers.peek().map(|t| t.time);
+        match (event, timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next live event's heap entry (cancelled ones are dropped on the way).
+    #[inline]
+    fn peek_event(&mut self) -> Option<Entry> {
+        while let Some(&top) = self.heap.peek() {
             if self.slots[top.slot as usize].payload.is_some() {
-                return Some(top.time);
+                return Some(top);
             }
             let e = self.heap.pop().expect("peeked");
             self.release(e.slot);
@@ -137,7 +186,27 @@ impl<E> Scheduler<E> {
         None
     }
 
-    /// Removes the next event, advances the clock to its time and returns it.
+    /// Removes whatever is due first, event or timer, advances the clock to its time and
+    /// returns it. Equal times go in sequence order, timers included.
+    #[inline]
+    pub fn pop_due(&mut self) -> Option<(SimTime, Due<E>)> {
+        let event = self.peek_event();
+        let timer_first = match (&event, self.timers.peek()) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(e), Some(t)) => (t.time, t.seq) < (e.time, e.seq),
+        };
+        if timer_first {
+            let t = self.timers.pop().expect("peeked");
+            self.now = t.time;
+            self.processed += 1;
+            return Some((t.time, Due::Timer(t.owner)));
+        }
+        self.pop().map(|(t, e)| (t, Due::Event(e)))
+    }
+
+    /// Removes the next event, advances the clock to its time and returns it. Timers are
+    /// left alone: a user of timers takes both with [`Scheduler::pop_due`].
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         while let Some(e) = self.heap.pop() {
@@ -232,6 +301,45 @@ mod tests {
         q.schedule_at(SimTime(5), 3);
         assert_eq!(q.pop(), Some((SimTime(100), 2)));
         assert_eq!(q.pop(), Some((SimTime(100), 3)));
+    }
+
+    #[test]
+    fn timers_take_their_place_among_events_by_arming_order_and_move_in_place() {
+        let mut q: Scheduler<&str> = Scheduler::new();
+        q.schedule_at(SimTime(10), "a");
+        q.set_timer(7, Some(SimTime(10)));
+        q.schedule_at(SimTime(10), "b");
+        q.set_timer(3, Some(SimTime(5)));
+        q.set_timer(3, Some(SimTime(30)));
+        q.set_timer(9, Some(SimTime(20)));
+        q.set_timer(9, None);
+        assert_eq!(q.timer(3), Some(SimTime(30)));
+        assert_eq!(q.timer(9), None);
+        assert_eq!(q.peek_time(), Some(SimTime(10)));
+        let order: Vec<(u64, Due<&str>)> =
+            std::iter::from_fn(|| q.pop_due().map(|(t, d)| (t.0, d))).collect();
+        assert_eq!(
+            order,
+            vec![
+                (10, Due::Event("a")),
+                (10, Due::Timer(7)),
+                (10, Due::Event("b")),
+                (30, Due::Timer(3)),
+            ]
+        );
+        assert_eq!(q.processed(), 4, "moved and disarmed timers never surface");
+        assert_eq!(q.timer(7), None, "a fired timer is disarmed");
+    }
+
+    #[test]
+    fn re_arming_a_timer_at_its_time_keeps_its_place() {
+        let mut q: Scheduler<&str> = Scheduler::new();
+        q.set_timer(1, Some(SimTime(10)));
+        q.schedule_at(SimTime(10), "e");
+        q.set_timer(1, Some(SimTime(10)));
+        assert_eq!(q.pop_due(), Some((SimTime(10), Due::Timer(1))));
+        assert_eq!(q.pop_due(), Some((SimTime(10), Due::Event("e"))));
+        assert_eq!(q.pop_due(), None);
     }
 
     #[test]
