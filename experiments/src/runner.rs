@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use ike_model::ikev1::endpoint::Endpoint1;
-use ike_model::ikev2::endpoint::{Endpoint, NATT_PORT, TunnelConfig};
+use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, NATT_PORT, TunnelConfig};
 use serde_json::json;
 use sim_core::output::{AtomicFile, write_atomic};
 use sim_core::trace::{TraceEvent, TraceLevel};
@@ -117,11 +118,23 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         .iter()
         .any(|t| t.version != ScenarioVersion::IKEv2);
     let mut peers: Vec<Peer> = Vec::with_capacity(names.len());
+    // Peers whose settings differ only in their address (the branches of a large shape,
+    // adjacent in name order) share one copy.
+    let mut shared: Option<Arc<EndpointConfig>> = None;
     for (i, n) in names.iter().enumerate() {
-        let mut ep = Endpoint::new(
-            endpoint_config(s, n)?,
-            streams.stream(&format!("endpoint/{n}")),
-        );
+        let mut cfg = endpoint_config(s, n)?;
+        let addr = cfg.addr;
+        if let Some(prev) = &shared {
+            cfg.addr = prev.addr;
+        }
+        let settings = match &shared {
+            Some(prev) if cfg == **prev => prev.clone(),
+            _ => {
+                cfg.addr = addr;
+                shared.insert(Arc::new(cfg)).clone()
+            }
+        };
+        let mut ep = Endpoint::sharing(settings, addr, streams.stream(&format!("endpoint/{n}")));
         ep.set_key_log(s.outputs.pcap);
         // Modeled crypto replaces the cipher too, unless a capture will be decrypted.
         if s.crypto == crate::scenario::model::CryptoMode::Modeled && !s.outputs.pcap {

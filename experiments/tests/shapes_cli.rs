@@ -349,7 +349,10 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
         .count() as u64
         - 1;
     assert!(exchanges >= 20 * 4, "{exchanges}");
-    assert!((2 * exchanges + 20..20 * 2000).contains(&events), "{events}");
+    assert!(
+        (2 * exchanges + 20..20 * 2000).contains(&events),
+        "{events}"
+    );
     let per_tunnel = j["bytes_per_tunnel"].as_f64().unwrap();
     assert!((0.0..10e6).contains(&per_tunnel), "{per_tunnel}");
     assert!(j["peak_rss_bytes"].as_u64().unwrap() > 0);

@@ -8,7 +8,7 @@ use ike_model::crypto::DhGroup;
 use ike_model::events::{Event, ExchangeKind, Outcome, SaChange, SaKind};
 use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, IkeState};
 use ike_model::ikev2::keylog::decryption_table_line;
-use pair::{A, B, Pair, config};
+use pair::{A, B, PSK, Pair, config};
 use sim_core::{Duration, RngStreams, SimTime};
 
 #[test]
@@ -68,6 +68,30 @@ fn four_messages_two_round_trips_reference_sizes_and_agreeing_keys() {
             (0, SimTime::ZERO + p.delay * 4)
         ]
     );
+}
+
+#[test]
+fn endpoints_sharing_one_copy_of_their_settings_use_their_own_addresses() {
+    let mut reference = Pair::new(PSK, 1);
+    reference.run(&[]);
+    // Settings naming a third address: each endpoint must use its own instead (in the
+    // IKE header's addresses, NAT-D hashes and ID payloads).
+    let settings = std::sync::Arc::new(config("192.0.2.99", PSK));
+    let s = RngStreams::new(1);
+    let mut p = Pair::new(PSK, 1);
+    p.eps[0] = Endpoint::sharing(settings.clone(), A.parse().unwrap(), s.stream("endpoint/A"));
+    let mut b = Endpoint::sharing(settings, B.parse().unwrap(), s.stream("endpoint/B"));
+    b.add_peer(A.parse().unwrap(), 0);
+    p.eps[1] = b;
+    p.run(&[]);
+    assert_eq!(p.eps[0].address(), A.parse::<std::net::IpAddr>().unwrap());
+    let bytes = |p: &Pair| -> Vec<Vec<u8>> { p.wire.iter().map(|d| d.bytes.clone()).collect() };
+    assert_eq!(
+        bytes(&p),
+        bytes(&reference),
+        "the same datagrams, byte for byte"
+    );
+    assert_eq!(p.eps[1].ike_sas()[0].state, IkeState::Established);
 }
 
 #[test]

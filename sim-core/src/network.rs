@@ -11,6 +11,8 @@
 use std::io;
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use crate::link::{Link, LinkParams, LinkStats, TxOutcome};
 use crate::middlebox::{Direction, HookCtx, Middlebox, Verdict};
 use crate::output::AtomicFile;
@@ -60,17 +62,52 @@ struct PrefixRoute {
     link: LinkId,
 }
 
+/// A node's host routes: a few inline (a site's ISP router has one, to its gateway), a
+/// hash map when many (the core's, one per site).
+#[derive(Debug, Default)]
+struct HostRoutes {
+    few: SmallVec<[(IpAddr, LinkId); 2]>,
+    many: Option<fnv::FnvHashMap<IpAddr, LinkId>>,
+}
+
+impl HostRoutes {
+    const FEW: usize = 8;
+
+    fn insert(&mut self, dst: IpAddr, link: LinkId) {
+        if let Some(m) = &mut self.many {
+            m.insert(dst, link);
+        } else if let Some(r) = self.few.iter_mut().find(|r| r.0 == dst) {
+            r.1 = link;
+        } else if self.few.len() < Self::FEW {
+            self.few.push((dst, link));
+        } else {
+            let mut m: fnv::FnvHashMap<IpAddr, LinkId> = self.few.drain(..).collect();
+            m.insert(dst, link);
+            self.many = Some(m);
+        }
+    }
+
+    #[inline]
+    fn get(&self, dst: IpAddr) -> Option<LinkId> {
+        match &self.many {
+            Some(m) => m.get(&dst).copied(),
+            None => self.few.iter().find(|r| r.0 == dst).map(|r| r.1),
+        }
+    }
+}
+
 /// A node: a host, gateway, router, ISP box or NAT.
 #[derive(Debug)]
 pub struct Node {
     /// Unique name.
     pub name: String,
-    /// Addresses the node accepts packets for.
-    pub addrs: Vec<IpAddr>,
+    /// Addresses the node accepts packets for (inline when one: a packet's path reads the
+    /// addresses of every node it reaches).
+    pub addrs: SmallVec<[IpAddr; 1]>,
     /// Whether the node forwards packets not addressed to it (routers, NATs, ISPs).
     pub forwarding: bool,
-    host_routes: fnv::FnvHashMap<IpAddr, LinkId>,
-    prefix_routes: Vec<PrefixRoute>,
+    host_routes: HostRoutes,
+    prefix_routes: SmallVec<[PrefixRoute; 1]>,
     out_links: Vec<LinkId>,
     middleboxes: Vec<Box<dyn Middlebox>>,
 }
@@ -104,7 +141,8 @@ pub struct Network {
     links: Vec<Link>,
     next_packet_id: u64,
     capture: Option<Capture>,
-    link_hooks: Vec<Vec<Box<dyn Middlebox>>>,
+    /// Middleboxes of the links that have any, by link (looked up, never iterated).
+    link_hooks: fnv::FnvHashMap<LinkId, Vec<Box<dyn Middlebox>>>,
     /// Node and link names in use, so building 10^5-node networks stays linear. Only
     /// looked up, never iterated, so hashing order cannot leak into any output.
     node_names: std::collections::HashMap<String, NodeId, fnv::FnvBuildHasher>,
@@ -160,7 +198,6 @@ impl Network {
         self.nodes.reserve(nodes);
         self.node_names.reserve(nodes);
         self.links.reserve(links);
-        self.link_hooks.reserve(links);
         self.link_names.reserve(links);
     }
 
@@ -179,10 +216,10 @@ impl Network {
         self.node_names.insert(name.clone(), id);
         self.nodes.push(Node {
             name,
-            addrs,
+            addrs: addrs.into_iter().collect(),
             forwarding,
-            host_routes: Default::default(),
-            prefix_routes: Vec::new(),
+            host_routes: HostRoutes::default(),
+            prefix_routes: SmallVec::new(),
             out_links: Vec::new(),
             middleboxes: Vec::new(),
         });
@@ -210,7 +247,6 @@ impl Network {
         }
         let id = LinkId(self.links.len() as u32);
         self.links.push(Link::new(name, from, to, params, streams));
-        self.link_hooks.push(Vec::new());
         self.nodes[from.0 as usize].out_links.push(id);
         Ok(id)
     }
@@ -258,7 +294,7 @@ impl Network {
 
     /// Attaches a middlebox to a link: it sees every packet entering the link.
     pub fn add_link_middlebox(&mut self, link: LinkId, mb: Box<dyn Middlebox>) {
-        self.link_hooks[link.0 as usize].push(mb);
+        self.link_hooks.entry(link).or_default().push(mb);
     }
 
     /// Starts capturing every packet accepted onto any link into the pcap file at `path`
@@ -340,7 +376,7 @@ impl Network {
 
     fn route(&self, node: NodeId, dst: IpAddr) -> Option<LinkId> {
         let n = &self.nodes[node.0 as usize];
-        if let Some(&l) = n.host_routes.get(&dst) {
+        if let Some(l) = n.host_routes.get(dst) {
             return Some(l);
         }
         n.prefix_routes
@@ -462,7 +498,8 @@ impl Network {
             node: None,
             ..egress
         };
-        if let Err(reason) = run_hooks(&mut self.link_hooks[link.0 as usize], &on_link, &mut packet)
+        if let Some(hooks) = self.link_hooks.get_mut(&link)
+            && let Err(reason) = run_hooks(hooks, &on_link, &mut packet)
         {
             drop_packet(trace, now, DropSite::Link(link), reason, &packet);
             return;
@@ -535,7 +572,7 @@ impl Network {
             .capture
             .as_ref()
             .is_some_and(|c| c.links.as_ref().is_none_or(|only| only.contains(&next)));
-        if !l.is_fixed_delay() || !self.link_hooks[next.0 as usize].is_empty() || captured {
+        if !l.is_fixed_delay() || self.link_hooks.contains_key(&next) || captured {
             return None;
         }
         let mtu = l.params.mtu as usize;

@@ -110,7 +110,7 @@ pub(super) fn narrow_for_responder(
 pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, i: usize) {
     let spi = ep.random_child_spi();
     ep.set_ike_state(i, now, IkeState::ExpectAuthResponse);
-    let idi = IdPayload::from_ip(ep.cfg.addr);
+    let idi = IdPayload::from_ip(ep.addr);
     let idr = IdPayload::from_ip(ep.sas[i].peer.ip());
     let auth = our_auth(ep, i, &idi);
     let (tsi, tsr) = proposed_selectors(ep, i);
@@ -303,7 +303,7 @@ pub(super) fn respond(ep: &mut Endpoint, now: SimTime, i: usize, opened: &Opened
         }
     }
     let strongswan = ep.cfg.flavour == Flavour::StrongSwan;
-    let idr = IdPayload::from_ip(ep.cfg.addr);
+    let idr = IdPayload::from_ip(ep.addr);
     let our = our_auth(ep, i, &idr);
     let mut reply_inner = vec![
         Payload::IdR(idr),

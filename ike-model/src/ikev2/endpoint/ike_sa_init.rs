@@ -34,7 +34,7 @@ fn header(spi_i: u64, spi_r: u64, flags: u8) -> Header {
 
 /// Starts an IKE SA as initiator.
 pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: SocketAddr) {
-    let local = SocketAddr::new(ep.cfg.addr, super::IKE_PORT);
+    let local = SocketAddr::new(ep.addr, super::IKE_PORT);
     let spi_i = ep.random_spi();
     let ke_group = ep.cfg.dh_groups[0];
     let i = ep.push_sa(IkeSa::new(

@@ -25,6 +25,7 @@ mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use sim_core::{SimRng, SimTime};
 
@@ -92,7 +93,7 @@ impl RekeyStyle {
 }
 
 /// How this endpoint negotiates and authenticates.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EndpointConfig {
     /// Our address (IKE on UDP 500; also our ID_IPV4_ADDR / ID_IPV6_ADDR identity).
     pub addr: IpAddr,
@@ -170,7 +171,9 @@ pub enum CommandError {
 /// An IKEv2 endpoint.
 #[derive(Debug)]
 pub struct Endpoint {
-    cfg: EndpointConfig,
+    cfg: Arc<EndpointConfig>,
+    /// Our address (`cfg.addr` unless the settings are shared).
+    addr: IpAddr,
     rng: SimRng,
     /// The SAD in creation order (dead SAs may linger; see `sad_index`).
     sas: Vec<IkeSa>,
@@ -246,8 +249,17 @@ impl Endpoint {
     /// An endpoint with configuration `cfg`, drawing SPIs, nonces, DH exponents, IVs and
     /// padding from `rng`.
     pub fn new(cfg: EndpointConfig, rng: SimRng) -> Self {
+        let addr = cfg.addr;
+        Self::sharing(Arc::new(cfg), addr, rng)
+    }
+
+    /// An endpoint at `addr` whose settings are shared with other endpoints (a
+    /// concentrator's branches: one copy for 10^5 of them, read from the same cache lines);
+    /// `settings.addr` is not used.
+    pub fn sharing(settings: Arc<EndpointConfig>, addr: IpAddr, rng: SimRng) -> Self {
         Endpoint {
-            cfg,
+            cfg: settings,
+            addr,
             rng,
             sas: Vec::new(),
             index: sad_index::SadIndex::default(),
@@ -271,9 +283,15 @@ impl Endpoint {
         }
     }
 
-    /// The configuration.
+    /// The settings (their `addr` is another endpoint's when shared: see
+    /// [`Endpoint::address`]).
     pub fn config(&self) -> &EndpointConfig {
         &self.cfg
+    }
+
+    /// Our address (IKE's source address and our identity).
+    pub fn address(&self) -> IpAddr {
+        self.addr
     }
 
     /// The IKE SAs this endpoint holds (its SAD), in creation order. A SAD of 256 SAs or
@@ -375,7 +393,7 @@ impl Endpoint {
 
     /// Adds a host-to-host tunnel with `peer`.
     pub fn add_peer(&mut self, peer: IpAddr, tunnel: u32) {
-        self.add_tunnel(TunnelConfig::host_to_host(tunnel, self.cfg.addr, peer));
+        self.add_tunnel(TunnelConfig::host_to_host(tunnel, self.addr, peer));
     }
 
     fn tunnel_config(&self, tunnel: u32) -> Option<&TunnelConfig> {
