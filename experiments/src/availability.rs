@@ -3,6 +3,7 @@
 //! expired. Counted from the tunnel's first establishment to the end of the run, so setup
 //! time is not an outage.
 
+use ike_model::events::SaRef;
 use serde::Serialize;
 use sim_core::{Duration, SimTime};
 
@@ -17,19 +18,10 @@ pub struct Outages {
     pub longest_s: f64,
 }
 
-/// A CHILD_SA's SPI string as a 64-bit FNV-1a hash: live sets hold a few of these per
-/// end instead of strings, so 10^5 tunnels cost a few MB.
-fn spi_key(spi: &str) -> u64 {
-    use std::hash::Hasher;
-    let mut h = fnv::FnvHasher::default();
-    h.write(spi.as_bytes());
-    h.finish()
-}
-
 #[derive(Debug, Default)]
 struct Tunnel {
     /// The live CHILD_SAs at the initiator and at the responder.
-    live: [Vec<u64>; 2],
+    live: [Vec<SaRef>; 2],
     ends: [String; 2],
     up: bool,
     down_since: Option<SimTime>,
@@ -59,7 +51,7 @@ impl Availability {
     }
 
     /// A CHILD_SA `spi` of `tunnel` at `node` appeared (`alive`) or went.
-    pub fn child(&mut self, now: SimTime, tunnel: u32, node: &str, spi: &str, alive: bool) {
+    pub fn child(&mut self, now: SimTime, tunnel: u32, node: &str, spi: SaRef, alive: bool) {
         let Some(t) = self.tunnels.get_mut(tunnel as usize) else {
             return;
         };
@@ -67,7 +59,7 @@ impl Availability {
             return;
         };
         let set = &mut t.live[side];
-        let key = spi_key(spi);
+        let key = spi;
         if alive {
             if !set.contains(&key) {
                 set.push(key);
@@ -120,13 +112,13 @@ mod tests {
     fn an_outage_runs_from_the_first_end_losing_its_sa_to_both_having_one_again() {
         let mut a = Availability::new([("a".to_string(), "b".to_string())]);
         let t = |s: u64| SimTime(s * 1_000_000_000);
-        a.child(t(1), 0, "b", "x", true);
-        a.child(t(2), 0, "a", "y", true);
-        a.child(t(10), 0, "a", "y", false); // down at 10
-        a.child(t(12), 0, "b", "x", false);
-        a.child(t(15), 0, "a", "z", true);
-        a.child(t(16), 0, "b", "w", true); // up at 16
-        a.child(t(20), 0, "b", "w", false); // down at 20, still at the end (25)
+        a.child(t(1), 0, "b", SaRef::Child(1), true);
+        a.child(t(2), 0, "a", SaRef::Child(2), true);
+        a.child(t(10), 0, "a", SaRef::Child(2), false); // down at 10
+        a.child(t(12), 0, "b", SaRef::Child(1), false);
+        a.child(t(15), 0, "a", SaRef::Child(3), true);
+        a.child(t(16), 0, "b", SaRef::Child(4), true); // up at 16
+        a.child(t(20), 0, "b", SaRef::Child(4), false); // down at 20, still at the end (25)
         let o = &a.outages(t(25))[0];
         assert_eq!(o.count, 2);
         assert_eq!(o.total_s, 11.0);

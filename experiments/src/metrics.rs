@@ -335,7 +335,7 @@ impl Metrics {
                         SaChange::Rekeyed | SaChange::Outbound | SaChange::InboundRemoved => None,
                     };
                     if let Some(alive) = alive {
-                        self.availability.child(now, *tunnel, node, spi, alive);
+                        self.availability.child(now, *tunnel, node, *spi, alive);
                     }
                 }
                 match &mut self.sa_rows {
@@ -344,12 +344,13 @@ impl Metrics {
                         // tunnels writes ~25 million rows).
                         let mut time = [0u8; 32];
                         let mut num = [0u8; 10];
+                        let mut sa = [0u8; 33];
                         let fields = [
                             secs_into(now.as_nanos(), &mut time),
                             node.as_bytes(),
                             u32_into(*tunnel, &mut num),
                             kind.as_str().as_bytes(),
-                            spi.as_bytes(),
+                            spi.write_into(&mut sa),
                             change.as_str().as_bytes(),
                             reason.as_bytes(),
                         ];
@@ -361,9 +362,9 @@ impl Metrics {
                         node: node.to_string(),
                         tunnel: *tunnel,
                         sa_kind: kind.to_string(),
-                        spi: spi.clone(),
+                        spi: spi.to_string(),
                         event: change.to_string(),
-                        reason: reason.clone(),
+                        reason: reason.to_string(),
                     }),
                     Rows::Off => {}
                 }
@@ -550,7 +551,7 @@ const SA_COLUMNS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ike_model::events::{ExchangeKind, IkeVersion, Outcome, Purpose};
+    use ike_model::events::{ExchangeKind, IkeVersion, Outcome, Purpose, SaRef};
 
     fn t(ms: u64) -> SimTime {
         SimTime(ms * 1_000_000)
@@ -563,17 +564,17 @@ mod tests {
             responder: "b".into(),
             start: t(1000),
         }]);
-        let child = |spi: &str| Event::Sa {
+        let child = |spi: u32| Event::Sa {
             tunnel: 0,
             kind: SaKind::Child,
-            spi: spi.into(),
+            spi: SaRef::Child(spi),
             change: SaChange::Installed,
-            reason: "IKE_AUTH".into(),
+            reason: "IKE_AUTH",
         };
-        m.record(t(1070), "b", &child("c1"));
+        m.record(t(1070), "b", &child(0xc1));
         assert!(m.establishment_times().is_empty());
-        m.record(t(1080), "a", &child("c2"));
-        m.record(t(1500), "a", &child("c3"));
+        m.record(t(1080), "a", &child(0xc2));
+        m.record(t(1500), "a", &child(0xc3));
         assert_eq!(
             m.establishment_times(),
             vec![(0, Duration::from_millis(80))]
@@ -622,17 +623,29 @@ mod tests {
             responder: "b".into(),
             start: SimTime::ZERO,
         }]);
-        let sa = |kind, spi: &str, change| Event::Sa {
+        let sa = |kind, spi: SaRef, change| Event::Sa {
             tunnel: 0,
             kind,
-            spi: spi.into(),
+            spi,
             change,
-            reason: String::new(),
+            reason: "",
         };
         let secs = |s: u64| SimTime(s * 1_000_000_000);
-        m.record(secs(1), "a", &sa(SaKind::Ike, "i1", SaChange::Installed));
-        m.record(secs(1), "b", &sa(SaKind::Ike, "i1", SaChange::Installed));
-        m.record(secs(2), "a", &sa(SaKind::Child, "c1", SaChange::Installed));
+        m.record(
+            secs(1),
+            "a",
+            &sa(SaKind::Ike, SaRef::Ike(1, 1), SaChange::Installed),
+        );
+        m.record(
+            secs(1),
+            "b",
+            &sa(SaKind::Ike, SaRef::Ike(1, 1), SaChange::Installed),
+        );
+        m.record(
+            secs(2),
+            "a",
+            &sa(SaKind::Child, SaRef::Child(0xc1), SaChange::Installed),
+        );
         let rekey = Event::ExchangeFinished {
             tunnel: 0,
             version: IkeVersion::V2,
@@ -644,7 +657,11 @@ mod tests {
             outcome: Outcome::Success,
         };
         m.record(secs(130), "a", &rekey);
-        m.record(secs(131), "a", &sa(SaKind::Child, "c1", SaChange::Deleted));
+        m.record(
+            secs(131),
+            "a",
+            &sa(SaKind::Child, SaRef::Child(0xc1), SaChange::Deleted),
+        );
         let csv = m.timeline_csv(secs(240));
         let rows: Vec<&str> = csv.lines().collect();
         assert_eq!(rows.len(), 5, "header and four minutes");

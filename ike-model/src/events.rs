@@ -203,6 +203,51 @@ impl fmt::Display for SaChange {
     }
 }
 
+/// Which SA an [`Event::Sa`] or [`Event::State`] is about: an IKE SA (an ISAKMP SA) by
+/// its two SPIs (cookies), a CHILD_SA (an IPsec SA) by its inbound SPI. Shown as outputs
+/// spell it: 16 hex digits, `_`, 16 hex digits; or 8 hex digits. (A value, not a string: a
+/// concentrator's day reports tens of millions of SA events.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SaRef {
+    /// An IKE SA: initiator's and responder's SPIs (0 while unknown).
+    Ike(u64, u64),
+    /// A CHILD_SA: our inbound SPI.
+    Child(u32),
+}
+
+impl SaRef {
+    /// Writes the text form into `buf` and returns it (no allocation).
+    pub fn write_into<'a>(&self, buf: &'a mut [u8; 33]) -> &'a [u8] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut put = |at: usize, v: u64, digits: usize| {
+            for k in 0..digits {
+                buf[at + k] = HEX[((v >> (4 * (digits - 1 - k))) & 0xf) as usize];
+            }
+        };
+        match *self {
+            SaRef::Ike(i, r) => {
+                put(0, i, 16);
+                put(17, r, 16);
+                buf[16] = b'_';
+                &buf[..33]
+            }
+            SaRef::Child(spi) => {
+                put(0, u64::from(spi), 8);
+                &buf[..8]
+            }
+        }
+    }
+}
+
+impl fmt::Display for SaRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SaRef::Ike(i, r) => write!(f, "{i:016x}_{r:016x}"),
+            SaRef::Child(spi) => write!(f, "{spi:08x}"),
+        }
+    }
+}
+
 /// An event an endpoint reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -231,12 +276,12 @@ pub enum Event {
         tunnel: u32,
         /// IKE or CHILD.
         kind: SaKind,
-        /// The SA's identifier: both IKE SPIs, or the inbound ESP SPI, in hex.
-        spi: String,
+        /// The SA: both IKE SPIs, or the inbound ESP SPI.
+        spi: SaRef,
         /// What happened.
         change: SaChange,
         /// Why, in a few words (`rekeyed by peer`, `hard lifetime`, `collision loser`, ...).
-        reason: String,
+        reason: &'static str,
     },
     /// An SA moved to a new state (strongSwan's state names: CONNECTING, ESTABLISHED,
     /// DELETING, DESTROYING for IKE SAs; INSTALLED, REKEYING, REKEYED, DELETING for
@@ -246,8 +291,8 @@ pub enum Event {
         tunnel: u32,
         /// IKE SA or CHILD_SA.
         kind: SaKind,
-        /// The SA's SPIs as in `Sa` events.
-        spi: String,
+        /// The SA, as in `Sa` events.
+        spi: SaRef,
         /// The new state's name.
         state: &'static str,
     },
@@ -282,5 +327,21 @@ impl Event {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sa_refs_read_as_outputs_spell_them_written_or_displayed() {
+        let ike = SaRef::Ike(0x0123_4567_89ab_cdef, 0xfe);
+        let child = SaRef::Child(0xc0ffee);
+        assert_eq!(ike.to_string(), "0123456789abcdef_00000000000000fe");
+        assert_eq!(child.to_string(), "00c0ffee");
+        let mut buf = [0u8; 33];
+        assert_eq!(ike.write_into(&mut buf), ike.to_string().as_bytes());
+        assert_eq!(child.write_into(&mut buf), b"00c0ffee");
     }
 }

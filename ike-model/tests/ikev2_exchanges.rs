@@ -6,7 +6,7 @@
 mod pair;
 
 use ike_model::crypto::DhGroup;
-use ike_model::events::{Event, ExchangeKind, Outcome, SaChange, SaKind};
+use ike_model::events::{Event, ExchangeKind, Outcome, SaChange, SaKind, SaRef};
 use ike_model::ikev2::endpoint::{ChildState, Endpoint, Flavour, IkeState, TunnelConfig};
 use ike_model::ikev2::payload::TrafficSelector;
 use pair::{A, B, PSK, Pair, config};
@@ -88,7 +88,7 @@ fn a_child_rekey_has_the_reference_sizes_and_the_initiator_deletes_the_old_sa() 
             change: SaChange::Installed,
             spi,
             ..
-        } if *w == 0 => Some(spi.clone()),
+        } if *w == 0 => Some(*spi),
         _ => None,
     });
     // strongSwan: CREATE_CHILD_SA 220/204, then INFORMATIONAL with D 76/76 (REFERENCE.md).
@@ -102,7 +102,7 @@ fn a_child_rekey_has_the_reference_sizes_and_the_initiator_deletes_the_old_sa() 
         ]
     );
     assert_eq!(children_agree(&p), 1);
-    let now_spi = format!("{:08x}", p.eps[0].ike_sas()[0].children[0].spi_in);
+    let now_spi = SaRef::Child(p.eps[0].ike_sas()[0].children[0].spi_in);
     assert_ne!(Some(now_spi), old, "the survivor is the new SA");
     // The responder switched on the DELETE: its old SA went at 3d, not at the rekey.
     let b_deleted: Vec<SimTime> = p
@@ -372,7 +372,7 @@ fn initial_contact_from_a_restarted_peer_clears_its_old_ike_sa() {
     assert_eq!(b.len(), 1, "the stale IKE SA is gone");
     assert_ne!(b[0].spi_i, old);
     let cleared = p.events.iter().any(
-        |(w, _, e)| *w == 1 && matches!(e, Event::Sa { kind: SaKind::Ike, reason, .. } if reason == "INITIAL_CONTACT"),
+        |(w, _, e)| *w == 1 && matches!(e, Event::Sa { kind: SaKind::Ike, reason, .. } if *reason == "INITIAL_CONTACT"),
     );
     assert!(cleared);
 }

@@ -4,7 +4,7 @@
 
 mod pair;
 
-use ike_model::events::{Event, ExchangeKind, Outcome, SaKind};
+use ike_model::events::{Event, ExchangeKind, Outcome, SaKind, SaRef};
 use ike_model::ikev2::consts::{NotifyType, ProtocolId};
 use ike_model::ikev2::endpoint::{ChildState, EndpointConfig, IkeState, RekeyStyle};
 use ike_model::ikev2::header::Header;
@@ -107,7 +107,7 @@ fn an_ike_sa_rekey_has_the_reference_sizes_moves_the_children_and_restarts_messa
             kind: SaKind::Child,
             spi,
             ..
-        } if *w == 0 => Some(spi.clone()),
+        } if *w == 0 => Some(*spi),
         _ => None,
     });
     let rows = p.exchanges_from(4);
@@ -132,7 +132,7 @@ fn an_ike_sa_rekey_has_the_reference_sizes_moves_the_children_and_restarts_messa
     );
     assert_eq!(agree(&p), 1);
     assert_ne!(
-        Some(format!("{:08x}", p.eps[0].ike_sas()[0].children[0].spi_in)),
+        Some(SaRef::Child(p.eps[0].ike_sas()[0].children[0].spi_in)),
         child_before
     );
     // Both IKE SAs are in the key log, each under its own SPIs.
@@ -502,7 +502,7 @@ fn traffic_switches_on_the_response_and_on_the_delete_and_old_inbound_spis_linge
     p.at(T, 0, |ep, now| ep.rekey_child(now, 0).unwrap());
     p.run(&[]);
     let d = p.delay;
-    let rows = |change: ike_model::events::SaChange| -> Vec<(usize, SimTime, String)> {
+    let rows = |change: ike_model::events::SaChange| -> Vec<(usize, SimTime, SaRef)> {
         p.events
             .iter()
             .filter_map(|(w, t, e)| match e {
@@ -511,7 +511,7 @@ fn traffic_switches_on_the_response_and_on_the_delete_and_old_inbound_spis_linge
                     change: c,
                     spi,
                     ..
-                } if *c == change && *t > T => Some((*w, *t, spi.clone())),
+                } if *c == change && *t > T => Some((*w, *t, *spi)),
                 _ => None,
             })
             .collect()
@@ -527,7 +527,7 @@ fn traffic_switches_on_the_response_and_on_the_delete_and_old_inbound_spis_linge
     );
     for (w, _, spi) in &switched {
         let new = &p.eps[*w].ike_sas()[0].children[0];
-        assert_eq!(*spi, format!("{:08x}", new.spi_in));
+        assert_eq!(*spi, SaRef::Child(new.spi_in));
         assert_eq!(p.eps[*w].outbound_spi(0), Some(new.spi_out));
     }
     let deleted = rows(ike_model::events::SaChange::Deleted);
@@ -535,7 +535,7 @@ fn traffic_switches_on_the_response_and_on_the_delete_and_old_inbound_spis_linge
     assert_eq!(deleted.len(), 2);
     for (w, t, spi) in &deleted {
         assert!(
-            gone.contains(&(*w, *t + Duration::from_secs(5), spi.clone())),
+            gone.contains(&(*w, *t + Duration::from_secs(5), *spi)),
             "{gone:?}"
         );
     }

@@ -34,7 +34,7 @@ pub(super) fn dump_sads(peers: &[Peer], trace: &mut Trace, end: SimTime) {
                 text: format!(
                     "tunnel {}: IKE SA {} {} {} <-> {}; CHILD_SAs: {}",
                     sa.tunnel,
-                    sa.spi_string(),
+                    sa.sa_ref(),
                     sa.state.name(),
                     sa.local,
                     sa.peer,

@@ -20,7 +20,7 @@ use rand::Rng;
 use sim_core::{Duration, SimRng, SimTime};
 
 use crate::crypto::{DhGroup, DhPrivate, EncrAlg, IntegAlg, PrfAlg};
-use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind};
+use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::exchange;
 use crate::ikev1::crypto::Phase1Keys;
 use crate::ikev1::header::Header;
@@ -654,7 +654,7 @@ impl Endpoint1 {
             return;
         }
         sa.state = state;
-        let spi = format!("{:016x}_{:016x}", sa.icookie, sa.rcookie);
+        let spi = SaRef::Ike(sa.icookie, sa.rcookie);
         let tunnel = sa.tunnel;
         self.events.push_back((
             now,
@@ -699,9 +699,9 @@ impl Endpoint1 {
         i: usize,
         now: SimTime,
         kind: SaKind,
-        spi: String,
+        spi: SaRef,
         change: SaChange,
-        reason: &str,
+        reason: &'static str,
     ) {
         let tunnel = self.sas[i].tunnel;
         self.events.push_back((
@@ -711,25 +711,25 @@ impl Endpoint1 {
                 kind,
                 spi,
                 change,
-                reason: reason.to_string(),
+                reason,
             },
         ));
     }
 
-    fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
+    fn kill(&mut self, i: usize, now: SimTime, reason: &'static str) {
         for c in std::mem::take(&mut self.sas[i].ipsec) {
             self.unfile_child(i, c.spi_in);
             self.sa_event(
                 i,
                 now,
                 SaKind::Child,
-                format!("{:08x}", c.spi_in),
+                SaRef::Child(c.spi_in),
                 SaChange::Deleted,
                 reason,
             );
         }
         if self.sas[i].established {
-            let spi = format!("{:016x}_{:016x}", self.sas[i].icookie, self.sas[i].rcookie);
+            let spi = SaRef::Ike(self.sas[i].icookie, self.sas[i].rcookie);
             self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
         }
         self.mark_dead(i);
@@ -766,7 +766,7 @@ impl Endpoint1 {
         mut c: IpsecSa,
         initiated: bool,
         life_s: u32,
-        reason: &str,
+        reason: &'static str,
     ) {
         let t = self.cfg.child_lifetime.draw(initiated, &mut self.rng);
         c.rekey_at = t.rekey_after.map(|d| now + d);
@@ -775,7 +775,7 @@ impl Endpoint1 {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let spi = format!("{:08x}", c.spi_in);
+        let spi = SaRef::Child(c.spi_in);
         self.file_child(i, c.spi_in);
         self.sas[i].ipsec.push(c);
         self.sa_event(i, now, SaKind::Child, spi, SaChange::Installed, reason);

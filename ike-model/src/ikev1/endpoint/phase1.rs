@@ -10,7 +10,7 @@ use sim_core::SimTime;
 use super::messages::{accept_phase1, host_id, initial_contact, phase1_sa, vendor_ids};
 use super::{Endpoint1, IsakmpSa, PRF};
 use crate::crypto::DhPrivate;
-use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
+use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::{exchange, payload};
 use crate::ikev1::crypto::{derive_phase1, phase1_hash, phase1_iv, skeyid_psk};
 use crate::ikev1::header::Header;
@@ -356,7 +356,7 @@ fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
     // RFC 3706 §7: sequence numbers start at a random value.
     ep.sas[i].dpd_seq = rand::Rng::next_u32(&mut ep.rng) & 0x7fff_ffff;
     let sa = &ep.sas[i];
-    let spi = format!("{:016x}_{:016x}", sa.icookie, sa.rcookie);
+    let spi = SaRef::Ike(sa.icookie, sa.rcookie);
     let reason = if sa.aggressive {
         "Aggressive Mode"
     } else {

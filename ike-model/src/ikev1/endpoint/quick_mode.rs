@@ -10,7 +10,7 @@ use sim_core::SimTime;
 use super::messages::{accept_esp, delete, esp_sa, id_body, parse_delete};
 use super::{Endpoint1, IpsecSa, PRF, QuickMode};
 use crate::crypto::DhPrivate;
-use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
+use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::{exchange, payload, protocol};
 use crate::ikev1::crypto::{hash1, hash2, hash3, keymat, phase2_iv};
 use crate::ikev1::header::Header;
@@ -143,7 +143,7 @@ fn install(ep: &mut Endpoint1, now: SimTime, i: usize, mid: u32, life: u32) {
     {
         // strongSwan keeps the old SA until its hard lifetime and deletes it then.
         o.rekeyed = true;
-        let spi = format!("{old:08x}");
+        let spi = SaRef::Child(old);
         ep.sa_event(
             i,
             now,
@@ -403,7 +403,7 @@ pub(super) fn on_informational(
                     i,
                     now,
                     SaKind::Child,
-                    format!("{:08x}", c.spi_in),
+                    SaRef::Child(c.spi_in),
                     SaChange::Deleted,
                     "deleted by peer",
                 );
@@ -443,19 +443,12 @@ pub(super) fn delete_ipsec(
     i: usize,
     spi_in: u32,
     change: SaChange,
-    reason: &str,
+    reason: &'static str,
 ) {
     if let Some(k) = ep.sas[i].ipsec.iter().position(|c| c.spi_in == spi_in) {
         ep.sas[i].ipsec.remove(k);
         ep.unfile_child(i, spi_in);
-        ep.sa_event(
-            i,
-            now,
-            SaKind::Child,
-            format!("{spi_in:08x}"),
-            change,
-            reason,
-        );
+        ep.sa_event(i, now, SaKind::Child, SaRef::Child(spi_in), change, reason);
         inform(ep, now, i, delete(&[spi_in], None), true);
     }
 }

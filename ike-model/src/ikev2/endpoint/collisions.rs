@@ -11,7 +11,7 @@ use sim_core::{Duration, SimTime};
 use super::rekey_ike_sa::move_children;
 use super::sa::{Collision, Command};
 use super::{ChildState, Endpoint, IkeState};
-use crate::events::{Event, SaChange, SaKind};
+use crate::events::{Event, SaChange, SaKind, SaRef};
 use crate::ikev2::consts::NotifyType;
 use crate::ikev2::payload::NotifyPayload;
 
@@ -85,7 +85,7 @@ pub(super) fn child_rekey_completed(
         return;
     }
     ep.set_child_state(i, k, now, ChildState::Rekeyed);
-    let spi = format!("{old:08x}");
+    let spi = SaRef::Child(old);
     ep.sa_event(
         i,
         now,

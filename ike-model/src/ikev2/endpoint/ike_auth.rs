@@ -245,7 +245,7 @@ fn establish(ep: &mut Endpoint, i: usize, now: SimTime) {
     // never needed again, and at a concentrator they were a tenth of its memory.
     ep.sas[i].init_msg_ours = Vec::new();
     ep.sas[i].init_msg_peer = Vec::new();
-    let spi = ep.sas[i].spi_string();
+    let spi = ep.sas[i].sa_ref();
     ep.sa_event(i, now, SaKind::Ike, spi, SaChange::Installed, "IKE_AUTH");
     super::lifetimes::arm_ike(ep, i, now);
 }

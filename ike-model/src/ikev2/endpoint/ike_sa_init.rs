@@ -48,7 +48,7 @@ pub(super) fn initiate(ep: &mut Endpoint, now: SimTime, tunnel: u32, peer: Socke
         ke_group,
     ));
     if ep.state_events {
-        let spi = ep.sas[i].spi_string();
+        let spi = ep.sas[i].sa_ref();
         ep.events.push_back((
             now,
             crate::events::Event::State {
@@ -280,7 +280,7 @@ pub(super) fn respond(
     let i = ep.push_sa(sa);
     ep.log_keys(i);
     if ep.state_events {
-        let spi = ep.sas[i].spi_string();
+        let spi = ep.sas[i].sa_ref();
         ep.events.push_back((
             now,
             crate::events::Event::State {

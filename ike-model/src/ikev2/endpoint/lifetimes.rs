@@ -61,7 +61,7 @@ pub(super) fn fire(ep: &mut Endpoint, now: SimTime, i: usize) {
     }
     if due(ep.sas[i].expire_at) {
         ep.sas[i].expire_at = None;
-        let spi = ep.sas[i].spi_string();
+        let spi = ep.sas[i].sa_ref();
         ep.sa_event(
             i,
             now,

@@ -105,12 +105,12 @@ fn create_new_sa(
     sa.installed = true;
     let n = ep.push_sa(sa);
     ep.log_keys(n);
-    let spi = ep.sas[n].spi_string();
+    let spi = ep.sas[n].sa_ref();
     ep.sa_event(
         n,
         now,
         SaKind::Ike,
-        spi.clone(),
+        spi,
         SaChange::Installed,
         "IKE_SA rekey",
     );

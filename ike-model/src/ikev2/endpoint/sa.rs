@@ -349,9 +349,9 @@ impl IkeSa {
         self.children.first()
     }
 
-    /// The IKE SA's SPIs as `sa_events.csv` shows them.
-    pub fn spi_string(&self) -> String {
-        format!("{:016x}_{:016x}", self.spi_i, self.spi_r)
+    /// The IKE SA as SA events name it (its two SPIs).
+    pub fn sa_ref(&self) -> crate::events::SaRef {
+        crate::events::SaRef::Ike(self.spi_i, self.spi_r)
     }
 
     /// Whether requests that wait for a window slot may go now.

@@ -5,7 +5,7 @@
 use sim_core::SimTime;
 
 use super::{ChildSa, ChildState, Endpoint, INBOUND_LINGER, IkeState, lifetimes};
-use crate::events::{Event, Outcome, SaChange, SaKind};
+use crate::events::{Event, Outcome, SaChange, SaKind, SaRef};
 use crate::ikev2::keys::ChildKeys;
 
 impl Endpoint {
@@ -14,9 +14,9 @@ impl Endpoint {
         i: usize,
         now: SimTime,
         kind: SaKind,
-        spi: String,
+        spi: SaRef,
         change: SaChange,
-        reason: &str,
+        reason: &'static str,
     ) {
         let tunnel = self.sas[i].tunnel;
         self.events.push_back((
@@ -26,7 +26,7 @@ impl Endpoint {
                 kind,
                 spi,
                 change,
-                reason: reason.to_string(),
+                reason,
             },
         ));
     }
@@ -51,7 +51,7 @@ impl Endpoint {
             Event::State {
                 tunnel: sa.tunnel,
                 kind: SaKind::Ike,
-                spi: sa.spi_string(),
+                spi: sa.sa_ref(),
                 state: state.name(),
             },
         ));
@@ -67,7 +67,7 @@ impl Endpoint {
         if !self.state_events {
             return;
         }
-        let spi = format!("{:08x}", c.spi_in);
+        let spi = SaRef::Child(c.spi_in);
         let tunnel = self.sas[i].tunnel;
         self.events.push_back((
             now,
@@ -87,10 +87,10 @@ impl Endpoint {
         i: usize,
         now: SimTime,
         child: ChildSa,
-        reason: &str,
+        reason: &'static str,
         outbound: bool,
     ) {
-        let spi = format!("{:08x}", child.spi_in);
+        let spi = SaRef::Child(child.spi_in);
         super::sa::push_tight(&mut self.sas[i].children, child);
         self.file_child_spis(i);
         let k = self.sas[i].children.len() - 1;
@@ -99,7 +99,7 @@ impl Endpoint {
             i,
             now,
             SaKind::Child,
-            spi.clone(),
+            spi,
             SaChange::Installed,
             reason,
         );
@@ -126,7 +126,7 @@ impl Endpoint {
             c.outbound = false;
         }
         self.sas[i].children[k].outbound = true;
-        let spi = format!("{:08x}", self.sas[i].children[k].spi_in);
+        let spi = SaRef::Child(self.sas[i].children[k].spi_in);
         self.sa_event(i, now, SaKind::Child, spi, SaChange::Outbound, "switched");
     }
 
@@ -138,13 +138,13 @@ impl Endpoint {
         k: usize,
         now: SimTime,
         change: SaChange,
-        reason: &str,
+        reason: &'static str,
     ) {
         let c = self.sas[i].children.remove(k);
         if self.index.child_spis.get(&c.spi_in) == Some(&self.sas[i].uid) {
             self.index.child_spis.remove(&c.spi_in);
         }
-        let spi = format!("{:08x}", c.spi_in);
+        let spi = SaRef::Child(c.spi_in);
         self.sa_event(i, now, SaKind::Child, spi, change, reason);
         let until = now + INBOUND_LINGER;
         // Kept in order of `until` (equal ones in insertion order); with one linger time
@@ -301,16 +301,16 @@ impl Endpoint {
                 Event::Sa {
                     tunnel: l.tunnel,
                     kind: SaKind::Child,
-                    spi: format!("{:08x}", l.spi),
+                    spi: SaRef::Child(l.spi),
                     change: SaChange::InboundRemoved,
-                    reason: "linger ended".into(),
+                    reason: "linger ended",
                 },
             ));
         }
     }
 
     /// Destroys SA `i` and its CHILD_SAs; requests in flight end as aborted.
-    pub(super) fn kill(&mut self, i: usize, now: SimTime, reason: &str) {
+    pub(super) fn kill(&mut self, i: usize, now: SimTime, reason: &'static str) {
         for p in std::mem::take(&mut self.sas[i].pending) {
             self.finish_pending(i, now, &p, Outcome::Aborted(reason.to_string()));
         }
@@ -322,7 +322,7 @@ impl Endpoint {
         }
         // Only an SA that was installed (authenticated) is reported as deleted.
         if self.sas[i].installed {
-            let spi = self.sas[i].spi_string();
+            let spi = self.sas[i].sa_ref();
             self.sa_event(i, now, SaKind::Ike, spi, SaChange::Deleted, reason);
         }
         self.set_ike_state(i, now, IkeState::Dead);
