@@ -95,14 +95,7 @@ impl Endpoint {
         self.file_child_spis(i);
         let k = self.sas[i].children.len() - 1;
         lifetimes::arm_child(self, i, k, now);
-        self.sa_event(
-            i,
-            now,
-            SaKind::Child,
-            spi,
-            SaChange::Installed,
-            reason,
-        );
+        self.sa_event(i, now, SaKind::Child, spi, SaChange::Installed, reason);
         let tunnel = self.sas[i].tunnel;
         if self.state_events {
             self.events.push_back((
