@@ -2,7 +2,8 @@
 //!
 //! - [`time`]: virtual time in integer nanoseconds, human durations for scenario files;
 //! - [`queue`]: the event queue, a 4-ary heap ordered by (time, insertion sequence), with
-//!   O(1) lazy cancellation, and one movable timer per owner (an endpoint's wake-up);
+//!   O(1) lazy cancellation, and one movable timer per owner (an endpoint's wake-up;
+//!   [`timer_heap`] is that heap);
 //! - [`rng`]: named random streams, ChaCha seeded from (master seed, stream name);
 //! - [`dist`]: the distributions every component samples from;
 //! - [`packet`], [`link`], [`middlebox`], [`network`]: packets, one-way links with delay,
@@ -26,7 +27,7 @@ mod quad_heap;
 pub mod queue;
 pub mod rng;
 pub mod time;
-mod timer_heap;
+pub mod timer_heap;
 pub mod trace;
 
 pub use dist::Dist;

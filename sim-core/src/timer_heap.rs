@@ -5,13 +5,14 @@
 //! wake-up in the queue until it surfaced and was recognised as stale: in a 10^5-tunnel
 //! day a quarter of all events were such corpses, each one a heap pop and a cache miss on
 //! a cold endpoint. Here an owner has at most one entry, re-arming sifts it from where it
-//! is, and disarming removes it.
+//! is, and disarming removes it. An endpoint files its SAs' wake-ups in one too (owner: the
+//! SA's place in its SAD; tie-breaker: the SA's id).
 
 use crate::time::SimTime;
 
 /// One armed timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct TimerEntry {
+pub struct TimerEntry {
     /// When it fires.
     pub time: SimTime,
     /// The scheduler's sequence number when it was armed (ties with events and timers).
@@ -30,9 +31,10 @@ impl TimerEntry {
 const ARITY: usize = 4;
 const ABSENT: u32 = u32::MAX;
 
-/// The heap and each owner's position in it.
+/// Timers keyed by (time, seq), at most one per owner; owners are small integers (the
+/// position array has one slot per owner up to the largest).
 #[derive(Debug, Default)]
-pub(crate) struct TimerHeap {
+pub struct TimerHeap {
     v: Vec<TimerEntry>,
     /// Index in `v` of each owner's entry; `ABSENT` when it has none.
     pos: Vec<u32>,
@@ -88,6 +90,48 @@ impl TimerHeap {
         self.pos[owner as usize] = ABSENT;
         self.take_at(p as usize);
         true
+    }
+
+    /// How many timers are armed.
+    pub fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Whether no timer is armed.
+    pub fn is_empty(&self) -> bool {
+        self.v.is_empty()
+    }
+
+    /// Appends to `out` the `seq` of every timer due at or before `now`, in no particular
+    /// order (a walk of the heap that skips every subtree whose root is later).
+    pub fn due_by(&self, now: SimTime, out: &mut Vec<u64>) {
+        let mut stack = Vec::new();
+        if self.v.first().is_some_and(|e| e.time <= now) {
+            stack.push(0);
+        }
+        while let Some(at) = stack.pop() {
+            out.push(self.v[at].seq);
+            let first = ARITY * at + 1;
+            for c in first..(first + ARITY).min(self.v.len()) {
+                if self.v[c].time <= now {
+                    stack.push(c);
+                }
+            }
+        }
+    }
+
+    /// Renames every owner `o` to `rename(o)` (an SAD compacted: the SAs moved), which
+    /// must be one-to-one on the armed owners. Keys, and so the order, stay.
+    pub fn rename_owners(&mut self, rename: impl Fn(u32) -> u32) {
+        self.pos.iter_mut().for_each(|p| *p = ABSENT);
+        for (at, e) in self.v.iter_mut().enumerate() {
+            e.owner = rename(e.owner);
+            let o = e.owner as usize;
+            if o >= self.pos.len() {
+                self.pos.resize(o + 1, ABSENT);
+            }
+            self.pos[o] = at as u32;
+        }
     }
 
     /// Removes and returns the earliest timer.
@@ -210,7 +254,23 @@ mod tests {
                     prop_assert_eq!(h.get(*o), Some(SimTime(*t)));
                 }
                 prop_assert_eq!(h.v.len(), model.len());
+                let mut due = Vec::new();
+                h.due_by(SimTime(25), &mut due);
+                due.sort_unstable();
+                let mut want: Vec<u64> =
+                    model.values().filter(|(t, _)| *t <= 25).map(|(_, s)| *s).collect();
+                want.sort_unstable();
+                prop_assert_eq!(due, want);
             }
+            // Renaming owners (reversed) keeps every timer under its new owner.
+            h.rename_owners(|o| 100 - o);
+            for (o, (t, _)) in &model {
+                prop_assert_eq!(h.get(100 - *o), Some(SimTime(*t)));
+            }
+            let order: Vec<u64> = std::iter::from_fn(|| h.pop().map(|e| e.seq)).collect();
+            let mut want: Vec<(u64, u64)> = model.values().copied().collect();
+            want.sort_unstable();
+            prop_assert_eq!(order, want.into_iter().map(|(_, s)| s).collect::<Vec<_>>());
         }
     }
 }

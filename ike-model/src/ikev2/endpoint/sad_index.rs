@@ -1,7 +1,7 @@
 //! Indexes over the SAD so that a concentrator with 10^4-10^5 IKE SAs does per-datagram and
 //! per-timer work in O(log N): every IKE SA has a stable id (increasing in creation order,
-//! so the SAD stays sorted by it), its next wake-up is filed in an ordered set, and SAs are
-//! found by initiator SPI and by tunnel without scanning. After each call into the
+//! so the SAD stays sorted by it), its next wake-up is filed in a heap (ordered by time, then
+//! id), and SAs are found by initiator SPI and by tunnel without scanning. After each call into the
 //! endpoint, the SAs it touched (the one a datagram or timer was for, the others of the
 //! same tunnel, and the new ones) are filed again and dead ones leave every index.
 //! Dead SAs leave the indexes at once but stay in a large SAD vector (state `Dead`) until
@@ -11,6 +11,7 @@
 use fnv::FnvHashMap;
 
 use sim_core::SimTime;
+use sim_core::timer_heap::TimerHeap;
 
 use super::Endpoint;
 use super::sa::IkeSa;
@@ -20,8 +21,10 @@ use crate::sa_ids::{SaIds, SaPositions, compact_now};
 #[derive(Debug, Default)]
 pub(super) struct SadIndex {
     next_uid: u64,
-    /// (next wake-up, SA id) of every live SA that has one.
-    due: crate::wakeups::Wakeups,
+    /// The next wake-up of every live SA that has one: a heap whose owners are SAD
+    /// positions, ordered by (time, SA id) — moved in place when an SA's wake-up changes,
+    /// where an ordered set took a removal and an insertion among 10^5 entries.
+    due: TimerHeap,
     /// SA ids by initiator SPI, in creation order (lookups only; never iterated).
     by_spi_i: FnvHashMap<u64, SaIds>,
     /// SA ids by tunnel, in creation order (lookups only; never iterated).
@@ -43,6 +46,11 @@ pub(super) struct SadIndex {
 
 /// The tunnel of SAs a responder has not matched to a tunnel yet.
 const NO_TUNNEL: u32 = u32::MAX;
+
+/// SA `i`'s owner id in the wake-up heap: its SAD position.
+fn owner(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 SAs")
+}
 
 impl Endpoint {
     /// Adds an IKE SA to the SAD and returns its index.
@@ -135,18 +143,13 @@ impl Endpoint {
 
     /// The earliest wake-up filed.
     pub(super) fn first_due(&self) -> Option<SimTime> {
-        self.index.due.first().map(|(t, _)| *t)
+        self.index.due.peek().map(|e| e.time)
     }
 
     /// The ids of the SAs whose filed wake-up is at or before `now`, in creation order.
     pub(super) fn due_uids(&self, now: SimTime) -> Vec<u64> {
-        let mut v: Vec<u64> = self
-            .index
-            .due
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|(_, u)| *u)
-            .collect();
+        let mut v = Vec::new();
+        self.index.due.due_by(now, &mut v);
         v.sort_unstable();
         v
     }
@@ -202,8 +205,18 @@ impl Endpoint {
             touched.retain(|u| !died.contains(u));
             let dead = self.index.dead_in_sad;
             if compact_now(self.sas.len(), dead) {
+                // Where each surviving SA moves, for the wake-up heap's owners.
+                let mut moved_to = vec![u32::MAX; self.sas.len()];
+                let mut k = 0;
+                for (j, sa) in self.sas.iter().enumerate() {
+                    if sa.state != super::IkeState::Dead {
+                        moved_to[j] = k;
+                        k += 1;
+                    }
+                }
                 self.sas.retain(|s| s.state != super::IkeState::Dead);
                 self.index.positions.rebuild(self.sas.iter().map(|s| s.uid));
+                self.index.due.rename_owners(|o| moved_to[o as usize]);
                 self.index.dead_in_sad = 0;
             }
         }
@@ -221,7 +234,15 @@ impl Endpoint {
         let due = self.sa_due(i);
         let sa = &mut self.sas[i];
         let uid = sa.uid;
-        crate::wakeups::refile(&mut self.index.due, uid, &mut sa.filed_due, due);
+        if sa.filed_due != due {
+            match due {
+                Some(t) => self.index.due.set(owner(i), t, uid),
+                None => {
+                    self.index.due.remove(owner(i));
+                }
+            }
+            sa.filed_due = due;
+        }
         if sa.filed_tunnel != Some(sa.tunnel) {
             if let Some(old) = sa.filed_tunnel
                 && let Some(v) = self.index.by_tunnel.get_mut(&old)
@@ -245,8 +266,8 @@ impl Endpoint {
                 self.index.child_spis.remove(&c.spi_in);
             }
         }
-        if let Some(t) = sa.filed_due.take() {
-            self.index.due.remove(&(t, uid));
+        if sa.filed_due.take().is_some() {
+            self.index.due.remove(owner(i));
         }
         if let Some(old) = sa.filed_tunnel.take()
             && let Some(v) = self.index.by_tunnel.get_mut(&old)
@@ -295,6 +316,12 @@ impl Endpoint {
                 );
             }
             let (filed, fresh) = (self.sas[i].filed_due, self.sa_due(i));
+            assert_eq!(
+                self.index.due.get(owner(i)),
+                filed,
+                "SA {} filed in the heap at its place",
+                self.sas[i].uid
+            );
             let missed = match (filed, fresh) {
                 (_, None) => false,
                 (None, Some(_)) => true,
