@@ -106,19 +106,15 @@ impl Endpoint1 {
 
     /// Indexes of the SAs whose wake-up is at or before `now`, in SAD order.
     pub(super) fn due_sas(&self, now: SimTime) -> Vec<usize> {
-        let mut v: Vec<usize> = self
-            .index
-            .due
-            .range(..=(now, u64::MAX))
-            .filter_map(|&(_, u)| self.index_of(u))
-            .collect();
-        v.sort_unstable();
-        v
+        crate::wakeups::due_uids(&self.index.due, now)
+            .into_iter()
+            .filter_map(|u| self.index_of(u))
+            .collect()
     }
 
     /// The earliest wake-up of any SA.
     pub(super) fn first_due(&self) -> Option<SimTime> {
-        self.index.due.first().map(|&(t, _)| t)
+        self.index.due.peek().map(|e| e.time)
     }
 
     /// When SA `i` next needs `handle_timeout`: a resend, an IPsec SA's rekey or expiry,
@@ -151,7 +147,7 @@ impl Endpoint1 {
         let due = self.sa_due(i);
         let s = &mut self.sas[i];
         let uid = s.uid;
-        crate::wakeups::refile(&mut self.index.due, uid, &mut s.filed_due, due);
+        crate::wakeups::refile(&mut self.index.due, i, uid, &mut s.filed_due, due);
         if s.filed_tunnel != s.tunnel {
             let (old, new) = (s.filed_tunnel, s.tunnel);
             s.filed_tunnel = new;
@@ -233,13 +229,14 @@ impl Endpoint1 {
                 };
                 unfile(&mut self.index.by_icookie, icookie, uid);
                 unfile(&mut self.index.by_tunnel, tunnel, uid);
-                if let Some(t) = filed {
-                    self.index.due.remove(&(t, uid));
+                if filed.is_some() {
+                    self.index.due.remove(crate::wakeups::owner(i));
                 }
                 self.index.dead_in_sad += 1;
             }
             let dead = self.index.dead_in_sad;
             if compact_now(self.sas.len(), dead) {
+                crate::wakeups::compacted(&mut self.index.due, self.sas.iter().map(|s| !s.dead));
                 self.sas.retain(|s| !s.dead);
                 self.index.positions.rebuild(self.sas.iter().map(|s| s.uid));
                 self.index.dead_in_sad = 0;
@@ -283,8 +280,8 @@ impl Endpoint1 {
                 self.sa_due(i),
                 "ISAKMP SA {i} filed at a stale time"
             );
-            if let Some(t) = s.filed_due {
-                assert!(self.index.due.contains(&(t, s.uid)));
+            assert_eq!(self.index.due.get(crate::wakeups::owner(i)), s.filed_due);
+            if s.filed_due.is_some() {
                 filed += 1;
             }
             assert_eq!(

@@ -11,7 +11,6 @@
 use fnv::FnvHashMap;
 
 use sim_core::SimTime;
-use sim_core::timer_heap::TimerHeap;
 
 use super::Endpoint;
 use super::sa::IkeSa;
@@ -21,10 +20,8 @@ use crate::sa_ids::{SaIds, SaPositions, compact_now};
 #[derive(Debug, Default)]
 pub(super) struct SadIndex {
     next_uid: u64,
-    /// The next wake-up of every live SA that has one: a heap whose owners are SAD
-    /// positions, ordered by (time, SA id) — moved in place when an SA's wake-up changes,
-    /// where an ordered set took a removal and an insertion among 10^5 entries.
-    due: TimerHeap,
+    /// The next wake-up of every live SA that has one (owners: SAD positions).
+    due: crate::wakeups::Wakeups,
     /// SA ids by initiator SPI, in creation order (lookups only; never iterated).
     by_spi_i: FnvHashMap<u64, SaIds>,
     /// SA ids by tunnel, in creation order (lookups only; never iterated).
@@ -46,11 +43,6 @@ pub(super) struct SadIndex {
 
 /// The tunnel of SAs a responder has not matched to a tunnel yet.
 const NO_TUNNEL: u32 = u32::MAX;
-
-/// SA `i`'s owner id in the wake-up heap: its SAD position.
-fn owner(i: usize) -> u32 {
-    u32::try_from(i).expect("fewer than 2^32 SAs")
-}
 
 impl Endpoint {
     /// Adds an IKE SA to the SAD and returns its index.
@@ -148,10 +140,7 @@ impl Endpoint {
 
     /// The ids of the SAs whose filed wake-up is at or before `now`, in creation order.
     pub(super) fn due_uids(&self, now: SimTime) -> Vec<u64> {
-        let mut v = Vec::new();
-        self.index.due.due_by(now, &mut v);
-        v.sort_unstable();
-        v
+        crate::wakeups::due_uids(&self.index.due, now)
     }
 
     /// Ends a call: forgets the SAs that died, removes them from the SAD, and files again
@@ -205,18 +194,10 @@ impl Endpoint {
             touched.retain(|u| !died.contains(u));
             let dead = self.index.dead_in_sad;
             if compact_now(self.sas.len(), dead) {
-                // Where each surviving SA moves, for the wake-up heap's owners.
-                let mut moved_to = vec![u32::MAX; self.sas.len()];
-                let mut k = 0;
-                for (j, sa) in self.sas.iter().enumerate() {
-                    if sa.state != super::IkeState::Dead {
-                        moved_to[j] = k;
-                        k += 1;
-                    }
-                }
-                self.sas.retain(|s| s.state != super::IkeState::Dead);
+                let alive = |s: &IkeSa| s.state != super::IkeState::Dead;
+                crate::wakeups::compacted(&mut self.index.due, self.sas.iter().map(alive));
+                self.sas.retain(alive);
                 self.index.positions.rebuild(self.sas.iter().map(|s| s.uid));
-                self.index.due.rename_owners(|o| moved_to[o as usize]);
                 self.index.dead_in_sad = 0;
             }
         }
@@ -234,15 +215,7 @@ impl Endpoint {
         let due = self.sa_due(i);
         let sa = &mut self.sas[i];
         let uid = sa.uid;
-        if sa.filed_due != due {
-            match due {
-                Some(t) => self.index.due.set(owner(i), t, uid),
-                None => {
-                    self.index.due.remove(owner(i));
-                }
-            }
-            sa.filed_due = due;
-        }
+        crate::wakeups::refile(&mut self.index.due, i, uid, &mut sa.filed_due, due);
         if sa.filed_tunnel != Some(sa.tunnel) {
             if let Some(old) = sa.filed_tunnel
                 && let Some(v) = self.index.by_tunnel.get_mut(&old)
@@ -267,7 +240,7 @@ impl Endpoint {
             }
         }
         if sa.filed_due.take().is_some() {
-            self.index.due.remove(owner(i));
+            self.index.due.remove(crate::wakeups::owner(i));
         }
         if let Some(old) = sa.filed_tunnel.take()
             && let Some(v) = self.index.by_tunnel.get_mut(&old)
@@ -317,7 +290,7 @@ impl Endpoint {
             }
             let (filed, fresh) = (self.sas[i].filed_due, self.sa_due(i));
             assert_eq!(
-                self.index.due.get(owner(i)),
+                self.index.due.get(crate::wakeups::owner(i)),
                 filed,
                 "SA {} filed in the heap at its place",
                 self.sas[i].uid
