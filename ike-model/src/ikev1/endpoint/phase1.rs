@@ -352,6 +352,20 @@ fn adopt(ep: &mut Endpoint1, i: usize) -> Option<usize> {
 fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
     ep.set_state(i, now, "IKE_P1_COMPLETE");
     ep.sas[i].established = true;
+    // Both HASHes are checked and the keys derived: the exchanged values are never needed
+    // again (a repeated Phase 1 message is answered from the answer cache), and they were
+    // about 0.7 KB of every ISAKMP SA a concentrator holds.
+    let sa = &mut ep.sas[i];
+    for v in [
+        &mut sa.gxi,
+        &mut sa.gxr,
+        &mut sa.ni,
+        &mut sa.nr,
+        &mut sa.sai_b,
+        &mut sa.idi,
+    ] {
+        *v = Vec::new();
+    }
     ep.sas[i].last_received = now;
     // RFC 3706 §7: sequence numbers start at a random value.
     ep.sas[i].dpd_seq = rand::Rng::next_u32(&mut ep.rng) & 0x7fff_ffff;
