@@ -146,6 +146,15 @@ impl Endpoint1 {
     pub(super) fn refile(&mut self, i: usize) {
         let due = self.sa_due(i);
         let s = &mut self.sas[i];
+        // A B-tree emptied by removals keeps its leaf node (room for 11 Quick Modes or
+        // requests) for as long as the SA lives; a new empty map holds none (10^4-tunnel
+        // bench: 311 -> 298 MB peak).
+        if s.quick.is_empty() {
+            s.quick = Default::default();
+        }
+        if s.outstanding.is_empty() {
+            s.outstanding = Default::default();
+        }
         let uid = s.uid;
         crate::wakeups::refile(&mut self.index.due, i, uid, &mut s.filed_due, due);
         if s.filed_tunnel != s.tunnel {
