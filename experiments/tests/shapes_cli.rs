@@ -421,3 +421,66 @@ fn validate_counts_the_peers_and_tunnels_a_template_stands_for() {
         "{text}"
     );
 }
+
+/// Runs scenario `text` with `ikesim run` into a fresh folder named for `tag`.
+fn run_text(text: &str, tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ikesim-text-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("scenario.ron");
+    std::fs::write(&file, text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
+        .args(["run", file.to_str().unwrap(), "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dir.join("out")
+}
+
+#[test]
+fn tracing_changes_no_result_and_the_trace_stays_in_time_order() {
+    // The bench's hub and branches: fixed-delay links through plain routers, so most hops
+    // are taken without an event of their own, and traced ahead of their time.
+    let base = experiments::bench::scenario_text(200, 6.0, false);
+    let quiet = "outputs: (trace: false, trace_level: Off, messages: false, sa_events: false)";
+    assert!(base.contains(quiet));
+    let with = |o: &str| base.replace(quiet, o);
+    let off = run_text(
+        &with("outputs: (trace: false, trace_level: Off, sa_events: true)"),
+        "trace-off",
+    );
+    let on = run_text(
+        &with("outputs: (trace: true, trace_level: Full, sa_events: true)"),
+        "trace-on",
+    );
+    for f in [
+        "exchanges.csv",
+        "sa_events.csv",
+        "timeline.csv",
+        "outages.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(off.join(f)).unwrap(),
+            std::fs::read(on.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let trace = std::fs::read_to_string(on.join("trace.log")).unwrap();
+    let times: Vec<f64> = trace
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "trace.log in time order"
+    );
+    // Every hop is in the trace, the core's too.
+    assert!(
+        trace.contains("core->isp-hub send"),
+        "hops past the first are traced"
+    );
+    for d in [off, on] {
+        std::fs::remove_dir_all(d.parent().unwrap()).unwrap();
+    }
+}

@@ -5,6 +5,10 @@
 //! function of its inputs (ns-3's `Scheduler` rule). Payloads live in a slab beside the heap
 //! so that cancellation is O(1) and lazy: a cancelled slot is emptied and its heap entry is
 //! skipped when it reaches the top, without scanning the heap.
+//!
+//! Beside the events, each owner (a runner's peer) may have one timer ([`Scheduler::set_timer`],
+//! kept in [`crate::timer_heap`]), moved in place when it changes; [`Scheduler::pop_due`]
+//! hands out events and timers in one (time, sequence) order.
 
 use crate::quad_heap::{Entry, QuadHeap};
 use crate::time::{Duration, SimTime};
