@@ -6,11 +6,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use ike_model::crypto::{DhGroup, EncrAlg, IntegAlg};
+use ike_model::crypto::DhGroup;
 use ike_model::events::{Event, ExchangeKind, Outcome};
-use ike_model::ikev1::endpoint::{Config1, Endpoint1, LifetimeNegotiation};
+use ike_model::ikev1::endpoint::{Config1, Endpoint1};
+use ike_model::policy::LifetimePolicy;
 use ike_model::policy::lifetime::HardExpiry;
-use ike_model::policy::{LifetimePolicy, RetransmitPolicy};
 use sim_core::{Duration, RngStreams, Scheduler, SimTime};
 
 const A: &str = "10.99.0.1";
@@ -18,16 +18,6 @@ const B: &str = "10.99.0.2";
 
 fn config(addr: &str) -> Config1 {
     Config1 {
-        addr: addr.parse().unwrap(),
-        psk: b"ike-ref-test-psk".to_vec(),
-        encr: EncrAlg::AesCbc { key_bits: 128 },
-        dh_groups: vec![DhGroup::Modp2048],
-        dh_exponent_bits: Some(256),
-        modeled: false,
-        esp_encr: EncrAlg::AesCbc { key_bits: 128 },
-        esp_integ: IntegAlg::HmacSha1_96,
-        pfs: None,
-        retransmit: RetransmitPolicy::strongswan(),
         ike_life_s: 72,
         child_lifetime: LifetimePolicy::StrongSwan {
             rekey_time: Duration::from_secs(18),
@@ -36,12 +26,8 @@ fn config(addr: &str) -> Config1 {
             granularity: None,
             ike: false,
         },
-        dpd: None,
-        dpd_timeout: Duration::from_secs(150),
-        ike_lifetime: LifetimePolicy::Infinite,
-        lifetimes: LifetimeNegotiation::ResponderLifetime,
-        force_encap: false,
         keepalive: Some(Duration::from_secs(20)),
+        ..Config1::reference(addr.parse().unwrap(), b"ike-ref-test-psk")
     }
 }
 

@@ -90,6 +90,36 @@ pub struct Config1 {
     pub keepalive: Option<Duration>,
 }
 
+impl Config1 {
+    /// The configuration of the reference captures (`testdata/strongswan`): AES-128-CBC,
+    /// MODP-2048 with strongSwan's 256-bit exponents, ESP AES-128 with HMAC-SHA1-96, no
+    /// PFS, strongSwan's retransmission, a 3 h ISAKMP lifetime proposed, the responder's
+    /// lifetime taken, DPD and keepalives off, and lifetimes that never fire; change the
+    /// fields a case needs.
+    pub fn reference(addr: IpAddr, psk: &[u8]) -> Self {
+        Config1 {
+            addr,
+            psk: psk.to_vec(),
+            encr: EncrAlg::AesCbc { key_bits: 128 },
+            dh_groups: vec![DhGroup::Modp2048],
+            dh_exponent_bits: Some(256),
+            modeled: false,
+            esp_encr: EncrAlg::AesCbc { key_bits: 128 },
+            esp_integ: IntegAlg::HmacSha1_96,
+            pfs: None,
+            retransmit: RetransmitPolicy::strongswan(),
+            ike_life_s: 10_800,
+            ike_lifetime: LifetimePolicy::Infinite,
+            child_lifetime: LifetimePolicy::Infinite,
+            lifetimes: LifetimeNegotiation::ResponderLifetime,
+            dpd: None,
+            dpd_timeout: Duration::from_secs(150),
+            force_encap: false,
+            keepalive: None,
+        }
+    }
+}
+
 /// One IPsec SA pair.
 #[derive(Clone, Debug)]
 pub struct IpsecSa {

@@ -200,26 +200,15 @@ fn push_bounded<T>(q: &mut VecDeque<T>, cap: usize, x: T) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config1, LifetimeNegotiation, phase1};
+    use super::super::{Config1, phase1};
     use super::*;
-    use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
+    use crate::policy::LifetimePolicy;
     use crate::policy::lifetime::HardExpiry;
-    use crate::policy::{LifetimePolicy, RetransmitPolicy};
     use sim_core::{Duration, RngStreams};
 
     fn endpoint() -> Endpoint1 {
         let cfg = Config1 {
-            addr: "10.0.0.1".parse().unwrap(),
-            psk: b"psk".to_vec(),
-            encr: EncrAlg::AesCbc { key_bits: 128 },
-            dh_groups: vec![DhGroup::Modp2048],
-            dh_exponent_bits: Some(256),
             modeled: true,
-            esp_encr: EncrAlg::AesCbc { key_bits: 128 },
-            esp_integ: IntegAlg::HmacSha1_96,
-            pfs: None,
-            retransmit: RetransmitPolicy::strongswan(),
-            ike_life_s: 10_800,
             child_lifetime: LifetimePolicy::StrongSwan {
                 rekey_time: Duration::from_secs(3_600),
                 rand_time: Duration::ZERO,
@@ -227,12 +216,7 @@ mod tests {
                 granularity: None,
                 ike: false,
             },
-            dpd: None,
-            dpd_timeout: Duration::from_secs(150),
-            ike_lifetime: LifetimePolicy::Infinite,
-            lifetimes: LifetimeNegotiation::ResponderLifetime,
-            force_encap: false,
-            keepalive: None,
+            ..Config1::reference("10.0.0.1".parse().unwrap(), b"psk")
         };
         Endpoint1::new(cfg, RngStreams::new(1).stream("ep"))
     }
