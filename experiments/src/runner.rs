@@ -82,6 +82,19 @@ impl Peer {
     }
 }
 
+/// `cfg` behind an `Arc`: the one in `last` when the two differ only in address (the
+/// endpoint keeps its own), else a new one, which becomes `last`.
+fn share(last: &mut Option<Arc<EndpointConfig>>, mut cfg: EndpointConfig) -> Arc<EndpointConfig> {
+    if let Some(prev) = last {
+        let addr = std::mem::replace(&mut cfg.addr, prev.addr);
+        if cfg == **prev {
+            return prev.clone();
+        }
+        cfg.addr = addr;
+    }
+    last.insert(Arc::new(cfg)).clone()
+}
+
 /// What a finished run reports to the terminal.
 pub struct RunReport {
     /// The summary written to `summary.json`.
@@ -122,18 +135,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     // adjacent in name order) share one copy.
     let mut shared: Option<Arc<EndpointConfig>> = None;
     for (i, n) in names.iter().enumerate() {
-        let mut cfg = endpoint_config(s, n)?;
+        let cfg = endpoint_config(s, n)?;
         let addr = cfg.addr;
-        if let Some(prev) = &shared {
-            cfg.addr = prev.addr;
-        }
-        let settings = match &shared {
-            Some(prev) if cfg == **prev => prev.clone(),
-            _ => {
-                cfg.addr = addr;
-                shared.insert(Arc::new(cfg)).clone()
-            }
-        };
+        let settings = share(&mut shared, cfg);
         let mut ep = Endpoint::sharing(settings, addr, streams.stream(&format!("endpoint/{n}")));
         ep.set_key_log(s.outputs.pcap);
         // Modeled crypto replaces the cipher too, unless a capture will be decrypted.
@@ -275,10 +279,12 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         }
         let (now, ev) = match sched.pop_due().expect("peeked") {
             (now, Due::Event(ev)) => (now, ev),
-            (now, Due::Timer(peer)) => {
-                let peer = peer as usize;
-                (now, Ev::Wake { peer })
-            }
+            (now, Due::Timer(peer)) => (
+                now,
+                Ev::Wake {
+                    peer: peer as usize,
+                },
+            ),
         };
         // What the work of this event costs is counted from here (CPU model).
         let dh_before = if any_cpu {

@@ -23,11 +23,17 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// One integer whose order is (time, seq) order: a single comparison per child.
     #[inline]
     fn key(&self) -> u128 {
-        (u128::from(self.time.0) << 64) | u128::from(self.seq)
+        order_key(self.time, self.seq)
     }
+}
+
+/// One integer whose order is (time, seq) order: a single comparison per child (both
+/// heaps, this one and the timers').
+#[inline]
+pub(crate) fn order_key(time: SimTime, seq: u64) -> u128 {
+    (u128::from(time.0) << 64) | u128::from(seq)
 }
 
 const ARITY: usize = 4;

@@ -24,7 +24,7 @@ pub struct TimerEntry {
 impl TimerEntry {
     #[inline]
     fn key(&self) -> u128 {
-        (u128::from(self.time.0) << 64) | u128::from(self.seq)
+        crate::quad_heap::order_key(self.time, self.seq)
     }
 }
 

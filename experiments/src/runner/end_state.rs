@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use ike_model::events::SaRef;
 use ike_model::ikev2::endpoint::{ChildState, IkeState};
 use serde_json::json;
 use sim_core::trace::TraceEvent;
@@ -28,19 +29,16 @@ pub(super) fn dump_sads(peers: &[Peer], trace: &mut Trace, end: SimTime) {
                     )
                 })
                 .collect();
-            trace.emit(end, || TraceEvent::Note {
-                node: Some(p.node),
-                category: "sad".into(),
-                text: format!(
-                    "tunnel {}: IKE SA {} {} {} <-> {}; CHILD_SAs: {}",
-                    sa.tunnel,
-                    sa.sa_ref(),
-                    sa.state.name(),
-                    sa.local,
-                    sa.peer,
-                    joined_or_none(&children)
-                ),
-            });
+            let text = format!(
+                "tunnel {}: IKE SA {} {} {} <-> {}; CHILD_SAs: {}",
+                sa.tunnel,
+                sa.sa_ref(),
+                sa.state.name(),
+                sa.local,
+                sa.peer,
+                joined_or_none(&children)
+            );
+            sad_note(trace, end, p, text);
         }
     }
     for p in peers {
@@ -57,20 +55,25 @@ pub(super) fn dump_sads(peers: &[Peer], trace: &mut Trace, end: SimTime) {
                     )
                 })
                 .collect();
-            trace.emit(end, || TraceEvent::Note {
-                node: Some(p.node),
-                category: "sad".into(),
-                text: format!(
-                    "tunnel {}: ISAKMP SA {:016x}_{:016x} {}; IPsec SAs: {}",
-                    sa.tunnel,
-                    sa.icookie,
-                    sa.rcookie,
-                    sa.state,
-                    joined_or_none(&children)
-                ),
-            });
+            let text = format!(
+                "tunnel {}: ISAKMP SA {} {}; IPsec SAs: {}",
+                sa.tunnel,
+                SaRef::Ike(sa.icookie, sa.rcookie),
+                sa.state,
+                joined_or_none(&children)
+            );
+            sad_note(trace, end, p, text);
         }
     }
+}
+
+/// A `sad` note of peer `p` at `end`.
+fn sad_note(trace: &mut Trace, end: SimTime, p: &Peer, text: String) {
+    trace.emit(end, || TraceEvent::Note {
+        node: Some(p.node),
+        category: "sad".into(),
+        text,
+    });
 }
 
 /// `items` joined by commas, or "none".
