@@ -6,7 +6,8 @@
 //! [`Network::handle`] takes that event back when it is due and either delivers the packet,
 //! forwards it over the next link, or drops it. Every drop is traced with its reason.
 //! Hops through plain routers over fixed-delay links are taken without an event of their
-//! own when tracing is off (a 10^5-tunnel hub-and-spoke run crosses four links per message).
+//! own, and traced at their own time (a 10^5-tunnel hub-and-spoke run crosses four links
+//! per message).
 
 use std::io;
 use std::net::IpAddr;
@@ -568,11 +569,7 @@ impl Network {
         }
         let next = self.route(node, packet.dst)?;
         let l = &self.links[next.0 as usize];
-        let captured = self
-            .capture
-            .as_ref()
-            .is_some_and(|c| c.links.as_ref().is_none_or(|only| only.contains(&next)));
-        if !l.is_fixed_delay() || self.link_hooks.contains_key(&next) || captured {
+        if !l.is_fixed_delay() || self.link_hooks.contains_key(&next) || self.captures(next) {
             return None;
         }
         let mtu = l.params.mtu as usize;
@@ -602,13 +599,20 @@ impl Network {
     }
 
     fn capture(&mut self, now: SimTime, link: LinkId, packet: &Packet) {
-        if let Some(c) = &mut self.capture
+        if self.captures(link)
+            && let Some(c) = &mut self.capture
             && c.error.is_none()
-            && c.links.as_ref().is_none_or(|l| l.contains(&link))
             && let Err(e) = c.sink.write(now, packet)
         {
             c.error = Some(e);
         }
+    }
+
+    /// Whether packets entering `link` go into the capture.
+    fn captures(&self, link: LinkId) -> bool {
+        self.capture
+            .as_ref()
+            .is_some_and(|c| c.links.as_ref().is_none_or(|only| only.contains(&link)))
     }
 }
 
