@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::availability::Availability;
 use sim_core::{Duration, SimTime};
 
+mod on_thread;
 mod rows;
+pub use on_thread::MetricsThread;
 pub use rows::{ExchangeRow, SaRow, secs};
 use rows::{Rows, secs_into, u32_into, write_fields};
 

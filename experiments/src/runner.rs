@@ -19,7 +19,7 @@ use sim_core::{Due, NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Tr
 mod end_state;
 
 use crate::describe::{describe, describe_message, is_ikev1};
-use crate::metrics::{Metrics, Spread, TunnelInfo, secs};
+use crate::metrics::{Metrics, MetricsThread, Spread, TunnelInfo, secs};
 use crate::peer_config::{config_v1, endpoint_config};
 use crate::scenario::Scenario;
 use crate::scenario::model::{Action, IkeVersion as ScenarioVersion};
@@ -240,7 +240,11 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             .collect();
         built.net.capture_only(egress);
     }
-    let mut metrics = Metrics::writing_to(tunnels, out, s.outputs.sa_events)?;
+    // Recorded on a thread of its own (the second core), in the order reported.
+    let mut metrics = MetricsThread::spawn(
+        Metrics::writing_to(tunnels, out, s.outputs.sa_events)?,
+        names.clone().into(),
+    )?;
     let mut trace = Trace::new(s.outputs.trace_level);
     let mut sched: Scheduler<Ev> = Scheduler::new();
     for (t, at) in starts.iter().enumerate() {
@@ -567,12 +571,13 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     category: "ike".into(),
                     text: describe(&e),
                 });
-                metrics.record(at, &p.name, &e);
+                metrics.record(at, i as u32, e);
             }
             sched.set_timer(i as u32, p.poll_timeout());
         }
     }
 
+    let mut metrics = metrics.finish()?;
     // ESP packets still scheduled to arrive are in flight; the others were lost.
     let events_processed = sched.processed();
     let mut travelling = BTreeSet::new();
