@@ -76,21 +76,16 @@ impl ChildState {
 
 /// A CHILD_SA pair as this endpoint holds it.
 #[derive(Clone, Debug)]
+// What the wake-up of an SA reads of each CHILD_SA (state and timers) is in its first 64
+// bytes.
+#[repr(C)]
 pub struct ChildSa {
     /// Our inbound SPI.
     pub spi_in: u32,
     /// The peer's inbound SPI (our outbound).
     pub spi_out: u32,
-    /// Keys (initiator's direction first, as KEYMAT orders them).
-    pub keys: ChildKeys,
     /// State.
     pub state: ChildState,
-    /// Traffic selectors agreed for our side.
-    pub ts_local: Vec<TrafficSelector>,
-    /// Traffic selectors agreed for the peer's side.
-    pub ts_remote: Vec<TrafficSelector>,
-    /// When this endpoint installed it.
-    pub installed_at: SimTime,
     /// Whether this endpoint initiated the exchange that created it.
     pub initiated: bool,
     /// Whether our outbound traffic uses it.
@@ -101,6 +96,14 @@ pub struct ChildSa {
     pub expire_at: Option<SimTime>,
     /// When a rekey refused with TEMPORARY_FAILURE is retried.
     pub(super) retry_at: Option<SimTime>,
+    /// When this endpoint installed it.
+    pub installed_at: SimTime,
+    /// Traffic selectors agreed for our side.
+    pub ts_local: Vec<TrafficSelector>,
+    /// Traffic selectors agreed for the peer's side.
+    pub ts_remote: Vec<TrafficSelector>,
+    /// Keys (initiator's direction first, as KEYMAT orders them).
+    pub keys: ChildKeys,
 }
 
 impl ChildSa {
@@ -214,34 +217,76 @@ pub(super) fn push_tight<T>(v: &mut Vec<T>, x: T) {
 
 /// One IKE SA and what it is doing.
 #[derive(Debug)]
+// A concentrator's SAD holds 10^5 of these and touches a few per message: what finding an
+// SA and computing its next wake-up read (state, ids, SPIs, CHILD_SAs, timers, requests in
+// flight) is in its first three cache lines, in that order, and the rest after.
+#[repr(C, align(64))]
 pub struct IkeSa {
-    /// The tunnel this SA serves (scenario index; `u32::MAX` until a responder knows it).
-    pub tunnel: u32,
-    /// Whether we initiated it.
-    pub initiator: bool,
-    /// Initiator's SPI.
-    pub spi_i: u64,
-    /// Responder's SPI (0 until known).
-    pub spi_r: u64,
     /// State.
     pub state: IkeState,
-    /// Our address and port.
-    pub local: SocketAddr,
-    /// The peer's address and port.
-    pub peer: SocketAddr,
-    /// Keys, once IKE_SA_INIT completed.
-    pub keys: Option<IkeSaKeys>,
-    /// The CHILD_SAs, oldest first.
-    pub children: Vec<ChildSa>,
+    /// Whether we initiated it.
+    pub initiator: bool,
     /// Whether NAT-D showed a NAT in front of us.
     pub nat_here: bool,
     /// Whether NAT-D showed a NAT in front of the peer.
     pub nat_there: bool,
+    /// The tunnel this SA serves (scenario index; `u32::MAX` until a responder knows it).
+    pub tunnel: u32,
+    /// A number unique in this endpoint, increasing in creation order (the SAD's order).
+    pub(super) uid: u64,
+    /// Initiator's SPI.
+    pub spi_i: u64,
+    /// Responder's SPI (0 until known).
+    pub spi_r: u64,
+    /// The CHILD_SAs, oldest first.
+    pub children: Vec<ChildSa>,
+    pub(super) next_msgid: u32,
+    /// Lowest request message ID not yet answered.
+    pub(super) expect_msgid: u32,
+    /// The wake-up time this SA is filed under in the endpoint's timer index.
+    pub(super) filed_due: Option<SimTime>,
+    /// When this endpoint starts rekeying the IKE SA.
+    pub rekey_at: Option<SimTime>,
+    /// When the IKE SA expires hard.
+    pub expire_at: Option<SimTime>,
+    /// When an IKE rekey refused with TEMPORARY_FAILURE is retried.
+    pub(super) retry_at: Option<SimTime>,
+    /// When a redundant IKE SA left by a collision is removed if the peer never deletes it
+    /// (strongSwan: 30 s).
+    pub(super) redundant_until: Option<SimTime>,
+    /// When an authenticated message last arrived (for DPD).
+    pub(super) last_received: SimTime,
+    /// When we last sent something to the peer (for NAT-T keepalives).
+    pub(super) last_sent: SimTime,
+    pub(super) pending: Vec<Pending>,
+    /// The tunnel this SA is filed under in the endpoint's tunnel index.
+    pub(super) filed_tunnel: Option<u32>,
+    pub(super) queue: VecDeque<Command>,
     /// Requests we may have outstanding (the peer's SET_WINDOW_SIZE; 1 by default).
     pub send_window: u32,
+    /// Whether it was ever installed (authenticated, or made by a rekey).
+    pub installed: bool,
+    /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
+    pub(super) peer_sent_natd: bool,
+    /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
+    pub(super) ke_group: DhGroup,
+    /// Our address and port.
+    pub local: SocketAddr,
+    /// The peer's address and port.
+    pub peer: SocketAddr,
     /// The peer's authenticated identity, when it is an address (it differs from `peer`
     /// behind a NAT).
     pub peer_id: Option<std::net::IpAddr>,
+    /// The peer address this SA is counted under while half-open (responder).
+    pub(super) half_open_ip: Option<std::net::IpAddr>,
+    /// Keys, once IKE_SA_INIT completed.
+    pub keys: Option<IkeSaKeys>,
+    /// Answered message IDs above `expect_msgid` (window > 1 lets them arrive out of order).
+    pub(super) answered_above: BTreeSet<u32>,
+    /// The last responses we sent, (message ID, bytes), resent for retransmitted requests.
+    pub(super) responses: VecDeque<(u32, Vec<u8>)>,
+    /// The peer's IKE rekey we answered while ours was in flight (§2.8.2).
+    pub(super) collision: Option<Collision>,
     pub(super) ni: Vec<u8>,
     pub(super) nr: Vec<u8>,
     pub(super) dh: Option<DhPrivate>,
@@ -249,44 +294,6 @@ pub struct IkeSa {
     pub(super) init_msg_ours: Vec<u8>,
     /// The peer's IKE_SA_INIT message (signed by its AUTH).
     pub(super) init_msg_peer: Vec<u8>,
-    pub(super) next_msgid: u32,
-    /// Lowest request message ID not yet answered.
-    pub(super) expect_msgid: u32,
-    /// Answered message IDs above `expect_msgid` (window > 1 lets them arrive out of order).
-    pub(super) answered_above: BTreeSet<u32>,
-    pub(super) pending: Vec<Pending>,
-    pub(super) queue: VecDeque<Command>,
-    /// The last responses we sent, (message ID, bytes), resent for retransmitted requests.
-    pub(super) responses: VecDeque<(u32, Vec<u8>)>,
-    /// When an authenticated message last arrived (for DPD).
-    pub(super) last_received: SimTime,
-    /// When we last sent something to the peer (for NAT-T keepalives).
-    pub(super) last_sent: SimTime,
-    /// A number unique in this endpoint, increasing in creation order (the SAD's order).
-    pub(super) uid: u64,
-    /// The wake-up time this SA is filed under in the endpoint's timer index.
-    pub(super) filed_due: Option<SimTime>,
-    /// The tunnel this SA is filed under in the endpoint's tunnel index.
-    pub(super) filed_tunnel: Option<u32>,
-    /// The peer address this SA is counted under while half-open (responder).
-    pub(super) half_open_ip: Option<std::net::IpAddr>,
-    /// The DH group of our KE payload (changed by INVALID_KE_PAYLOAD).
-    pub(super) ke_group: DhGroup,
-    /// Whether the peer sent NAT-D notifies (strongSwan then floats to 4500 with MOBIKE).
-    pub(super) peer_sent_natd: bool,
-    /// Whether it was ever installed (authenticated, or made by a rekey).
-    pub installed: bool,
-    /// When this endpoint starts rekeying the IKE SA.
-    pub rekey_at: Option<SimTime>,
-    /// When the IKE SA expires hard.
-    pub expire_at: Option<SimTime>,
-    /// When an IKE rekey refused with TEMPORARY_FAILURE is retried.
-    pub(super) retry_at: Option<SimTime>,
-    /// The peer's IKE rekey we answered while ours was in flight (§2.8.2).
-    pub(super) collision: Option<Collision>,
-    /// When a redundant IKE SA left by a collision is removed if the peer never deletes it
-    /// (strongSwan: 30 s).
-    pub(super) redundant_until: Option<SimTime>,
 }
 
 impl IkeSa {
