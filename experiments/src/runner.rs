@@ -206,14 +206,14 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         let at_initiator = TunnelConfig {
             tunnel: t as u32,
             peer: ra,
-            local_ts: its.clone(),
-            remote_ts: rts.clone(),
+            local_ts: its.iter().cloned().collect(),
+            remote_ts: rts.iter().cloned().collect(),
         };
         let at_responder = TunnelConfig {
             tunnel: t as u32,
             peer: ia,
-            local_ts: rts,
-            remote_ts: its,
+            local_ts: rts.into(),
+            remote_ts: its.into(),
         };
         let (pi, pr) = (peer_index(&spec.initiator), peer_index(&spec.responder));
         if spec.version == ScenarioVersion::IKEv2 {

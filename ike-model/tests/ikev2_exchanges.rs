@@ -211,15 +211,15 @@ fn with_selectors(seed: u64, a_local: TrafficSelector, b_local_for_a: TrafficSel
     a.add_tunnel(TunnelConfig {
         tunnel: 0,
         peer: B.parse().unwrap(),
-        local_ts: vec![a_local],
-        remote_ts: vec![range("10.2.0.0", "10.2.255.255")],
+        local_ts: smallvec::smallvec![a_local],
+        remote_ts: smallvec::smallvec![range("10.2.0.0", "10.2.255.255")],
     });
     let mut b = Endpoint::new(config(B, PSK), s.stream("endpoint/B"));
     b.add_tunnel(TunnelConfig {
         tunnel: 0,
         peer: A.parse().unwrap(),
-        local_ts: vec![range("10.2.0.0", "10.2.255.255")],
-        remote_ts: vec![b_local_for_a],
+        local_ts: smallvec::smallvec![range("10.2.0.0", "10.2.255.255")],
+        remote_ts: smallvec::smallvec![b_local_for_a],
     });
     p.eps = [a, b];
     p

@@ -63,7 +63,7 @@ pub(super) fn proposed_selectors(
 ) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
     let sa = &ep.sas[i];
     match ep.tunnel_config(sa.tunnel) {
-        Some(t) => (t.local_ts.clone(), t.remote_ts.clone()),
+        Some(t) => (t.local_ts.to_vec(), t.remote_ts.to_vec()),
         None => (
             vec![TrafficSelector::host(sa.local.ip())],
             vec![TrafficSelector::host(sa.peer.ip())],
@@ -97,13 +97,16 @@ pub(super) fn narrow_for_responder(
     let sa = &ep.sas[i];
     // Behind a NAT the source address is the NAT's: the identity names the peer.
     let peer = sa.peer_id.unwrap_or(sa.peer.ip());
-    let mut candidates: Vec<&super::TunnelConfig> = ep.tunnels_with(peer).collect();
-    candidates.sort_by_key(|t| t.tunnel != sa.tunnel);
-    candidates.into_iter().find_map(|t| {
+    let admits = |t: &super::TunnelConfig| {
         let ni = narrow(tsi, &t.remote_ts);
         let nr = narrow(tsr, &t.local_ts);
         (!ni.is_empty() && !nr.is_empty()).then_some((t.tunnel, ni, nr))
-    })
+    };
+    // The SA's own tunnel first, then the others in the order they were added.
+    ep.tunnels_with(peer)
+        .filter(|t| t.tunnel == sa.tunnel)
+        .chain(ep.tunnels_with(peer).filter(|t| t.tunnel != sa.tunnel))
+        .find_map(admits)
 }
 
 /// Sends the IKE_AUTH request (initiator), right after IKE_SA_INIT completed.

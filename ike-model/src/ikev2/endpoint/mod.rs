@@ -38,7 +38,7 @@ use crate::ikev2::protect::{Opened, Protection, open_as};
 use crate::policy::{LifetimePolicy, RetransmitPolicy};
 
 pub use sa::{ChildSa, ChildState, IkeSa, IkeState};
-pub use selectors::TunnelConfig;
+pub use selectors::{Selectors, TunnelConfig};
 
 use sa::{Command, Request};
 
@@ -192,7 +192,7 @@ pub struct Endpoint {
     /// Position in `tunnels` by tunnel id (lookups only; never iterated).
     tunnel_at: fnv::FnvHashMap<u32, usize>,
     /// Positions in `tunnels` by peer address, in the order the tunnels were added.
-    tunnels_of_peer: fnv::FnvHashMap<IpAddr, Vec<usize>>,
+    tunnels_of_peer: fnv::FnvHashMap<IpAddr, smallvec::SmallVec<[usize; 1]>>,
     /// Whether `key_log` is kept (it costs a line per IKE SA).
     keep_key_log: bool,
     /// How SK payloads are protected (Modeled crypto without a capture may skip AES/HMAC).

@@ -7,6 +7,10 @@ use std::net::IpAddr;
 
 use crate::ikev2::payload::TrafficSelector;
 
+/// A tunnel's traffic selectors on one side: almost always one, kept inline (a
+/// concentrator reads both sides of a tunnel's policy for every CHILD_SA it answers).
+pub type Selectors = smallvec::SmallVec<[TrafficSelector; 1]>;
+
 /// One tunnel's policy at this endpoint: whom it talks to and which traffic it protects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TunnelConfig {
@@ -15,9 +19,9 @@ pub struct TunnelConfig {
     /// The peer's address.
     pub peer: IpAddr,
     /// Traffic on our side (strongSwan's `local_ts`).
-    pub local_ts: Vec<TrafficSelector>,
+    pub local_ts: Selectors,
     /// Traffic on the peer's side (`remote_ts`).
-    pub remote_ts: Vec<TrafficSelector>,
+    pub remote_ts: Selectors,
 }
 
 impl TunnelConfig {
@@ -27,8 +31,8 @@ impl TunnelConfig {
         TunnelConfig {
             tunnel,
             peer,
-            local_ts: vec![TrafficSelector::host(ours)],
-            remote_ts: vec![TrafficSelector::host(peer)],
+            local_ts: smallvec::smallvec![TrafficSelector::host(ours)],
+            remote_ts: smallvec::smallvec![TrafficSelector::host(peer)],
         }
     }
 }
