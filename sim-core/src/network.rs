@@ -568,11 +568,7 @@ impl Network {
     ) -> Option<(LinkId, SimTime)> {
         let node = self.links[link.0 as usize].to;
         let n = &self.nodes[node.0 as usize];
-        if !n.forwarding
-            || !n.plain
-            || packet.ttl <= 1
-            || n.addrs.contains(&packet.dst)
-        {
+        if !n.forwarding || !n.plain || packet.ttl <= 1 || n.addrs.contains(&packet.dst) {
             return None;
         }
         let next = self.route(node, packet.dst)?;
