@@ -93,3 +93,95 @@ impl MetricsThread {
             .map_err(|_| anyhow::anyhow!("the metrics recorder thread panicked"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::TunnelInfo;
+    use ike_model::events::{ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind, SaRef};
+    use sim_core::Duration;
+
+    /// Events of many kinds over several batches, in an order whose rows would differ if a
+    /// batch were recorded out of turn or an event twice.
+    fn events() -> Vec<(SimTime, u32, Event)> {
+        let mut v = Vec::new();
+        for k in 0..(3 * BATCH as u64 + 17) {
+            let at = SimTime::ZERO + Duration::from_millis(37 * k);
+            let tunnel = (k % 5) as u32;
+            let e = if k % 3 == 0 {
+                Event::Sa {
+                    tunnel,
+                    kind: if k % 2 == 0 {
+                        SaKind::Child
+                    } else {
+                        SaKind::Ike
+                    },
+                    spi: SaRef::Child(k as u32),
+                    change: if k % 4 == 0 {
+                        SaChange::Installed
+                    } else {
+                        SaChange::Deleted
+                    },
+                    reason: "test",
+                }
+            } else {
+                Event::ExchangeFinished {
+                    tunnel,
+                    version: IkeVersion::V2,
+                    kind: ExchangeKind::CreateChildSa,
+                    purpose: Purpose::RekeyChild,
+                    started: at,
+                    ended: at + Duration::from_micros(k),
+                    retransmissions: (k % 3) as u32,
+                    outcome: if k % 7 == 0 {
+                        Outcome::Timeout
+                    } else {
+                        Outcome::Success
+                    },
+                }
+            };
+            v.push((at, (k % 2) as u32, e));
+        }
+        v
+    }
+
+    fn tunnels() -> Vec<TunnelInfo> {
+        (0..5)
+            .map(|t| TunnelInfo {
+                initiator: "branch".into(),
+                responder: "hub".into(),
+                start: SimTime::ZERO + Duration::from_secs(t),
+            })
+            .collect()
+    }
+
+    /// Recording on the thread gives the same rows and aggregates as recording in place.
+    #[test]
+    fn the_thread_records_what_recording_in_place_does() {
+        let names: Arc<[String]> = vec!["branch".to_string(), "hub".to_string()].into();
+        let mut here = Metrics::new(tunnels());
+        let mut there = MetricsThread::spawn(Metrics::new(tunnels()), names.clone()).unwrap();
+        for (at, peer, e) in events() {
+            here.record(at, &names[peer as usize], &e);
+            there.record(at, peer, e);
+        }
+        let mut there = there.finish().unwrap();
+        assert_eq!(
+            format!("{:?}", there.exchanges()),
+            format!("{:?}", here.exchanges())
+        );
+        assert_eq!(
+            format!("{:?}", there.sa_rows()),
+            format!("{:?}", here.sa_rows())
+        );
+        let finished = events()
+            .iter()
+            .filter(|e| matches!(e.2, Event::ExchangeFinished { .. }))
+            .count();
+        assert!(finished > 2 * BATCH, "the events span several batches");
+        assert_eq!(there.exchanges().len(), finished);
+        let end = SimTime::ZERO + Duration::from_secs(3600);
+        assert_eq!(there.timeline_csv(end), here.timeline_csv(end));
+        assert_eq!(there.rekey_summary(end), here.rekey_summary(end));
+    }
+}
