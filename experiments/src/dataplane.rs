@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use ike_model::esp::{EspKeys, open, seal, spi_of};
+use ike_model::esp::{EspKeys, Protection, open_as, seal_as, spi_of};
 use rand::{Rng, RngExt};
 use serde::Serialize;
 use sim_core::{Duration, SimRng, SimTime};
@@ -69,6 +69,10 @@ pub struct DataPlane {
     sas: BTreeMap<u32, SaCounters>,
     /// `esp_sa` lines (Wireshark) of every SA that carried traffic.
     esp_sa: std::collections::BTreeSet<String>,
+    /// Whether `esp_sa` is kept (only a capture needs it: a line is formatted per packet).
+    keep_esp_sa: bool,
+    /// How packets are protected (Modeled crypto without a capture skips AES and HMAC).
+    protection: Protection,
 }
 
 /// An ESP packet to put on the wire.
@@ -126,6 +130,16 @@ fn inner_packet(src: IpAddr, dst: IpAddr, bytes: u32) -> Vec<u8> {
 }
 
 impl DataPlane {
+    /// A data plane protecting packets as `protection` says, keeping Wireshark's `esp_sa`
+    /// table when `esp_sa_table` (a run with a capture).
+    pub fn new(protection: Protection, esp_sa_table: bool) -> Self {
+        DataPlane {
+            protection,
+            keep_esp_sa: esp_sa_table,
+            ..Self::default()
+        }
+    }
+
     /// A packet offered on `flow` at `now`; `outbound` is the sender's SA (peer SPI, keys,
     /// NAT-T) if it has one; `addrs` are the inner packet's, `outer_dst` where the ESP goes
     /// (a NAT's public address behind NAT-T), for Wireshark's `esp_sa` table. Returns the
@@ -153,9 +167,11 @@ impl DataPlane {
         let mut iv = vec![0u8; keys.encr.block_len()];
         rng.fill_bytes(&mut iv);
         let inner = inner_packet(addrs.0, addrs.1, bytes);
-        let esp = seal(&keys, spi, *seq, &iv, 4, &inner).expect("our lengths");
-        self.esp_sa
-            .insert(ike_model::esp::esp_sa_line(addrs.0, outer_dst, spi, &keys));
+        let esp = seal_as(self.protection, &keys, spi, *seq, &iv, 4, &inner).expect("our lengths");
+        if self.keep_esp_sa {
+            self.esp_sa
+                .insert(ike_model::esp::esp_sa_line(addrs.0, outer_dst, spi, &keys));
+        }
         f.counters.sent += 1;
         f.log.push((now, false));
         let sa = self.sas.entry(spi).or_insert_with(|| SaCounters {
@@ -189,7 +205,7 @@ impl DataPlane {
                     sa.unknown_spi += 1;
                 }
             }
-            Some(keys) => match open(&keys, bytes) {
+            Some(keys) => match open_as(self.protection, &keys, bytes) {
                 Ok(_) => {
                     f.counters.delivered += 1;
                     f.log[k].1 = true;

@@ -130,6 +130,13 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         .tunnels
         .iter()
         .any(|t| t.version != ScenarioVersion::IKEv2);
+    // Modeled crypto replaces the cipher and ICV of IKE messages and ESP packets too, unless
+    // a capture will be decrypted.
+    let protection = if s.crypto == crate::scenario::model::CryptoMode::Modeled && !s.outputs.pcap {
+        ike_model::ikev2::protect::Protection::Modeled
+    } else {
+        ike_model::ikev2::protect::Protection::Real
+    };
     let mut peers: Vec<Peer> = Vec::with_capacity(names.len());
     // Peers whose settings differ only in their address (the branches of a large shape,
     // adjacent in name order) share one copy.
@@ -140,10 +147,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         let settings = share(&mut shared, cfg);
         let mut ep = Endpoint::sharing(settings, addr, streams.stream(&format!("endpoint/{n}")));
         ep.set_key_log(s.outputs.pcap);
-        // Modeled crypto replaces the cipher too, unless a capture will be decrypted.
-        if s.crypto == crate::scenario::model::CryptoMode::Modeled && !s.outputs.pcap {
-            ep.set_protection(ike_model::ikev2::protect::Protection::Modeled);
-        }
+        ep.set_protection(protection);
         ep.set_state_events(s.outputs.trace_level != TraceLevel::Off);
         // Checked for every peer, as before, so a bad IKEv1 setting is reported alike.
         let cfg_v1 = config_v1(s, n)?;
@@ -253,7 +257,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     for (k, a) in s.actions.iter().enumerate() {
         sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
     }
-    let mut dataplane = crate::dataplane::DataPlane::default();
+    // ESP is protected as IKE is; Wireshark's `esp_sa` table is kept only for a capture.
+    let mut dataplane = crate::dataplane::DataPlane::new(protection, s.outputs.pcap);
     let mut flow_rngs: BTreeMap<(u32, u8), sim_core::SimRng> = BTreeMap::new();
     for (t, spec) in s.tunnels.iter().enumerate() {
         if let Some(tr) = &spec.traffic {

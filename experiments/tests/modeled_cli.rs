@@ -117,6 +117,22 @@ fn modeled_runs_without_a_capture_still_match_real_ones() {
                 "{name}: {f}"
             );
         }
+        // The ESP packets were modeled too, and every one was accepted (a stand-in ICV that
+        // did not verify would count as bad_icv; one not made would not be delivered).
+        let traffic = |dir: &Path| {
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                    .unwrap();
+            s["traffic"].clone()
+        };
+        assert_eq!(traffic(&real), traffic(&modeled), "{name}");
+        if name == "rekey-under-traffic" {
+            for dir in ["0 i->r", "0 r->i"] {
+                let c = &traffic(&modeled)[dir]["counters"];
+                assert!(c["delivered"].as_u64().unwrap() > 2900, "{c}");
+                assert_eq!(c["bad_icv"], 0, "{c}");
+            }
+        }
         std::fs::remove_dir_all(real).unwrap();
         std::fs::remove_dir_all(modeled).unwrap();
     }

@@ -56,7 +56,7 @@ pub enum Protection {
 /// The stand-in ICV of [`Protection::Modeled`]: a keyed 64-bit multiply-rotate digest
 /// over 8-byte words of the key and the data (any change to either changes it with
 /// overwhelming likelihood), repeated to `len` bytes.
-fn modeled_icv(key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
+pub(crate) fn modeled_icv(key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = 0xcbf2_9ce4_8422_2325u64 ^ data.len() as u64;
     for part in [key, data] {
