@@ -90,7 +90,14 @@ impl MetricsThread {
             .take()
             .expect("finished once")
             .join()
-            .map_err(|_| anyhow::anyhow!("the metrics recorder thread panicked"))
+            .map_err(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                anyhow::anyhow!("the metrics recorder thread panicked: {why}")
+            })
     }
 }
 
