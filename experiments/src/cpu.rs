@@ -198,9 +198,9 @@ pub fn calibrate() -> CostTable {
     }
     let keys = ike_model::esp::EspKeys {
         encr: ike_model::crypto::EncrAlg::AesCbc { key_bits: 128 },
-        encr_key: vec![7; 16],
+        encr_key: ike_model::esp::KeyBytes::from_slice(&[7; 16]),
         integ: ike_model::crypto::IntegAlg::HmacSha1_96,
-        integ_key: vec![9; 20],
+        integ_key: ike_model::esp::KeyBytes::from_slice(&[9; 20]),
     };
     let iv = [1u8; 16];
     let kib = vec![0u8; 1024];

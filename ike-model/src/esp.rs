@@ -9,17 +9,21 @@ use crate::crypto::{CryptoError, EncrAlg, IntegAlg};
 pub use crate::ikev2::protect::Protection;
 use crate::ikev2::protect::modeled_icv;
 
+/// Key bytes, inline: up to 32 (AES-256, HMAC-SHA-256) without a heap allocation, so the
+/// data plane can take an SA's keys for every packet without allocating.
+pub type KeyBytes = smallvec::SmallVec<[u8; 32]>;
+
 /// The keys of one direction of a CHILD_SA / IPsec SA.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EspKeys {
     /// Encryption algorithm.
     pub encr: EncrAlg,
     /// Encryption key.
-    pub encr_key: Vec<u8>,
+    pub encr_key: KeyBytes,
     /// Integrity algorithm.
     pub integ: IntegAlg,
     /// Integrity key.
-    pub integ_key: Vec<u8>,
+    pub integ_key: KeyBytes,
 }
 
 /// Why an ESP packet was not accepted.
@@ -178,9 +182,9 @@ mod tests {
     fn keys() -> EspKeys {
         EspKeys {
             encr: EncrAlg::AesCbc { key_bits: 128 },
-            encr_key: vec![3; 16],
+            encr_key: KeyBytes::from_slice(&[3; 16]),
             integ: IntegAlg::HmacSha1_96,
-            integ_key: vec![5; 20],
+            integ_key: KeyBytes::from_slice(&[5; 20]),
         }
     }
 

@@ -297,9 +297,9 @@ impl Endpoint1 {
     fn esp_keys(&self, k: &(Vec<u8>, Vec<u8>)) -> crate::esp::EspKeys {
         crate::esp::EspKeys {
             encr: self.cfg.esp_encr,
-            encr_key: k.0.clone(),
+            encr_key: crate::esp::KeyBytes::from_slice(&k.0),
             integ: self.cfg.esp_integ,
-            integ_key: k.1.clone(),
+            integ_key: crate::esp::KeyBytes::from_slice(&k.1),
         }
     }
 

@@ -200,10 +200,14 @@ impl Endpoint {
     fn esp_keys(&self, keys: &ChildKeys, initiated: bool, inbound: bool) -> crate::esp::EspKeys {
         let use_i = initiated != inbound;
         let (encr_key, integ_key) = if use_i {
-            (keys.encr_i().to_vec(), keys.integ_i().to_vec())
+            (keys.encr_i(), keys.integ_i())
         } else {
-            (keys.encr_r().to_vec(), keys.integ_r().to_vec())
+            (keys.encr_r(), keys.integ_r())
         };
+        let (encr_key, integ_key) = (
+            crate::esp::KeyBytes::from_slice(encr_key),
+            crate::esp::KeyBytes::from_slice(integ_key),
+        );
         crate::esp::EspKeys {
             encr: self.cfg.esp_encr,
             encr_key,
