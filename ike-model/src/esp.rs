@@ -84,7 +84,7 @@ pub fn seal_as(
     let block = keys.encr.block_len();
     let pad = (block - (payload.len() + 2) % block) % block;
     let mut plain = payload.to_vec();
-    plain.extend((1..=pad as u8).collect::<Vec<u8>>());
+    plain.extend(1..=pad as u8);
     plain.push(pad as u8);
     plain.push(next_header);
     let mut out = Vec::with_capacity(8 + iv.len() + plain.len() + keys.integ.icv_len());
