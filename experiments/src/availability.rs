@@ -59,13 +59,12 @@ impl Availability {
             return;
         };
         let set = &mut t.live[side];
-        let key = spi;
         if alive {
-            if !set.contains(&key) {
-                set.push(key);
+            if !set.contains(&spi) {
+                set.push(spi);
             }
         } else {
-            set.retain(|k| *k != key);
+            set.retain(|k| *k != spi);
         }
         let usable = t.live.iter().all(|s| !s.is_empty());
         match (t.up, usable) {

@@ -11,17 +11,27 @@ use std::path::Path;
 
 use experiments::scenario::parse_scenario;
 
+/// The bundled scenario `name` with each (text, replacement) applied; every text must be
+/// there, so a scenario edited out from under a test fails it instead of running unshrunk.
+fn bundled_with(name: &str, changes: &[(&str, &str)]) -> String {
+    let path = format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut src = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in changes {
+        assert!(src.contains(from), "{name} has no {from}");
+        src = src.replace(from, to);
+    }
+    src
+}
+
 #[test]
 fn a_small_concentrator_day_has_a_consistent_timeline() {
-    let path = format!(
-        "{}/scenarios/concentrator-day.ron",
-        env!("CARGO_MANIFEST_DIR")
+    let small = bundled_with(
+        "concentrator-day.ron",
+        &[
+            ("branches: 10000", "branches: 40"),
+            ("duration: \"24h\"", "duration: \"3h\""),
+        ],
     );
-    let src = std::fs::read_to_string(&path).unwrap();
-    assert!(src.contains("branches: 10000") && src.contains("duration: \"24h\""));
-    let small = src
-        .replace("branches: 10000", "branches: 40")
-        .replace("duration: \"24h\"", "duration: \"3h\"");
     parse_scenario("concentrator-day.ron", &small).unwrap();
     let (dir, summary) = common::run_text(&small, "capacity");
     let out = dir.join("out");
@@ -67,13 +77,14 @@ fn a_small_concentrator_day_has_a_consistent_timeline() {
 /// Runs the remote-access scenario (40 clients behind one carrier-grade NAT address) with
 /// every client logging on within 100 ms, and the gateway's half-open limits as given.
 fn cgn_logon(limits: &str, tag: &str) -> serde_json::Value {
-    let path = format!("{}/scenarios/remote-access.ron", env!("CARGO_MANIFEST_DIR"));
-    let src = std::fs::read_to_string(&path).unwrap();
     let gw = "address: \"203.0.113.10\",";
-    assert!(src.contains(gw) && src.contains("start_spread: \"60s\""));
-    let changed = src
-        .replace("start_spread: \"60s\"", "start_spread: \"100ms\"")
-        .replace(gw, &format!("{gw} {limits}"));
+    let changed = bundled_with(
+        "remote-access.ron",
+        &[
+            ("start_spread: \"60s\"", "start_spread: \"100ms\""),
+            (gw, &format!("{gw} {limits}")),
+        ],
+    );
     let (dir, s) = common::run_text(&changed, &format!("cgn-{tag}"));
     std::fs::remove_dir_all(&dir).unwrap();
     s
@@ -190,18 +201,17 @@ fn an_ikev1_concentrator_rekeys_each_ipsec_sa_once_per_lifetime() {
 /// flight at the end, across the rekeys.
 #[test]
 fn the_traffic_concentrator_loses_no_packet_to_its_rekeys() {
-    let path = format!(
-        "{}/scenarios/concentrator-traffic.ron",
-        env!("CARGO_MANIFEST_DIR")
+    assert!(bundled_with("concentrator-traffic.ron", &[]).contains("crypto: Modeled"));
+    let small = bundled_with(
+        "concentrator-traffic.ron",
+        &[
+            ("branches: 200", "branches: 4"),
+            ("duration: \"30m\"", "duration: \"4m\""),
+            ("rekey_time: \"10m\"", "rekey_time: \"60s\""),
+            ("rand_time: \"1m\"", "rand_time: \"5s\""),
+            ("LifeTime(\"11m\")", "LifeTime(\"90s\")"),
+        ],
     );
-    let src = std::fs::read_to_string(&path).unwrap();
-    assert!(src.contains("branches: 200") && src.contains("crypto: Modeled"));
-    let small = src
-        .replace("branches: 200", "branches: 4")
-        .replace("duration: \"30m\"", "duration: \"4m\"")
-        .replace("rekey_time: \"10m\"", "rekey_time: \"60s\"")
-        .replace("rand_time: \"1m\"", "rand_time: \"5s\"")
-        .replace("LifeTime(\"11m\")", "LifeTime(\"90s\")");
     let (_dir, summary) = common::run_text(&small, "traffic-concentrator");
     assert_eq!(summary["tunnels_established"], 4);
     let rekeys = summary["rekeying"]["rekeys"]["rekey-child"]["success"]

@@ -4,8 +4,8 @@
 //! the few levels that stay in cache every level of a pop is a cache miss. With four
 //! children per node the heap is half as deep and the four children of a node sit in two
 //! or three adjacent cache lines, so a pop costs about half the misses for two more
-//! comparisons per level (PHOLD, 2026-11-30: 1.21 times a bare binary heap's rate with
-//! 1,000 pending events, 1.37 with 160,000). Keys are unique (the sequence number breaks
+//! comparisons per level (PHOLD, 2026-11-30, third session: medians 1.18 times a bare binary
+//! heap's rate with 1,000 pending events, 1.21 with 160,000). Keys are unique (the sequence number breaks
 //! ties), so the pop order is the same total order a binary heap gives: the choice cannot
 //! change a run's results.
 

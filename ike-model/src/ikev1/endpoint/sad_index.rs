@@ -232,15 +232,11 @@ impl Endpoint1 {
                 let Some(i) = self.index_of(uid) else {
                     continue;
                 };
-                let (icookie, tunnel, filed) = {
-                    let s = &mut self.sas[i];
-                    (s.icookie, s.filed_tunnel, s.filed_due.take())
-                };
+                let s = &mut self.sas[i];
+                let (icookie, tunnel) = (s.icookie, s.filed_tunnel);
+                crate::wakeups::refile(&mut self.index.due, i, uid, &mut s.filed_due, None);
                 unfile(&mut self.index.by_icookie, icookie, uid);
                 unfile(&mut self.index.by_tunnel, tunnel, uid);
-                if filed.is_some() {
-                    self.index.due.remove(crate::wakeups::owner(i));
-                }
                 self.index.dead_in_sad += 1;
             }
             let dead = self.index.dead_in_sad;

@@ -239,9 +239,7 @@ impl Endpoint {
                 self.index.child_spis.remove(&c.spi_in);
             }
         }
-        if sa.filed_due.take().is_some() {
-            self.index.due.remove(crate::wakeups::owner(i));
-        }
+        crate::wakeups::refile(&mut self.index.due, i, uid, &mut sa.filed_due, None);
         if let Some(old) = sa.filed_tunnel.take()
             && let Some(v) = self.index.by_tunnel.get_mut(&old)
         {

@@ -204,15 +204,11 @@ impl Endpoint {
         } else {
             (keys.encr_r(), keys.integ_r())
         };
-        let (encr_key, integ_key) = (
-            crate::esp::KeyBytes::from_slice(encr_key),
-            crate::esp::KeyBytes::from_slice(integ_key),
-        );
         crate::esp::EspKeys {
             encr: self.cfg.esp_encr,
-            encr_key,
+            encr_key: crate::esp::KeyBytes::from_slice(encr_key),
             integ: self.cfg.esp_integ,
-            integ_key,
+            integ_key: crate::esp::KeyBytes::from_slice(integ_key),
         }
     }
 
