@@ -73,6 +73,13 @@ impl DhGroup {
         }
     }
 
+    /// p - 1 as big-endian bytes of the group's length (the bound of a public value).
+    fn prime_minus_one_be(self) -> &'static [u8] {
+        static BOUNDS: [OnceLock<Vec<u8>>; 5] = [const { OnceLock::new() }; 5];
+        let i = Self::ALL.iter().position(|g| *g == self).expect("listed");
+        BOUNDS[i].get_or_init(|| pad_to((self.prime() - 1u32).to_bytes_be(), self.value_len()))
+    }
+
     /// The prime modulus.
     pub fn prime(self) -> &'static BigUint {
         static PRIMES: [OnceLock<BigUint>; 5] = [const { OnceLock::new() }; 5];
@@ -155,22 +162,6 @@ pub fn dh_ops() -> Vec<(DhGroup, u64)> {
     })
 }
 
-/// `len` stand-in bytes for Modeled crypto: SHA-256 over `parts` (each prefixed with its
-/// length) seeds a ChaCha8 stream, so the cost does not grow with `len` times the inputs.
-fn expand(parts: &[&[u8]], len: usize) -> Vec<u8> {
-    use rand::{Rng, SeedableRng};
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    let mut rng = rand_chacha::ChaCha8Rng::from_seed(h.finalize().into());
-    let mut out = vec![0u8; len];
-    rng.fill_bytes(&mut out);
-    out
-}
-
 /// Left-pads `v` to `len` bytes.
 fn pad_to(v: Vec<u8>, len: usize) -> Vec<u8> {
     if v.len() >= len {
@@ -221,12 +212,9 @@ impl DhPrivate {
             .clamp(16, group.bits());
         let mut bytes = vec![0u8; bits.div_ceil(8) as usize];
         rng.fill_bytes(&mut bytes);
-        let mut public = expand(
-            &[
-                b"ikesim/modeled-dh/public",
-                &group.id().to_be_bytes(),
-                &bytes,
-            ],
+        let mut public = super::stand_in::bytes(
+            b"ikesim/modeled-dh/public",
+            &[&group.id().to_be_bytes(), &bytes],
             group.value_len(),
         );
         // Below p - 1 and above 1, so the peer's range check accepts it.
@@ -234,7 +222,8 @@ impl DhPrivate {
         public[group.value_len() - 1] |= 2;
         DhPrivate {
             group,
-            x: BigUint::from_bytes_be(&bytes),
+            // Never used: a modeled shared secret is made from the public values.
+            x: BigUint::default(),
             public,
             modeled: true,
         }
@@ -267,33 +256,88 @@ impl DhPrivate {
     /// The shared secret g^xy mod p, padded to the group length, from the peer's public
     /// value; refuses values outside 1 < y < p - 1.
     pub fn shared_secret(&self, peer: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let p = self.group.prime();
         if peer.len() != self.group.value_len() {
             return Err(CryptoError::Length {
                 what: "DH public value",
                 len: peer.len(),
             });
         }
-        let y = BigUint::from_bytes_be(peer);
-        if y <= BigUint::from(1u32) || y >= p - 1u32 {
-            return Err(CryptoError::BadPublicValue);
-        }
-        count_op(self.group);
         if self.modeled {
+            // The same range check on the big-endian bytes (equal lengths compare as
+            // numbers), without converting to a BigUint.
+            let above_one =
+                peer[..peer.len() - 1].iter().any(|b| *b != 0) || peer[peer.len() - 1] > 1;
+            if !above_one || peer >= self.group.prime_minus_one_be() {
+                return Err(CryptoError::BadPublicValue);
+            }
+            count_op(self.group);
             // Both ends hash the same two values, in a fixed order.
             let (a, b) = if self.public.as_slice() <= peer {
                 (self.public.as_slice(), peer)
             } else {
                 (peer, self.public.as_slice())
             };
-            return Ok(expand(
-                &[b"ikesim/modeled-dh/shared", a, b],
+            return Ok(super::stand_in::bytes(
+                b"ikesim/modeled-dh/shared",
+                &[a, b],
                 self.group.value_len(),
             ));
         }
+        let p = self.group.prime();
+        let y = BigUint::from_bytes_be(peer);
+        if y <= BigUint::from(1u32) || y >= p - 1u32 {
+            return Err(CryptoError::BadPublicValue);
+        }
+        count_op(self.group);
         Ok(pad_to(
             y.modpow(&self.x, p).to_bytes_be(),
             self.group.value_len(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn modeled_values_agree_and_keep_the_range_check() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let g = DhGroup::Modp2048;
+        let a = DhPrivate::generate_with(g, None, true, &mut rng);
+        let b = DhPrivate::generate_with(g, None, true, &mut rng);
+        assert_eq!(a.public().len(), g.value_len());
+        assert_ne!(a.public(), b.public());
+        let (sa, sb) = (
+            a.shared_secret(b.public()).unwrap(),
+            b.shared_secret(a.public()).unwrap(),
+        );
+        assert_eq!(sa, sb);
+        assert_eq!(sa.len(), g.value_len());
+        // A real public value is accepted too; 0, 1, p - 1 and p are refused, as in Real.
+        let real = DhPrivate::generate(g, Some(64), &mut rng);
+        assert!(a.shared_secret(real.public()).is_ok());
+        let p = g.prime();
+        for bad in [
+            BigUint::from(0u32),
+            BigUint::from(1u32),
+            p - 1u32,
+            p.clone(),
+        ] {
+            let v = pad_to(bad.to_bytes_be(), g.value_len());
+            assert_eq!(
+                a.shared_secret(&v),
+                Err(CryptoError::BadPublicValue),
+                "{bad:x}"
+            );
+            assert_eq!(real.shared_secret(&v), Err(CryptoError::BadPublicValue));
+        }
+        let two = pad_to(vec![2], g.value_len());
+        assert!(a.shared_secret(&two).is_ok());
+        assert!(
+            a.shared_secret(&pad_to((p - 2u32).to_bytes_be(), g.value_len()))
+                .is_ok()
+        );
     }
 }

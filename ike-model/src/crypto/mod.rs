@@ -6,6 +6,7 @@ pub mod cipher;
 pub mod dh;
 pub mod integ;
 pub mod prf;
+pub mod stand_in;
 
 pub use cipher::EncrAlg;
 pub use dh::{DhGroup, DhPrivate};

@@ -2,7 +2,8 @@
 
 use std::cell::OnceCell;
 
-use crate::crypto::{EncrAlg, IntegAlg, PrfAlg};
+use crate::crypto::{EncrAlg, IntegAlg, PrfAlg, stand_in};
+use crate::ikev2::protect::Protection;
 
 /// The algorithms of an IKE SA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,8 +100,61 @@ pub fn skeyseed_rekey(prf: PrfAlg, old_sk_d: &[u8], g_ir: &[u8], ni: &[u8], nr: 
     prf.prf_parts(old_sk_d, &[g_ir, ni, nr])
 }
 
+/// SKEYSEED as [`skeyseed`] gives it, or with `Modeled` protection stand-in bytes of the
+/// PRF's length from the same inputs (no capture will be decrypted with these keys).
+pub fn skeyseed_as(
+    protection: Protection,
+    prf: PrfAlg,
+    ni: &[u8],
+    nr: &[u8],
+    g_ir: &[u8],
+) -> Vec<u8> {
+    match protection {
+        Protection::Real => skeyseed(prf, ni, nr, g_ir),
+        Protection::Modeled => stand_in::bytes(
+            b"ikesim/modeled-skeyseed",
+            &[ni, nr, g_ir],
+            prf.output_len(),
+        ),
+    }
+}
+
+/// The rekeyed SKEYSEED as [`skeyseed_rekey`] gives it, or its stand-in (see
+/// [`skeyseed_as`]).
+pub fn skeyseed_rekey_as(
+    protection: Protection,
+    prf: PrfAlg,
+    old_sk_d: &[u8],
+    g_ir: &[u8],
+    ni: &[u8],
+    nr: &[u8],
+) -> Vec<u8> {
+    match protection {
+        Protection::Real => skeyseed_rekey(prf, old_sk_d, g_ir, ni, nr),
+        Protection::Modeled => stand_in::bytes(
+            b"ikesim/modeled-skeyseed-rekey",
+            &[old_sk_d, g_ir, ni, nr],
+            prf.output_len(),
+        ),
+    }
+}
+
 /// {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
 pub fn derive_ike_keys(
+    suite: IkeSuite,
+    skeyseed: &[u8],
+    ni: &[u8],
+    nr: &[u8],
+    spi_i: u64,
+    spi_r: u64,
+) -> IkeSaKeys {
+    derive_ike_keys_as(Protection::Real, suite, skeyseed, ni, nr, spi_i, spi_r)
+}
+
+/// The keys as [`derive_ike_keys`] gives them, or with `Modeled` protection stand-in bytes
+/// of the same lengths from the same inputs instead of prf+.
+pub fn derive_ike_keys_as(
+    protection: Protection,
     suite: IkeSuite,
     skeyseed: &[u8],
     ni: &[u8],
@@ -111,12 +165,22 @@ pub fn derive_ike_keys(
     let p = suite.prf.output_len();
     let a = suite.integ.key_len();
     let e = suite.encr.key_len();
-    let mut seed = Vec::with_capacity(ni.len() + nr.len() + 16);
-    seed.extend_from_slice(ni);
-    seed.extend_from_slice(nr);
-    seed.extend_from_slice(&spi_i.to_be_bytes());
-    seed.extend_from_slice(&spi_r.to_be_bytes());
-    let km = suite.prf.prf_plus(skeyseed, &seed, 3 * p + 2 * a + 2 * e);
+    let (spi_i, spi_r) = (spi_i.to_be_bytes(), spi_r.to_be_bytes());
+    let n = 3 * p + 2 * a + 2 * e;
+    let km = match protection {
+        Protection::Real => {
+            let mut seed = Vec::with_capacity(ni.len() + nr.len() + 16);
+            for part in [ni, nr, &spi_i, &spi_r] {
+                seed.extend_from_slice(part);
+            }
+            suite.prf.prf_plus(skeyseed, &seed, n)
+        }
+        Protection::Modeled => stand_in::bytes(
+            b"ikesim/modeled-prf+",
+            &[skeyseed, ni, nr, &spi_i, &spi_r],
+            n,
+        ),
+    };
     let mut ends = [0u16; 7];
     let mut at = 0;
     for (end, n) in ends.iter_mut().zip([p, a, a, e, e, p, p]) {

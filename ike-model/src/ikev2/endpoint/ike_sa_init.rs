@@ -11,7 +11,7 @@ use crate::crypto::{DhGroup, DhPrivate};
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, NotifyType, PayloadType};
 use crate::ikev2::header::{FLAG_INITIATOR, FLAG_RESPONSE, Header};
-use crate::ikev2::keys::{derive_ike_keys, skeyseed};
+use crate::ikev2::keys::{derive_ike_keys_as, skeyseed_as};
 use crate::ikev2::message::Message;
 use crate::ikev2::payload::{KePayload, NotifyPayload, Payload};
 
@@ -251,8 +251,8 @@ pub(super) fn respond(
     }
     .encode();
     let suite = ep.cfg.suite;
-    let seed = skeyseed(suite.prf, &ni, &nr, &g_ir);
-    let keys = derive_ike_keys(suite, &seed, &ni, &nr, h.spi_i, spi_r);
+    let seed = skeyseed_as(ep.protection, suite.prf, &ni, &nr, &g_ir);
+    let keys = derive_ike_keys_as(ep.protection, suite, &seed, &ni, &nr, h.spi_i, spi_r);
     let (nat_here, nat_there, sent_natd) = super::nat::detect(&m.payloads, h.spi_i, 0, from, local);
     let tunnel = ep
         .tunnels_with(from.ip())
@@ -441,9 +441,15 @@ pub(super) fn on_response(
     sa.spi_r = h.spi_r;
     sa.nr = nr;
     sa.init_msg_peer = bytes.to_vec();
-    let seed = skeyseed(suite.prf, &sa.ni, &sa.nr, &g_ir);
-    sa.keys = Some(derive_ike_keys(
-        suite, &seed, &sa.ni, &sa.nr, sa.spi_i, sa.spi_r,
+    let seed = skeyseed_as(ep.protection, suite.prf, &sa.ni, &sa.nr, &g_ir);
+    sa.keys = Some(derive_ike_keys_as(
+        ep.protection,
+        suite,
+        &seed,
+        &sa.ni,
+        &sa.nr,
+        sa.spi_i,
+        sa.spi_r,
     ));
     let (here, there, sent) = super::nat::detect(&m.payloads, sa.spi_i, sa.spi_r, from, local);
     sa.nat_here = here || ep.cfg.force_encap;

@@ -13,7 +13,7 @@ use super::{Endpoint, IkeSa, IkeState};
 use crate::crypto::DhPrivate;
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
 use crate::ikev2::consts::{ExchangeType, NotifyType};
-use crate::ikev2::keys::{derive_ike_keys, skeyseed_rekey};
+use crate::ikev2::keys::{derive_ike_keys_as, skeyseed_rekey_as};
 use crate::ikev2::payload::{KePayload, NotifyPayload, Payload, SaPayload};
 use crate::ikev2::protect::Opened;
 
@@ -82,8 +82,8 @@ fn create_new_sa(
     let old = &ep.sas[i];
     let old_keys = old.keys.as_ref().expect("established");
     let suite = old_keys.suite;
-    let seed = skeyseed_rekey(suite.prf, old_keys.sk_d(), g_ir, &ni, &nr);
-    let keys = derive_ike_keys(suite, &seed, &ni, &nr, spi_i, spi_r);
+    let seed = skeyseed_rekey_as(ep.protection, suite.prf, old_keys.sk_d(), g_ir, &ni, &nr);
+    let keys = derive_ike_keys_as(ep.protection, suite, &seed, &ni, &nr, spi_i, spi_r);
     let mut sa = IkeSa::new(
         old.tunnel,
         we_initiated,
