@@ -36,9 +36,12 @@ pub(crate) fn refile(
     *filed = due;
 }
 
+/// SA ids an endpoint call works on: a few, kept inline.
+pub(crate) type Uids = smallvec::SmallVec<[u64; 8]>;
+
 /// The ids of the SAs filed at or before `now`, in creation order.
-pub(crate) fn due_uids(set: &Wakeups, now: SimTime) -> Vec<u64> {
-    let mut v = Vec::new();
+pub(crate) fn due_uids(set: &Wakeups, now: SimTime) -> Uids {
+    let mut v = Uids::new();
     set.due_by(now, &mut v);
     v.sort_unstable();
     v

@@ -104,13 +104,14 @@ impl TimerHeap {
 
     /// Appends to `out` the `seq` of every timer due at or before `now`, in no particular
     /// order (a walk of the heap that skips every subtree whose root is later).
-    pub fn due_by(&self, now: SimTime, out: &mut Vec<u64>) {
-        let mut stack = Vec::new();
+    pub fn due_by(&self, now: SimTime, out: &mut impl Extend<u64>) {
+        // Usually one or two are due: no allocation for the walk.
+        let mut stack: smallvec::SmallVec<[usize; 16]> = smallvec::SmallVec::new();
         if self.v.first().is_some_and(|e| e.time <= now) {
             stack.push(0);
         }
         while let Some(at) = stack.pop() {
-            out.push(self.v[at].seq);
+            out.extend([self.v[at].seq]);
             let first = ARITY * at + 1;
             for c in first..(first + ARITY).min(self.v.len()) {
                 if self.v[c].time <= now {

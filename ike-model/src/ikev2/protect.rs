@@ -5,10 +5,10 @@
 
 use super::consts::PayloadType;
 use super::error::DecodeError;
-use super::header::Header;
+use super::header::{HEADER_LEN, Header};
 use super::keys::IkeSaKeys;
 use super::message::Message;
-use super::payload::{Payload, decode_payload_chain, encode_payload_chain};
+use super::payload::{GENERIC_HEADER_LEN, Payload, decode_payload_chain, encode_payload_chain};
 use crate::crypto::CryptoError;
 
 /// Why a protected message could not be opened.
@@ -60,6 +60,18 @@ pub enum Protection {
 /// changes its lane, and the lanes are folded one after another): one chain was bound by
 /// the multiply's latency, and a 1,400-byte ESP packet spent most of its time there.
 pub(crate) fn modeled_icv(key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
+    let h = modeled_icv_word(key, data);
+    h.to_be_bytes().iter().copied().cycle().take(len).collect()
+}
+
+/// Whether `icv` is the stand-in ICV of `data` under `key` (without building it).
+pub(crate) fn modeled_icv_matches(key: &[u8], data: &[u8], icv: &[u8]) -> bool {
+    let h = modeled_icv_word(key, data).to_be_bytes();
+    icv.iter().zip(h.iter().cycle()).all(|(a, b)| a == b)
+}
+
+/// The 64-bit digest [`modeled_icv`] repeats.
+fn modeled_icv_word(key: &[u8], data: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let step = |h: u64, w: u64| (h.rotate_left(23) ^ w).wrapping_mul(K);
     let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
@@ -88,8 +100,7 @@ pub(crate) fn modeled_icv(key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
     for lane in &lanes[1..] {
         h = step(h, *lane);
     }
-    h ^= h >> 29;
-    h.to_be_bytes().iter().copied().cycle().take(len).collect()
+    h ^ (h >> 29)
 }
 
 /// Builds a protected message: `header` (its I flag chooses the keys) followed by one SK
@@ -121,7 +132,22 @@ pub fn seal_encoded(
     keys: &IkeSaKeys,
     header: &Header,
     inner_next: PayloadType,
-    mut plain: Vec<u8>,
+    plain: Vec<u8>,
+    iv: &[u8],
+    padding: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    seal_plain(protection, keys, header, inner_next, &plain, iv, padding)
+}
+
+/// [`seal_encoded`] from borrowed plaintext: the message is written into one buffer of its
+/// final size (header, SK payload header, IV, ciphertext, ICV), so an endpoint can encode
+/// its payloads into a scratch buffer it keeps and pay one allocation per message.
+pub fn seal_plain(
+    protection: Protection,
+    keys: &IkeSaKeys,
+    header: &Header,
+    inner_next: PayloadType,
+    plain: &[u8],
     iv: &[u8],
     padding: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
@@ -134,29 +160,42 @@ pub fn seal_encoded(
             len: padding.len(),
         });
     }
-    plain.extend_from_slice(padding);
-    plain.push(need as u8);
+    let icv_len = integ.icv_len();
+    let body_len = iv.len() + plain.len() + need + 1 + icv_len;
+    let sk_len = GENERIC_HEADER_LEN + body_len;
+    let total = HEADER_LEN + sk_len;
+    let sk_len = u16::try_from(sk_len).map_err(|_| CryptoError::Length {
+        what: "SK payload",
+        len: sk_len,
+    })?;
+    let mut out = Vec::with_capacity(total);
+    let mut h = *header;
+    h.next_payload = PayloadType::SK;
+    h.length = total as u32;
+    h.encode(&mut out);
+    out.extend_from_slice(&[inner_next.0, 0]);
+    out.extend_from_slice(&sk_len.to_be_bytes());
+    out.extend_from_slice(iv);
+    let ct_start = out.len();
+    out.extend_from_slice(plain);
+    out.extend_from_slice(padding);
+    out.push(need as u8);
     let (ek, ak) = keys_for(keys, header.is_initiator());
-    let ct = match protection {
-        Protection::Real => encr.encrypt(ek, iv, &plain)?,
-        Protection::Modeled => plain,
-    };
-    let mut body = Vec::with_capacity(iv.len() + ct.len() + integ.icv_len());
-    body.extend_from_slice(iv);
-    body.extend_from_slice(&ct);
-    body.resize(body.len() + integ.icv_len(), 0);
-    let mut bytes = Message {
-        header: *header,
-        payloads: vec![Payload::Encrypted { inner_next, body }],
+    match protection {
+        Protection::Real => {
+            let ct = encr.encrypt(ek, iv, &out[ct_start..])?;
+            out.truncate(ct_start);
+            out.extend_from_slice(&ct);
+            let icv = integ.icv(ak, &out);
+            out.extend_from_slice(&icv);
+        }
+        Protection::Modeled => {
+            let word = modeled_icv_word(ak, &out);
+            out.extend(word.to_be_bytes().iter().copied().cycle().take(icv_len));
+        }
     }
-    .encode();
-    let n = bytes.len() - integ.icv_len();
-    let icv = match protection {
-        Protection::Real => integ.icv(ak, &bytes[..n]),
-        Protection::Modeled => modeled_icv(ak, &bytes[..n], integ.icv_len()),
-    };
-    bytes[n..].copy_from_slice(&icv);
-    Ok(bytes)
+    debug_assert_eq!(out.len(), total);
+    Ok(out)
 }
 
 /// What an opened message held.
@@ -208,7 +247,7 @@ pub fn open_as(
             encr.decrypt(ek, iv, sealed)?.into()
         }
         Protection::Modeled => {
-            if modeled_icv(ak, &bytes[..n], icv) != bytes[n..] {
+            if !modeled_icv_matches(ak, &bytes[..n], &bytes[n..]) {
                 return Err(CryptoError::IcvMismatch.into());
             }
             sealed.into()

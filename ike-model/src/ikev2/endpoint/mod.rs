@@ -451,7 +451,7 @@ impl Endpoint {
         let (mark, uid) = (self.uid_mark(), self.sas[i].uid);
         self.sas[i].queue.push_back(c);
         self.pump(i, now);
-        self.settle(vec![uid], mark);
+        self.settle(smallvec::smallvec![uid], mark);
     }
 
     /// Creates an additional CHILD_SA on the tunnel's IKE SA (CREATE_CHILD_SA, §1.3.1).
@@ -624,7 +624,7 @@ impl Endpoint {
         self.arrival = Some((from, local));
         let mark = self.uid_mark();
         let idx = self.find_by_spis(h.spi_i, h.spi_r);
-        let touched: Vec<u64> = idx.map(|i| self.sas[i].uid).into_iter().collect();
+        let touched: crate::wakeups::Uids = idx.map(|i| self.sas[i].uid).into_iter().collect();
         match idx {
             None if !h.is_response()
                 && h.message_id == 0

@@ -139,13 +139,13 @@ impl Endpoint {
     }
 
     /// The ids of the SAs whose filed wake-up is at or before `now`, in creation order.
-    pub(super) fn due_uids(&self, now: SimTime) -> Vec<u64> {
+    pub(super) fn due_uids(&self, now: SimTime) -> crate::wakeups::Uids {
         crate::wakeups::due_uids(&self.index.due, now)
     }
 
     /// Ends a call: forgets the SAs that died, removes them from the SAD, and files again
     /// the SAs in `touched`, those of their tunnels, and every SA created since `mark`.
-    pub(super) fn settle(&mut self, mut touched: Vec<u64>, mark: u64) {
+    pub(super) fn settle(&mut self, mut touched: crate::wakeups::Uids, mark: u64) {
         // New SAs and the tunnels of everything touched.
         touched.extend(
             self.index
@@ -153,9 +153,10 @@ impl Endpoint {
                 .uids()
                 .iter()
                 .rev()
-                .take_while(|u| **u >= mark),
+                .take_while(|u| **u >= mark)
+                .copied(),
         );
-        let mut tunnels: Vec<u32> = Vec::with_capacity(2 * touched.len());
+        let mut tunnels: smallvec::SmallVec<[u32; 8]> = smallvec::SmallVec::new();
         for &u in &touched {
             if let Some(i) = self.index_of(u) {
                 tunnels.push(self.sas[i].tunnel);

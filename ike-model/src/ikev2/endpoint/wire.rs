@@ -12,7 +12,12 @@ use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, PayloadType};
 use crate::ikev2::header::Header;
 use crate::ikev2::payload::Payload;
-use crate::ikev2::protect::{padding_len, seal_encoded};
+use crate::ikev2::protect::{padding_len, seal_plain};
+
+thread_local! {
+    /// Where `seal_message` encodes inner payloads before sealing them.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 impl Endpoint {
     pub(super) fn random_bytes(&mut self, n: usize) -> Vec<u8> {
@@ -73,15 +78,22 @@ impl Endpoint {
             .suite
             .encr
             .block_len();
-        let (inner_next, plain) = crate::ikev2::payload::encode_payload_chain(inner);
-        // Both under one cipher block (16 bytes for AES), drawn as two calls as before.
-        let (mut iv, mut padding) = ([0u8; 32], [0u8; 32]);
-        let iv = &mut iv[..block];
-        let padding = &mut padding[..padding_len(plain.len(), block)];
-        self.rng.fill_bytes(iv);
-        self.rng.fill_bytes(padding);
-        let keys = self.sas[i].keys.as_ref().expect("sealing needs keys");
-        seal_encoded(self.protection, keys, &h, inner_next, plain, iv, padding)
+        // Encoded into a buffer the thread keeps (no allocation once it has grown), then
+        // sealed into the message's one allocation.
+        SCRATCH
+            .with_borrow_mut(|plain| {
+                plain.clear();
+                crate::ikev2::payload::encode_payload_chain_into(inner, plain);
+                let inner_next = inner.first().map_or(PayloadType::NONE, Payload::ty);
+                // Both under one cipher block (16 bytes for AES), drawn as two calls as before.
+                let (mut iv, mut padding) = ([0u8; 32], [0u8; 32]);
+                let iv = &mut iv[..block];
+                let padding = &mut padding[..padding_len(plain.len(), block)];
+                self.rng.fill_bytes(iv);
+                self.rng.fill_bytes(padding);
+                let keys = self.sas[i].keys.as_ref().expect("sealing needs keys");
+                seal_plain(self.protection, keys, &h, inner_next, plain, iv, padding)
+            })
             .expect("lengths are ours")
     }
 
