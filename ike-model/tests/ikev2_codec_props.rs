@@ -29,7 +29,7 @@ fn sa() -> impl Strategy<Value = SaPayload> {
         .prop_map(|(t, id, attributes)| Transform {
             ty: TransformType(t),
             id,
-            attributes,
+            attributes: attributes.into(),
         });
     let proposal = (
         1u8..10,
@@ -41,7 +41,7 @@ fn sa() -> impl Strategy<Value = SaPayload> {
             proptest::collection::vec(any::<u8>(), spi_len).prop_map(move |spi| Proposal {
                 num,
                 protocol: ProtocolId(proto),
-                spi,
+                spi: spi.into(),
                 transforms: transforms.clone(),
             })
         });

@@ -159,7 +159,7 @@ fn tshark_decrypts_and_verifies_what_we_seal() {
         proposals: vec![Proposal {
             num: 1,
             protocol: ProtocolId::IKE,
-            spi: vec![],
+            spi: Default::default(),
             transforms: vec![
                 Transform::with_key_length(TransformType::ENCR, transform::ENCR_AES_CBC, 128),
                 Transform::new(TransformType::INTEG, transform::AUTH_HMAC_SHA1_96),

@@ -89,7 +89,7 @@ fn ike_spi(payloads: &[Payload]) -> Option<u64> {
             if sa.proposals[0].protocol == ProtocolId::IKE && sa.proposals[0].spi.len() == 8 =>
         {
             Some(u64::from_be_bytes(
-                sa.proposals[0].spi.clone().try_into().unwrap(),
+                sa.proposals[0].spi.as_slice().try_into().unwrap(),
             ))
         }
         _ => None,
@@ -99,7 +99,7 @@ fn ike_spi(payloads: &[Payload]) -> Option<u64> {
 fn esp_spi(payloads: &[Payload]) -> Option<Vec<u8>> {
     payloads.iter().find_map(|p| match p {
         Payload::Sa(sa) if sa.proposals[0].protocol == ProtocolId::ESP => {
-            Some(sa.proposals[0].spi.clone())
+            Some(sa.proposals[0].spi.to_vec())
         }
         _ => None,
     })

@@ -9,7 +9,7 @@ use crate::crypto::{DhGroup, EncrAlg, IntegAlg};
 use crate::ikev2::consts::{NotifyType, ProtocolId, TransformType, transform};
 use crate::ikev2::keys::IkeSuite;
 use crate::ikev2::natd::natd_hash;
-use crate::ikev2::payload::{NotifyPayload, Payload, Proposal, SaPayload, Transform};
+use crate::ikev2::payload::{NotifyPayload, Payload, Proposal, SaPayload, SpiBytes, Transform};
 
 /// SIGNATURE_HASH_ALGORITHMS data strongSwan sends: SHA2-256, SHA2-384, SHA2-512 (RFC 7427).
 const SIG_HASHES: [u8; 6] = [0, 2, 0, 3, 0, 4];
@@ -39,7 +39,7 @@ pub fn ike_proposal(suite: IkeSuite, groups: &[DhGroup], spi: Vec<u8>) -> SaPayl
         proposals: vec![Proposal {
             num: 1,
             protocol: ProtocolId::IKE,
-            spi,
+            spi: spi.into(),
             transforms,
         }],
     }
@@ -71,7 +71,23 @@ pub fn negotiate(suite: IkeSuite, ours: &[DhGroup], sa: &SaPayload) -> Option<Dh
 /// inbound SPI. IKE_AUTH carries no KE, so its proposal has no DH group (strongSwan strips
 /// it there).
 pub fn esp_proposal(encr: EncrAlg, integ: IntegAlg, dh: Option<DhGroup>, spi: u32) -> SaPayload {
-    let mut transforms = vec![
+    SaPayload {
+        proposals: vec![Proposal {
+            num: 1,
+            protocol: ProtocolId::ESP,
+            spi: SpiBytes::from_slice(&spi.to_be_bytes()),
+            transforms: esp_transforms(encr, integ, dh).into_vec(),
+        }],
+    }
+}
+
+/// The transforms of [`esp_proposal`], inline (the responder compares each offer with them).
+fn esp_transforms(
+    encr: EncrAlg,
+    integ: IntegAlg,
+    dh: Option<DhGroup>,
+) -> smallvec::SmallVec<[Transform; 4]> {
+    let mut transforms = smallvec::smallvec![
         encr_transform(encr),
         Transform::new(TransformType::INTEG, integ.id()),
     ];
@@ -79,14 +95,7 @@ pub fn esp_proposal(encr: EncrAlg, integ: IntegAlg, dh: Option<DhGroup>, spi: u3
         transforms.push(Transform::new(TransformType::DH, g.id()));
     }
     transforms.push(Transform::new(TransformType::ESN, transform::ESN_NO));
-    SaPayload {
-        proposals: vec![Proposal {
-            num: 1,
-            protocol: ProtocolId::ESP,
-            spi: spi.to_be_bytes().to_vec(),
-            transforms,
-        }],
-    }
+    transforms
 }
 
 /// Whether a peer's ESP SA payload offers exactly our transforms (with `dh` as the PFS
@@ -98,10 +107,7 @@ pub fn esp_accept(
     dh: Option<DhGroup>,
     sa: &SaPayload,
 ) -> Option<u32> {
-    let ours = esp_proposal(encr, integ, dh, 0)
-        .proposals
-        .remove(0)
-        .transforms;
+    let ours = esp_transforms(encr, integ, dh);
     sa.proposals.iter().find_map(|p| {
         let spi: [u8; 4] = p.spi.as_slice().try_into().ok()?;
         // Every transform of ours offered, and no transform type we lack (a DH group

@@ -18,7 +18,7 @@ pub use delete::DeletePayload;
 pub use id::IdPayload;
 pub use ke::KePayload;
 pub use notify::NotifyPayload;
-pub use sa::{Attribute, Proposal, SaPayload, Transform};
+pub use sa::{Attribute, Attributes, Proposal, SaPayload, SpiBytes, Transform};
 pub use ts::{TrafficSelector, TsPayload};
 
 use super::consts::{PayloadType, transform};

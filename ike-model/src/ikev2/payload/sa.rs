@@ -27,6 +27,12 @@ pub enum Attribute {
     },
 }
 
+/// A transform's attributes: at most one (Key Length) in practice, kept inline.
+pub type Attributes = smallvec::SmallVec<[Attribute; 1]>;
+
+/// A proposal's SPI bytes (none, 4 or 8), kept inline.
+pub type SpiBytes = smallvec::SmallVec<[u8; 8]>;
+
 /// A transform (RFC 7296 §3.3.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Transform {
@@ -35,7 +41,7 @@ pub struct Transform {
     /// Transform ID within its type.
     pub id: u16,
     /// Attributes (Key Length for AES).
-    pub attributes: Vec<Attribute>,
+    pub attributes: Attributes,
 }
 
 impl Transform {
@@ -44,7 +50,7 @@ impl Transform {
         Transform {
             ty,
             id,
-            attributes: Vec::new(),
+            attributes: Attributes::new(),
         }
     }
 
@@ -53,7 +59,7 @@ impl Transform {
         Transform {
             ty,
             id,
-            attributes: vec![Attribute::Tv {
+            attributes: smallvec::smallvec![Attribute::Tv {
                 ty: transform::ATTR_KEY_LENGTH,
                 value: bits,
             }],
@@ -77,7 +83,7 @@ pub struct Proposal {
     /// IKE, AH or ESP.
     pub protocol: ProtocolId,
     /// The sender's SPI: empty in IKE_SA_INIT, 8 bytes for an IKE rekey, 4 for ESP.
-    pub spi: Vec<u8>,
+    pub spi: SpiBytes,
     /// The transforms.
     pub transforms: Vec<Transform>,
 }
@@ -111,7 +117,7 @@ impl PayloadBody for SaPayload {
             let protocol = ProtocolId(p.u8("proposal")?);
             let spi_size = usize::from(p.u8("proposal")?);
             let n = usize::from(p.u8("proposal")?);
-            let spi = p.take(spi_size, "proposal SPI")?.to_vec();
+            let spi = SpiBytes::from_slice(p.take(spi_size, "proposal SPI")?);
             let mut transforms = Vec::with_capacity(n.min(MAX_ITEMS));
             for _ in 0..n {
                 if transforms.len() == MAX_ITEMS {
@@ -206,7 +212,7 @@ fn decode_transform(p: &mut Reader<'_>) -> Result<Transform, DecodeError> {
     let ty = TransformType(t.u8("transform")?);
     t.u8("transform")?;
     let id = t.u16("transform")?;
-    let mut attributes = Vec::new();
+    let mut attributes = Attributes::new();
     while !t.is_empty() {
         if attributes.len() == MAX_ITEMS {
             return Err(DecodeError::TooMany("attributes"));
