@@ -76,10 +76,14 @@ fn modeled_icv_word(key: &[u8], data: &[u8]) -> u64 {
     let step = |h: u64, w: u64| (h.rotate_left(23) ^ w).wrapping_mul(K);
     let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
     let mut h = 0xcbf2_9ce4_8422_2325u64 ^ data.len() as u64;
-    for w in key.chunks(8) {
-        let mut last = [0u8; 8];
-        last[..w.len()].copy_from_slice(w);
-        h = step(h, u64::from_le_bytes(last) ^ ((w.len() as u64) << 56));
+    // Whole words, then the last partial one, padded (as `chunks(8)` with padding would).
+    let mut key_words = key.chunks_exact(8);
+    for w in &mut key_words {
+        h = step(h, word(w) ^ (8u64 << 56));
+    }
+    let rest = key_words.remainder();
+    if !rest.is_empty() {
+        h = step(h, partial_word(rest) ^ ((rest.len() as u64) << 56));
     }
     let mut lanes = [h, h ^ 1, h ^ 2, h ^ 3];
     let mut blocks = data.chunks_exact(32);
@@ -93,14 +97,18 @@ fn modeled_icv_word(key: &[u8], data: &[u8]) -> u64 {
         lanes[0] = step(lanes[0], word(w));
     }
     let rest = words.remainder();
-    let mut last = [0u8; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    lanes[0] = step(lanes[0], u64::from_le_bytes(last) ^ rest.len() as u64);
+    lanes[0] = step(lanes[0], partial_word(rest) ^ rest.len() as u64);
     let mut h = lanes[0];
     for lane in &lanes[1..] {
         h = step(h, *lane);
     }
     h ^ (h >> 29)
+}
+
+/// Up to 8 bytes as a little-endian word padded with zeros (shifts, not a call to memcpy for
+/// a few bytes).
+fn partial_word(b: &[u8]) -> u64 {
+    b.iter().rev().fold(0, |w, x| (w << 8) | u64::from(*x))
 }
 
 /// Builds a protected message: `header` (its I flag chooses the keys) followed by one SK
@@ -205,10 +213,10 @@ pub struct Opened {
     pub message: Message,
     /// The decrypted inner payloads.
     pub inner: Vec<Payload>,
-    /// The IV that was used.
-    pub iv: Vec<u8>,
-    /// The padding bytes (without the pad-length byte).
-    pub padding: Vec<u8>,
+    /// The IV that was used (inline: one block).
+    pub iv: smallvec::SmallVec<[u8; 16]>,
+    /// The padding bytes (without the pad-length byte; inline up to a block).
+    pub padding: smallvec::SmallVec<[u8; 16]>,
 }
 
 /// Verifies the ICV of a protected message, decrypts its SK payload and decodes the inner
@@ -259,7 +267,10 @@ pub fn open_as(
     }
     let inner_len = plain.len() - pad - 1;
     let inner = decode_payload_chain(*inner_next, &plain[..inner_len])?;
-    let (iv, padding) = (iv.to_vec(), plain[inner_len..plain.len() - 1].to_vec());
+    let (iv, padding) = (
+        smallvec::SmallVec::from_slice(iv),
+        smallvec::SmallVec::from_slice(&plain[inner_len..plain.len() - 1]),
+    );
     Ok(Opened {
         inner,
         iv,
