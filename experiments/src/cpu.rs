@@ -118,22 +118,34 @@ impl Cpu {
             .sum()
     }
 
-    /// Utilisation (0..1 of all cores) per minute up to `end`: (minute start, share).
+    /// Utilisation (0..1 of all cores) per minute up to `end`: (minute start, share). One
+    /// pass over the work, split at minute boundaries (summing every item for every minute
+    /// was a third of a 10^4-branch day with 1.3 million items).
     pub fn per_minute(&self, end: SimTime) -> Vec<(f64, f64)> {
-        let minute = Duration::from_secs(60);
-        let cores = self.cores.len() as f64;
-        let mut out = Vec::new();
-        let mut t = SimTime::ZERO;
-        while t < end {
-            let next = (t + minute).min(end);
-            let span = next.saturating_since(t).as_secs_f64();
-            out.push((
-                secs(t.as_nanos()).parse().unwrap_or(0.0),
-                self.busy_in(t, next) / (span * cores),
-            ));
-            t = next;
+        const MINUTE: u64 = 60_000_000_000;
+        let end_ns = end.as_nanos();
+        let mut busy = vec![0u64; end_ns.div_ceil(MINUTE) as usize];
+        for &(a, b) in &self.work {
+            let (mut t, b) = (a.as_nanos(), b.as_nanos().min(end_ns));
+            while t < b {
+                let m = t / MINUTE;
+                let next = ((m + 1) * MINUTE).min(b);
+                busy[m as usize] += next - t;
+                t = next;
+            }
         }
-        out
+        let cores = self.cores.len() as f64;
+        busy.iter()
+            .enumerate()
+            .map(|(m, ns)| {
+                let start = m as u64 * MINUTE;
+                let span = ((start + MINUTE).min(end_ns) - start) as f64 / 1e9;
+                (
+                    secs(start).parse().unwrap_or(0.0),
+                    *ns as f64 / 1e9 / (span * cores),
+                )
+            })
+            .collect()
     }
 
     /// The busiest second: the share of all cores' time spent working in it.
@@ -237,6 +249,28 @@ mod tests {
 
     fn at(ms: u64) -> SimTime {
         SimTime::ZERO + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn utilisation_per_minute_splits_work_at_minute_boundaries_and_stops_at_the_end() {
+        let mut c = cpu(2);
+        // 30 s of work from 45 s: 15 s in the first minute, 15 s in the second.
+        c.charge(at(45_000), Duration::from_secs(30));
+        // From 150 s to 210 s, but the run ends at 170 s: 20 s count, in the third minute.
+        c.charge(at(150_000), Duration::from_secs(60));
+        let m = c.per_minute(at(170_000));
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0], (0.0, 15.0 / 120.0));
+        assert_eq!(m[1], (60.0, 15.0 / 120.0));
+        // The last minute is 50 s long: 20 core-s of 100.
+        assert_eq!(m[2], (120.0, 20.0 / 100.0));
+        // As the busy time in each minute says.
+        for (start, u) in &m {
+            let from = at(*start as u64 * 1000);
+            let to = at((*start as u64 + 60).min(170) * 1000);
+            let span = to.saturating_since(from).as_secs_f64() * 2.0;
+            assert!((c.busy_in(from, to) / span - u).abs() < 1e-12);
+        }
     }
 
     #[test]
