@@ -7,7 +7,7 @@
 
 use crate::crypto::{CryptoError, EncrAlg, IntegAlg};
 pub use crate::ikev2::protect::Protection;
-use crate::ikev2::protect::{modeled_icv, modeled_icv_matches};
+use crate::ikev2::protect::{append_modeled_icv, modeled_icv_matches};
 
 /// Key bytes, inline: up to 32 (AES-256, HMAC-SHA-256) without a heap allocation, so the
 /// data plane can take an SA's keys for every packet without allocating.
@@ -91,17 +91,17 @@ pub fn seal_as(
     out.extend_from_slice(&spi.to_be_bytes());
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(iv);
-    let icv = match protection {
+    match protection {
         Protection::Real => {
             out.extend(keys.encr.encrypt(&keys.encr_key, iv, &plain)?);
-            keys.integ.icv(&keys.integ_key, &out)
+            let icv = keys.integ.icv(&keys.integ_key, &out);
+            out.extend(icv);
         }
         Protection::Modeled => {
             out.extend_from_slice(&plain);
-            modeled_icv(&keys.integ_key, &out, keys.integ.icv_len())
+            append_modeled_icv(&keys.integ_key, &mut out, keys.integ.icv_len());
         }
-    };
-    out.extend(icv);
+    }
     Ok(out)
 }
 

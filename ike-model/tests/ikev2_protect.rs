@@ -11,7 +11,7 @@ use ike_model::ikev2::keys::{IkeSaKeys, IkeSuite, derive_ike_keys, skeyseed};
 use ike_model::ikev2::message::Message;
 use ike_model::ikev2::payload::*;
 use ike_model::ikev2::protect::{
-    OpenError, Protection, open, open_as, padding_len, seal, seal_encoded,
+    OpenError, Protection, open, open_as, padding_len, seal, seal_plain,
 };
 use proptest::prelude::*;
 use rand::Rng;
@@ -101,7 +101,7 @@ proptest! {
         let pad = vec![5u8; padding_len(plain.len(), 16)];
         let real = seal(&k, &h, &inner, &iv, &pad).unwrap();
         let modeled =
-            seal_encoded(Protection::Modeled, &k, &h, next, plain, &iv, &pad).unwrap();
+            seal_plain(Protection::Modeled, &k, &h, next, &plain, &iv, &pad).unwrap();
         // Same length, same header and IV; only the sealed part differs.
         prop_assert_eq!(real.len(), modeled.len());
         prop_assert_eq!(&real[..32], &modeled[..32]);

@@ -201,8 +201,9 @@ pub struct Link {
     pub name: String,
     /// Sending node.
     pub from: NodeId,
-    /// Parameters.
-    pub params: LinkParams,
+    /// Parameters; private, because `mtu`, `delay` and `fixed_delay` are copies of them
+    /// (see [`Link::params`]).
+    params: LinkParams,
     ge_bad: bool,
     /// Transmission end times of packets not yet fully sent, oldest first.
     backlog: VecDeque<SimTime>,
@@ -320,6 +321,11 @@ impl Link {
     /// depends on.
     pub fn is_fixed_delay(&self) -> bool {
         self.fixed_delay
+    }
+
+    /// The parameters the link was made with (they never change afterwards).
+    pub fn params(&self) -> &LinkParams {
+        &self.params
     }
 
     /// The largest IP packet the link carries, in bytes (`params.mtu`).

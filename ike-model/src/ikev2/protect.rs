@@ -59,9 +59,11 @@ pub enum Protection {
 /// lanes, each an independent chain of bijective steps (so a change to any one word always
 /// changes its lane, and the lanes are folded one after another): one chain was bound by
 /// the multiply's latency, and a 1,400-byte ESP packet spent most of its time there.
-pub(crate) fn modeled_icv(key: &[u8], data: &[u8], len: usize) -> Vec<u8> {
-    let h = modeled_icv_word(key, data);
-    h.to_be_bytes().iter().copied().cycle().take(len).collect()
+/// It is appended to `out`, computed over all of `out` (IKE messages and ESP packets put
+/// their ICV last).
+pub(crate) fn append_modeled_icv(key: &[u8], out: &mut Vec<u8>, len: usize) {
+    let h = modeled_icv_word(key, out).to_be_bytes();
+    out.extend(h.iter().copied().cycle().take(len));
 }
 
 /// Whether `icv` is the stand-in ICV of `data` under `key` (without building it).
@@ -70,7 +72,7 @@ pub(crate) fn modeled_icv_matches(key: &[u8], data: &[u8], icv: &[u8]) -> bool {
     icv.iter().zip(h.iter().cycle()).all(|(a, b)| a == b)
 }
 
-/// The 64-bit digest [`modeled_icv`] repeats.
+/// The 64-bit digest the stand-in ICV repeats.
 fn modeled_icv_word(key: &[u8], data: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let step = |h: u64, w: u64| (h.rotate_left(23) ^ w).wrapping_mul(K);
@@ -122,33 +124,20 @@ pub fn seal(
     padding: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let (inner_next, plain) = encode_payload_chain(inner);
-    seal_encoded(
+    seal_plain(
         Protection::Real,
         keys,
         header,
         inner_next,
-        plain,
+        &plain,
         iv,
         padding,
     )
 }
 
 /// [`seal`] for inner payloads already encoded (`plain`, whose first payload is
-/// `inner_next`), protected as `protection` says.
-pub fn seal_encoded(
-    protection: Protection,
-    keys: &IkeSaKeys,
-    header: &Header,
-    inner_next: PayloadType,
-    plain: Vec<u8>,
-    iv: &[u8],
-    padding: &[u8],
-) -> Result<Vec<u8>, CryptoError> {
-    seal_plain(protection, keys, header, inner_next, &plain, iv, padding)
-}
-
-/// [`seal_encoded`] from borrowed plaintext: the message is written into one buffer of its
-/// final size (header, SK payload header, IV, ciphertext, ICV), so an endpoint can encode
+/// `inner_next`), protected as `protection` says. The message is written into one buffer of
+/// its final size (header, SK payload header, IV, ciphertext, ICV), so an endpoint can encode
 /// its payloads into a scratch buffer it keeps and pay one allocation per message.
 pub fn seal_plain(
     protection: Protection,
@@ -197,10 +186,7 @@ pub fn seal_plain(
             let icv = integ.icv(ak, &out);
             out.extend_from_slice(&icv);
         }
-        Protection::Modeled => {
-            let word = modeled_icv_word(ak, &out);
-            out.extend(word.to_be_bytes().iter().copied().cycle().take(icv_len));
-        }
+        Protection::Modeled => append_modeled_icv(ak, &mut out, icv_len),
     }
     debug_assert_eq!(out.len(), total);
     Ok(out)
