@@ -122,7 +122,7 @@ fn payload() -> impl Strategy<Value = Payload> {
                     Payload::Delete(DeletePayload {
                         protocol: ProtocolId(p),
                         spi_size: size,
-                        spis,
+                        spis: spis.into_iter().map(SpiBytes::from_vec).collect(),
                     })
                 })
         }),

@@ -235,8 +235,11 @@ fn the_responder_narrows_traffic_selectors_and_refuses_disjoint_ones() {
     p.run(&[]);
     assert_eq!(children_agree(&p), 1);
     let c = &p.eps[0].ike_sas()[0].children[0];
-    assert_eq!(c.ts_local, vec![range("10.1.2.0", "10.1.2.255")]);
-    assert_eq!(c.ts_remote, vec![range("10.2.0.0", "10.2.255.255")]);
+    assert_eq!(c.ts_local.to_vec(), vec![range("10.1.2.0", "10.1.2.255")]);
+    assert_eq!(
+        c.ts_remote.to_vec(),
+        vec![range("10.2.0.0", "10.2.255.255")]
+    );
 
     let mut p = with_selectors(
         27,

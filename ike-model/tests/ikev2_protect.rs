@@ -125,7 +125,7 @@ fn the_wrong_direction_keys_fail_the_icv() {
     let inner = vec![Payload::Delete(DeletePayload {
         protocol: ProtocolId::IKE,
         spi_size: 0,
-        spis: vec![],
+        spis: Default::default(),
     })];
     let h = header(1, 2, ExchangeType::INFORMATIONAL, FLAG_INITIATOR, 1);
     let mut bytes = seal(&k, &h, &inner, &[7; 16], &[0; 7]).unwrap();
@@ -190,7 +190,9 @@ fn tshark_decrypts_and_verifies_what_we_seal() {
     let delete = vec![Payload::Delete(DeletePayload {
         protocol: ProtocolId::ESP,
         spi_size: 4,
-        spis: vec![vec![0xc8, 0xf2, 0x7a, 0xb0]],
+        spis: [SpiBytes::from_slice(&[0xc8, 0xf2, 0x7a, 0xb0])]
+            .into_iter()
+            .collect(),
     })];
     let m3 = seal(
         &k,

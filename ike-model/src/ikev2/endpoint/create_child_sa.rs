@@ -15,7 +15,7 @@ use crate::crypto::DhPrivate;
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev2::consts::{ExchangeType, NotifyType, ProtocolId};
 use crate::ikev2::keys::child_keys;
-use crate::ikev2::payload::{KePayload, NotifyPayload, Payload, TrafficSelector, TsPayload};
+use crate::ikev2::payload::{KePayload, NotifyPayload, Payload, Selectors, TsPayload};
 use crate::ikev2::protect::Opened;
 
 /// Nonce length strongSwan uses.
@@ -127,8 +127,8 @@ struct Agreed {
     nonce: Vec<u8>,
     g_ir: Option<Vec<u8>>,
     ke_reply: Option<KePayload>,
-    ts_i: Vec<TrafficSelector>,
-    ts_r: Vec<TrafficSelector>,
+    ts_i: Selectors,
+    ts_r: Selectors,
 }
 
 /// The error notify (with data) to refuse a request with.

@@ -14,7 +14,7 @@ use crate::ikev2::auth::psk_auth;
 use crate::ikev2::consts::{AuthMethod, ExchangeType, NotifyType};
 use crate::ikev2::keys::child_keys;
 use crate::ikev2::payload::{
-    AuthPayload, IdPayload, NotifyPayload, Payload, TrafficSelector, TsPayload,
+    AuthPayload, IdPayload, NotifyPayload, Payload, Selectors, TrafficSelector, TsPayload,
 };
 use crate::ikev2::protect::Opened;
 
@@ -57,24 +57,19 @@ fn peer_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
 }
 
 /// The selectors an initiator proposes for SA `i`'s tunnel: (TSi, TSr).
-pub(super) fn proposed_selectors(
-    ep: &Endpoint,
-    i: usize,
-) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+pub(super) fn proposed_selectors(ep: &Endpoint, i: usize) -> (Selectors, Selectors) {
     let sa = &ep.sas[i];
     match ep.tunnel_config(sa.tunnel) {
-        Some(t) => (t.local_ts.to_vec(), t.remote_ts.to_vec()),
+        Some(t) => (t.local_ts.clone(), t.remote_ts.clone()),
         None => (
-            vec![TrafficSelector::host(sa.local.ip())],
-            vec![TrafficSelector::host(sa.peer.ip())],
+            smallvec::smallvec![TrafficSelector::host(sa.local.ip())],
+            smallvec::smallvec![TrafficSelector::host(sa.peer.ip())],
         ),
     }
 }
 
 /// The peer's proposed selectors (TSi, TSr) in a request.
-pub(super) fn selectors_of(
-    inner: &[Payload],
-) -> Option<(Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+pub(super) fn selectors_of(inner: &[Payload]) -> Option<(Selectors, Selectors)> {
     let tsi = inner.iter().find_map(|p| match p {
         Payload::TsI(t) => Some(t.selectors.clone()),
         _ => None,
@@ -93,7 +88,7 @@ pub(super) fn narrow_for_responder(
     i: usize,
     tsi: &[TrafficSelector],
     tsr: &[TrafficSelector],
-) -> Option<(u32, Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+) -> Option<(u32, Selectors, Selectors)> {
     let sa = &ep.sas[i];
     // Behind a NAT the source address is the NAT's: the identity names the peer.
     let peer = sa.peer_id.unwrap_or(sa.peer.ip());
@@ -221,7 +216,7 @@ fn install_first_child(
     now: SimTime,
     spi_in: u32,
     spi_out: u32,
-    ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+    ts: (Selectors, Selectors),
 ) {
     let keys = ep.sas[i].keys.clone().expect("keys");
     let sa = &ep.sas[i];

@@ -4,11 +4,11 @@
 
 use sim_core::SimTime;
 
-use super::sa::{Pending, Request};
+use super::sa::{ChildSpis, Pending, Request};
 use super::{ChildState, Endpoint, IkeState};
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange};
 use crate::ikev2::consts::{ExchangeType, ProtocolId};
-use crate::ikev2::payload::{DeletePayload, Payload};
+use crate::ikev2::payload::{DeletePayload, Payload, SpiBytes};
 use crate::ikev2::protect::Opened;
 
 /// When SA `i` should send its next liveness check, if DPD is on and it is idle.
@@ -41,13 +41,16 @@ fn esp_delete(spis: &[u32]) -> Payload {
     Payload::Delete(DeletePayload {
         protocol: ProtocolId::ESP,
         spi_size: 4,
-        spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+        spis: spis
+            .iter()
+            .map(|s| SpiBytes::from_slice(&s.to_be_bytes()))
+            .collect(),
     })
 }
 
 /// Deletes CHILD_SAs of SA `i` by our inbound SPIs (each side's D names its own inbound
 /// SPI, §1.4.1).
-pub(super) fn delete_children(ep: &mut Endpoint, now: SimTime, i: usize, spis: Vec<u32>) {
+pub(super) fn delete_children(ep: &mut Endpoint, now: SimTime, i: usize, spis: ChildSpis) {
     for s in &spis {
         if let Some(k) = ep.sas[i].child_index(*s) {
             ep.set_child_state(i, k, now, ChildState::Deleting);
@@ -69,7 +72,7 @@ pub(super) fn delete_ike(ep: &mut Endpoint, now: SimTime, i: usize) {
     let d = Payload::Delete(DeletePayload {
         protocol: ProtocolId::IKE,
         spi_size: 0,
-        spis: Vec::new(),
+        spis: Default::default(),
     });
     send(ep, now, i, &[d], Purpose::Delete, Request::DeleteIke);
 }

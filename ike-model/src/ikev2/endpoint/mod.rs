@@ -508,11 +508,11 @@ impl Endpoint {
                 }
                 Command::DeleteChild(spi) => {
                     if self.sas[i].child_index(spi).is_some() {
-                        informational::delete_children(self, now, i, vec![spi]);
+                        informational::delete_children(self, now, i, smallvec::smallvec![spi]);
                     }
                 }
                 Command::DeleteExpired(spi) => {
-                    informational::delete_children(self, now, i, vec![spi]);
+                    informational::delete_children(self, now, i, smallvec::smallvec![spi]);
                 }
                 Command::DeleteIke => informational::delete_ike(self, now, i),
                 Command::RekeyIke => rekey_ike_sa::initiate(self, now, i),

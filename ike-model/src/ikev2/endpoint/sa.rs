@@ -10,7 +10,7 @@ use sim_core::SimTime;
 use crate::crypto::{DhGroup, DhPrivate};
 use crate::events::{ExchangeKind, Purpose};
 use crate::ikev2::keys::{ChildKeys, IkeSaKeys};
-use crate::ikev2::payload::TrafficSelector;
+use crate::ikev2::payload::Selectors;
 
 /// Where an IKE SA is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,9 +99,9 @@ pub struct ChildSa {
     /// When this endpoint installed it.
     pub installed_at: SimTime,
     /// Traffic selectors agreed for our side.
-    pub ts_local: Vec<TrafficSelector>,
+    pub ts_local: Selectors,
     /// Traffic selectors agreed for the peer's side.
-    pub ts_remote: Vec<TrafficSelector>,
+    pub ts_remote: Selectors,
     /// Keys (initiator's direction first, as KEYMAT orders them).
     pub keys: ChildKeys,
 }
@@ -113,7 +113,7 @@ impl ChildSa {
         spi_in: u32,
         spi_out: u32,
         keys: ChildKeys,
-        ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+        ts: (Selectors, Selectors),
         now: SimTime,
         initiated: bool,
     ) -> Self {
@@ -142,6 +142,9 @@ pub(super) struct Collision {
     pub created_ike: (u64, u64),
 }
 
+/// Our inbound SPIs of the CHILD_SAs one DELETE names: one, or a few (kept inline).
+pub(super) type ChildSpis = smallvec::SmallVec<[u32; 2]>;
+
 /// What a request in flight asked for, so its response can be handled.
 #[derive(Debug)]
 pub(super) enum Request {
@@ -155,8 +158,8 @@ pub(super) enum Request {
         nonce: Vec<u8>,
         dh: Option<DhPrivate>,
         rekey: Option<u32>,
-        ts_i: Vec<TrafficSelector>,
-        ts_r: Vec<TrafficSelector>,
+        ts_i: Selectors,
+        ts_r: Selectors,
         /// The peer's rekey of the same SA, answered while this request was in flight
         /// (§2.8.1); kept here because the old SA may be deleted before our response.
         collision: Option<Collision>,
@@ -168,7 +171,7 @@ pub(super) enum Request {
         dh: DhPrivate,
     },
     /// INFORMATIONAL deleting CHILD_SAs by our inbound SPIs.
-    DeleteChild { spis: Vec<u32> },
+    DeleteChild { spis: ChildSpis },
     /// INFORMATIONAL deleting the IKE SA.
     DeleteIke,
     /// Empty INFORMATIONAL (liveness check).

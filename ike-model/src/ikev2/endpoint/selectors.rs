@@ -7,9 +7,7 @@ use std::net::IpAddr;
 
 use crate::ikev2::payload::TrafficSelector;
 
-/// A tunnel's traffic selectors on one side: almost always one, kept inline (a
-/// concentrator reads both sides of a tunnel's policy for every CHILD_SA it answers).
-pub type Selectors = smallvec::SmallVec<[TrafficSelector; 1]>;
+pub use crate::ikev2::payload::Selectors;
 
 /// One tunnel's policy at this endpoint: whom it talks to and which traffic it protects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,8 +58,8 @@ fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<TrafficSelector
 }
 
 /// The part of `proposed` that `allowed` permits, selector by selector, without duplicates.
-pub fn narrow(proposed: &[TrafficSelector], allowed: &[TrafficSelector]) -> Vec<TrafficSelector> {
-    let mut out: Vec<TrafficSelector> = Vec::new();
+pub fn narrow(proposed: &[TrafficSelector], allowed: &[TrafficSelector]) -> Selectors {
+    let mut out = Selectors::new();
     for p in proposed {
         for a in allowed {
             if let Some(ts) = intersect(p, a)
@@ -105,7 +103,7 @@ mod tests {
             range("10.9.0.0", "10.9.0.255"),
         ];
         assert_eq!(
-            narrow(&proposed, &allowed),
+            narrow(&proposed, &allowed).to_vec(),
             vec![range("10.1.2.0", "10.1.2.255")]
         );
         assert!(within(&narrow(&proposed, &allowed), &proposed));

@@ -8,6 +8,9 @@ use crate::wire::Reader;
 /// Most SPIs a decoder accepts in one Delete payload.
 pub const MAX_SPIS: usize = 1024;
 
+/// The SPIs of a Delete payload: almost always one, kept inline with its bytes.
+pub type DeleteSpis = smallvec::SmallVec<[super::SpiBytes; 1]>;
+
 /// SAs to delete: the IKE SA itself (no SPIs) or CHILD_SAs by the sender's inbound SPI.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeletePayload {
@@ -16,7 +19,7 @@ pub struct DeletePayload {
     /// Size of each SPI (0 for IKE, 4 for ESP).
     pub spi_size: u8,
     /// The SPIs.
-    pub spis: Vec<Vec<u8>>,
+    pub spis: DeleteSpis,
 }
 
 impl PayloadBody for DeletePayload {
@@ -35,9 +38,11 @@ impl PayloadBody for DeletePayload {
                 len: r.remaining(),
             });
         }
-        let mut spis = Vec::with_capacity(n);
+        let mut spis = DeleteSpis::with_capacity(n);
         for _ in 0..n {
-            spis.push(r.take(usize::from(spi_size), "Delete SPI")?.to_vec());
+            spis.push(super::SpiBytes::from_slice(
+                r.take(usize::from(spi_size), "Delete SPI")?,
+            ));
         }
         Ok(DeletePayload {
             protocol,

@@ -14,12 +14,12 @@ use std::fmt;
 
 pub use auth::AuthPayload;
 pub use cert::CertPayload;
-pub use delete::DeletePayload;
+pub use delete::{DeletePayload, DeleteSpis};
 pub use id::IdPayload;
 pub use ke::KePayload;
 pub use notify::NotifyPayload;
 pub use sa::{Attribute, Attributes, Proposal, SaPayload, SpiBytes, Transform};
-pub use ts::{TrafficSelector, TsPayload};
+pub use ts::{Selectors, TrafficSelector, TsPayload};
 
 use super::consts::{PayloadType, transform};
 use super::error::DecodeError;
@@ -157,7 +157,8 @@ impl Payload {
 pub fn decode_payload_chain(first: PayloadType, bytes: &[u8]) -> Result<Vec<Payload>, DecodeError> {
     let mut r = Reader::new(bytes);
     let mut next = first;
-    let mut out = Vec::new();
+    // Room for a CREATE_CHILD_SA's payloads without growing (a rekey request has up to six).
+    let mut out = Vec::with_capacity(8);
     while next != PayloadType::NONE {
         if out.len() == MAX_PAYLOADS {
             return Err(DecodeError::TooMany("payloads"));

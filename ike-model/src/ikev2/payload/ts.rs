@@ -35,11 +35,16 @@ impl TrafficSelector {
     }
 }
 
+/// Traffic selectors on one side: almost always one, kept inline (a concentrator reads
+/// both sides of a tunnel's policy for every CHILD_SA it answers, and every TS payload and
+/// CHILD_SA holds a list).
+pub type Selectors = smallvec::SmallVec<[TrafficSelector; 1]>;
+
 /// A list of traffic selectors.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TsPayload {
     /// The selectors.
-    pub selectors: Vec<TrafficSelector>,
+    pub selectors: Selectors,
 }
 
 impl PayloadBody for TsPayload {
@@ -47,7 +52,7 @@ impl PayloadBody for TsPayload {
         let mut r = Reader::new(body);
         let n = usize::from(r.u8("TS payload")?);
         r.take(3, "TS payload")?;
-        let mut selectors = Vec::with_capacity(n.min(64));
+        let mut selectors = Selectors::with_capacity(n.min(64));
         for _ in 0..n {
             let ty = TsType(r.u8("traffic selector")?);
             let ip_protocol = r.u8("traffic selector")?;
