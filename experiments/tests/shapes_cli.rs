@@ -422,11 +422,15 @@ fn validate_counts_the_peers_and_tunnels_a_template_stands_for() {
     );
 }
 
-/// Runs scenario `text` with `ikesim run` into a fresh folder named for `tag`.
-fn run_text(text: &str, tag: &str) -> PathBuf {
+/// Runs scenario `text` with `ikesim run` into a fresh folder named for `tag`, beside
+/// `files` (name, contents) it may refer to.
+fn run_text(text: &str, tag: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ikesim-text-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    for (name, contents) in files {
+        std::fs::write(dir.join(name), contents).unwrap();
+    }
     let file = dir.join("scenario.ron");
     std::fs::write(&file, text).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_ikesim"))
@@ -438,10 +442,54 @@ fn run_text(text: &str, tag: &str) -> PathBuf {
     dir.join("out")
 }
 
+/// A topology where two gateways' first messages reach the hub at the same nanosecond over
+/// paths of different shape: `a`'s last hop (30 ms) is longer than `b`'s (5 ms). Taken
+/// without events of their own, both arrivals are scheduled when sent (`b`'s first); taken
+/// hop by hop, when they reach the last router (`a`'s first). The hub answers them in that
+/// order, drawing its SPIs from one stream, so which SA gets which SPI shows the order.
+const TIE_TOPOLOGY: &str = r#"(
+    nodes: [
+        (name: "hub", role: Gateway),
+        (name: "a", role: Gateway),
+        (name: "b", role: Gateway),
+        (name: "r1"),
+        (name: "r2"),
+    ],
+    links: [
+        (a: "a", b: "r1", params: (delay: "5ms")),
+        (a: "r1", b: "hub", params: (delay: "30ms")),
+        (a: "b", b: "r2", params: (delay: "40ms")),
+        (a: "r2", b: "hub", params: (delay: "5ms")),
+    ],
+)"#;
+
+/// The scenario on [`TIE_TOPOLOGY`]: `b` starts at 0, `a` at 10 ms, both IKE_SA_INITs
+/// arrive at 45 ms.
+fn tie_scenario(outputs: &str) -> String {
+    format!(
+        r#"Scenario(
+    name: "tie",
+    description: "two IKE_SA_INITs reach the hub at the same nanosecond",
+    duration: "5s",
+    network: (shape: File("tie-topology.ron")),
+    peers: {{
+        "hub": (address: "192.0.2.1"),
+        "a": (address: "198.51.100.1"),
+        "b": (address: "203.0.113.1"),
+    }},
+    tunnels: [
+        (initiator: "a", responder: "hub", start: "10ms"),
+        (initiator: "b", responder: "hub", start: "0s"),
+    ],
+    outputs: ({outputs}, sa_events: true),
+)"#
+    )
+}
+
 #[test]
 fn tracing_changes_no_result_and_the_trace_stays_in_time_order() {
     // The bench's hub and branches: fixed-delay links through plain routers, so most hops
-    // are taken without an event of their own, and traced ahead of their time.
+    // are taken without an event of their own (and traced at their own time).
     let base = experiments::bench::scenario_text(200, 6.0, false);
     let quiet = "outputs: (trace: false, trace_level: Off, messages: false, sa_events: false)";
     assert!(base.contains(quiet));
@@ -449,10 +497,12 @@ fn tracing_changes_no_result_and_the_trace_stays_in_time_order() {
     let off = run_text(
         &with("outputs: (trace: false, trace_level: Off, sa_events: true)"),
         "trace-off",
+        &[],
     );
     let on = run_text(
         &with("outputs: (trace: true, trace_level: Full, sa_events: true)"),
         "trace-on",
+        &[],
     );
     for f in [
         "exchanges.csv",
@@ -480,7 +530,33 @@ fn tracing_changes_no_result_and_the_trace_stays_in_time_order() {
         trace.contains("core->isp-hub send"),
         "hops past the first are traced"
     );
-    for d in [off, on] {
+    // A same-nanosecond tie that express hops decide: with the trace on, the hops must be
+    // taken as with it off, or the hub hands out its SPIs in the other order.
+    let files = [("tie-topology.ron", TIE_TOPOLOGY)];
+    let tie_off = run_text(
+        &tie_scenario("trace: false, trace_level: Off"),
+        "tie-off",
+        &files,
+    );
+    let tie_on = run_text(
+        &tie_scenario("trace: true, trace_level: Full"),
+        "tie-on",
+        &files,
+    );
+    let tie_trace = std::fs::read_to_string(tie_on.join("trace.log")).unwrap();
+    assert_eq!(
+        tie_trace.matches("0.045000000 hub        recv").count(),
+        2,
+        "both IKE_SA_INITs arrive at 45 ms"
+    );
+    for f in ["sa_events.csv", "exchanges.csv"] {
+        assert_eq!(
+            std::fs::read(tie_off.join(f)).unwrap(),
+            std::fs::read(tie_on.join(f)).unwrap(),
+            "{f} of the tie"
+        );
+    }
+    for d in [off, on, tie_off, tie_on] {
         std::fs::remove_dir_all(d.parent().unwrap()).unwrap();
     }
 }
