@@ -7,6 +7,7 @@ pub mod esp;
 pub mod events;
 pub mod ikev1;
 pub mod ikev2;
+mod outbox;
 pub mod policy;
 mod sa_ids;
 mod wakeups;

@@ -382,12 +382,12 @@ impl Endpoint1 {
 
     /// The next datagram: (source, destination, bytes).
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
-        self.out.pop_front()
+        crate::outbox::pop_or_release(&mut self.out)
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<(SimTime, Event)> {
-        self.events.pop_front()
+        crate::outbox::pop_or_release(&mut self.events)
     }
 
     /// When to call `handle_timeout` next.

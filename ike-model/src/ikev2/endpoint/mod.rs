@@ -321,12 +321,12 @@ impl Endpoint {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.pop_front()
+        crate::outbox::pop_or_release(&mut self.out)
     }
 
     /// The next event, with the time it happened.
     pub fn poll_event(&mut self) -> Option<(SimTime, Event)> {
-        self.events.pop_front()
+        crate::outbox::pop_or_release(&mut self.events)
     }
 
     /// When [`Endpoint::handle_timeout`] should next be called.
