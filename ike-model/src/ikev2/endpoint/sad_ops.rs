@@ -300,6 +300,11 @@ impl Endpoint {
                 },
             ));
         }
+        if self.lingering.is_empty() && self.lingering.capacity() > 0 {
+            // Nothing lingers between rekeys: a branch keeps no buffers for it meanwhile.
+            self.lingering = Default::default();
+            self.lingering_spis = Default::default();
+        }
     }
 
     /// Destroys SA `i` and its CHILD_SAs; requests in flight end as aborted.
