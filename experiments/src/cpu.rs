@@ -120,7 +120,7 @@ impl Cpu {
 
     /// Utilisation (0..1 of all cores) per minute up to `end`: (minute start, share). One
     /// pass over the work, split at minute boundaries (summing every item for every minute
-    /// was a third of a 10^4-branch day with 1.3 million items).
+    /// was a third of concentrator-day, with 795,706 items).
     pub fn per_minute(&self, end: SimTime) -> Vec<(f64, f64)> {
         const MINUTE: u64 = 60_000_000_000;
         let end_ns = end.as_nanos();
