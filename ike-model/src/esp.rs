@@ -7,7 +7,7 @@
 
 use crate::crypto::{CryptoError, EncrAlg, IntegAlg};
 pub use crate::ikev2::protect::Protection;
-use crate::ikev2::protect::{append_modeled_icv, modeled_icv_matches};
+use crate::ikev2::protect::{append_modeled_icv, modeled_icv_matches, modeled_icv_seed};
 
 /// Key bytes, inline: up to 32 (AES-256, HMAC-SHA-256) without a heap allocation, so the
 /// data plane can take an SA's keys for every packet without allocating.
@@ -99,7 +99,11 @@ pub fn seal_as(
         }
         Protection::Modeled => {
             out.extend_from_slice(&plain);
-            append_modeled_icv(&keys.integ_key, &mut out, keys.integ.icv_len());
+            append_modeled_icv(
+                modeled_icv_seed(&keys.integ_key),
+                &mut out,
+                keys.integ.icv_len(),
+            );
         }
     }
     Ok(out)
@@ -124,7 +128,7 @@ pub fn open_as(protection: Protection, keys: &EspKeys, packet: &[u8]) -> Result<
             .verify(&keys.integ_key, data, icv)
             .map_err(|_| EspError::Integrity)?,
         Protection::Modeled => {
-            if !modeled_icv_matches(&keys.integ_key, data, icv) {
+            if !modeled_icv_matches(modeled_icv_seed(&keys.integ_key), data, icv) {
                 return Err(EspError::Integrity);
             }
         }

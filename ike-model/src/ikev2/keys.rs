@@ -3,7 +3,7 @@
 use std::cell::OnceCell;
 
 use crate::crypto::{EncrAlg, IntegAlg, PrfAlg, stand_in};
-use crate::ikev2::protect::Protection;
+use crate::ikev2::protect::{Protection, modeled_icv_seed};
 
 /// The algorithms of an IKE SA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,6 +27,9 @@ pub struct IkeSaKeys {
     km: Box<[u8]>,
     /// Where each key ends in `km`.
     ends: [u16; 7],
+    /// The stand-in ICV seeds of SK_ai and SK_ar (Modeled protection reads these, not the
+    /// keys: one cache line fewer per message).
+    icv_seeds: [u64; 2],
 }
 
 impl IkeSaKeys {
@@ -39,11 +42,27 @@ impl IkeSaKeys {
             km.extend_from_slice(part);
             *end = u16::try_from(km.len()).expect("IKE keys are short");
         }
-        IkeSaKeys {
+        IkeSaKeys::new(suite, km.into_boxed_slice(), ends)
+    }
+
+    fn new(suite: IkeSuite, km: Box<[u8]>, ends: [u16; 7]) -> Self {
+        let mut keys = IkeSaKeys {
             suite,
-            km: km.into_boxed_slice(),
+            km,
             ends,
-        }
+            icv_seeds: [0; 2],
+        };
+        keys.icv_seeds = [
+            modeled_icv_seed(keys.sk_ai()),
+            modeled_icv_seed(keys.sk_ar()),
+        ];
+        keys
+    }
+
+    /// The stand-in ICV seed of the integrity key of messages from the initiator
+    /// (`from_initiator`) or from the responder.
+    pub(crate) fn icv_seed(&self, from_initiator: bool) -> u64 {
+        self.icv_seeds[usize::from(!from_initiator)]
     }
 
     fn part(&self, k: usize) -> &[u8] {
@@ -187,11 +206,7 @@ pub fn derive_ike_keys_as(
         at += n;
         *end = u16::try_from(at).expect("IKE keys are short");
     }
-    IkeSaKeys {
-        suite,
-        km: km.into_boxed_slice(),
-        ends,
-    }
+    IkeSaKeys::new(suite, km.into_boxed_slice(), ends)
 }
 
 /// The four keys of a CHILD_SA (§2.17): KEYMAT in the order encryption then integrity,
@@ -307,5 +322,33 @@ mod tests {
         assert_eq!(plain.integ_r(), &km[52..]);
         assert_ne!(plain, k);
         assert_eq!(plain.clone(), plain);
+    }
+
+    /// The stand-in ICV seeds an IKE SA keeps are those of its own SK_ai and SK_ar, in
+    /// direction order, and a seed changes with any byte or the length of its key.
+    #[test]
+    fn icv_seeds_are_those_of_the_integrity_keys_in_direction_order() {
+        let suite = IkeSuite {
+            encr: EncrAlg::AesCbc { key_bits: 128 },
+            integ: IntegAlg::HmacSha1_96,
+            prf: PrfAlg::HmacSha1,
+        };
+        let k = derive_ike_keys(suite, &[9; 20], &[1; 32], &[2; 32], 3, 4);
+        assert_eq!(k.icv_seed(true), modeled_icv_seed(k.sk_ai()));
+        assert_eq!(k.icv_seed(false), modeled_icv_seed(k.sk_ar()));
+        assert_ne!(k.icv_seed(true), k.icv_seed(false));
+        let key = [0x5au8; 20];
+        let base = modeled_icv_seed(&key);
+        for i in 0..key.len() {
+            let mut other = key;
+            other[i] ^= 0x80;
+            assert_ne!(modeled_icv_seed(&other), base, "byte {i}");
+        }
+        assert_ne!(modeled_icv_seed(&key[..19]), base, "length");
+        assert_ne!(
+            modeled_icv_seed(&[0; 8]),
+            modeled_icv_seed(&[0; 9]),
+            "zero padding"
+        );
     }
 }
