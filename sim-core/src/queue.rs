@@ -8,7 +8,8 @@
 //!
 //! Beside the events, each owner (a runner's peer) may have one timer ([`Scheduler::set_timer`],
 //! kept in [`crate::timer_heap`]), moved in place when it changes; [`Scheduler::pop_due`]
-//! hands out events and timers in one (time, sequence) order.
+//! hands out events and timers in time order, and at one instant the timers (in owner order)
+//! before the events (in the order scheduled).
 
 use crate::quad_heap::{Entry, QuadHeap};
 use crate::time::{Duration, SimTime};
@@ -143,9 +144,10 @@ impl<E> Scheduler<E> {
 
     /// Arms the timer of `owner` at `at` (a time in the past means now), moving it if it
     /// was armed; `None` disarms it. An owner (an endpoint, say) has at most one timer, so
-    /// re-arming leaves nothing stale behind. A timer takes its place among events by the
-    /// sequence number it gets here, as an event scheduled now would; setting the time it
-    /// already has changes nothing.
+    /// re-arming leaves nothing stale behind. At one instant the timers fire before the
+    /// events due then, in owner order: where a timer stands does not depend on when it was
+    /// armed, so how often a runner re-arms it (say, to wake an endpoint for bookkeeping
+    /// nobody sees) cannot change the order in which anything happens.
     pub fn set_timer(&mut self, owner: u32, at: Option<SimTime>) {
         match at {
             None => {
@@ -154,9 +156,7 @@ impl<E> Scheduler<E> {
             Some(at) => {
                 let time = at.max(self.now);
                 if self.timers.get(owner) != Some(time) {
-                    let seq = self.next_seq;
-                    self.next_seq += 1;
-                    self.timers.set(owner, time, seq);
+                    self.timers.set(owner, time, u64::from(owner));
                 }
             }
         }
@@ -198,7 +198,7 @@ impl<E> Scheduler<E> {
         let timer_first = match (&event, self.timers.peek()) {
             (_, None) => false,
             (None, Some(_)) => true,
-            (Some(e), Some(t)) => (t.time, t.seq) < (e.time, e.seq),
+            (Some(e), Some(t)) => t.time <= e.time,
         };
         if timer_first {
             let t = self.timers.pop().expect("peeked");
@@ -308,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn timers_take_their_place_among_events_by_arming_order_and_move_in_place() {
+    fn timers_fire_before_the_events_of_their_instant_in_owner_order_and_move_in_place() {
         let mut q: Scheduler<&str> = Scheduler::new();
         q.schedule_at(SimTime(10), "a");
         q.set_timer(7, Some(SimTime(10)));
@@ -325,8 +325,8 @@ mod tests {
         assert_eq!(
             order,
             vec![
-                (10, Due::Event("a")),
                 (10, Due::Timer(7)),
+                (10, Due::Event("a")),
                 (10, Due::Event("b")),
                 (30, Due::Timer(3)),
             ]
@@ -336,14 +336,33 @@ mod tests {
     }
 
     #[test]
-    fn re_arming_a_timer_at_its_time_keeps_its_place() {
-        let mut q: Scheduler<&str> = Scheduler::new();
-        q.set_timer(1, Some(SimTime(10)));
-        q.schedule_at(SimTime(10), "e");
-        q.set_timer(1, Some(SimTime(10)));
-        assert_eq!(q.pop_due(), Some((SimTime(10), Due::Timer(1))));
-        assert_eq!(q.pop_due(), Some((SimTime(10), Due::Event("e"))));
-        assert_eq!(q.pop_due(), None);
+    fn the_order_at_one_instant_does_not_depend_on_when_timers_were_armed() {
+        // The same timers and events, the timers armed early, late, and re-armed on the way.
+        let order = |arm_late: bool| {
+            let mut q: Scheduler<&str> = Scheduler::new();
+            if !arm_late {
+                q.set_timer(4, Some(SimTime(10)));
+                q.set_timer(2, Some(SimTime(3)));
+            }
+            q.schedule_at(SimTime(10), "e");
+            q.schedule_at(SimTime(10), "f");
+            if arm_late {
+                q.set_timer(2, Some(SimTime(10)));
+                q.set_timer(4, Some(SimTime(7)));
+                q.set_timer(4, Some(SimTime(10)));
+            } else {
+                q.set_timer(2, Some(SimTime(10)));
+            }
+            std::iter::from_fn(|| q.pop_due()).collect::<Vec<_>>()
+        };
+        let expected = vec![
+            (SimTime(10), Due::Timer(2)),
+            (SimTime(10), Due::Timer(4)),
+            (SimTime(10), Due::Event("e")),
+            (SimTime(10), Due::Event("f")),
+        ];
+        assert_eq!(order(false), expected);
+        assert_eq!(order(true), expected);
     }
 
     #[test]
