@@ -212,6 +212,10 @@ pub struct Endpoint {
     lingering: std::collections::VecDeque<Linger>,
     /// The SPIs in `lingering`, so drawing a new SPI does not walk it.
     lingering_spis: fnv::FnvHashSet<u32>,
+    /// Whether the end of a linger is an event of its own (a wake-up, reported as
+    /// `InboundRemoved`), or, when nothing in the run looks at it, taken lazily (see
+    /// [`Endpoint::set_linger_wakeups`]).
+    linger_wakeups: bool,
 }
 
 /// Where ESP for a tunnel goes: (peer's SPI, our outbound keys, UDP-encapsulated, the
@@ -279,6 +283,7 @@ impl Endpoint {
             started: Vec::new(),
             lingering: Default::default(),
             lingering_spis: Default::default(),
+            linger_wakeups: true,
             clock: SimTime::ZERO,
         }
     }
@@ -331,7 +336,11 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        let linger = self.lingering.front().map(|l| l.until);
+        let linger = self
+            .lingering
+            .front()
+            .filter(|_| self.linger_wakeups)
+            .map(|l| l.until);
         match (self.first_due(), linger) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -391,6 +400,29 @@ impl Endpoint {
         self.state_events = on;
     }
 
+    /// Whether the end of each 5 s inbound linger ([`INBOUND_LINGER`]) is a wake-up of its
+    /// own that reports `InboundRemoved` (the default), or not (`false`). Without, a linger
+    /// that ended is dropped at the start of the endpoint's next call, before anything in it
+    /// can look at the lingering SPIs, so every SPI drawn and every message are as with the
+    /// wake-ups; no `InboundRemoved` is reported, [`Endpoint::poll_timeout`] does not count
+    /// lingers, and [`Endpoint::esp_inbound`] may still find a linger that ended. For runs
+    /// with no ESP traffic whose outputs do not show SA events: a rekeyed CHILD_SA left
+    /// a wake-up at each end that did nothing else, a quarter of all the events of a
+    /// concentrator's day.
+    pub fn set_linger_wakeups(&mut self, on: bool) {
+        self.linger_wakeups = on;
+    }
+
+    /// Starts a call at `now`: sets the clock and, without linger wake-ups, ends the lingers
+    /// due by now. Their wake-ups would have ended them before this call: a runner's timers
+    /// come before the other work of an instant (`sim_core::Scheduler::set_timer`).
+    fn enter(&mut self, now: SimTime) {
+        self.clock = now;
+        if !self.linger_wakeups {
+            self.expire_lingering(now);
+        }
+    }
+
     /// Adds a host-to-host tunnel with `peer`.
     pub fn add_peer(&mut self, peer: IpAddr, tunnel: u32) {
         self.add_tunnel(TunnelConfig::host_to_host(tunnel, self.addr, peer));
@@ -402,7 +434,7 @@ impl Endpoint {
 
     /// Starts tunnel `tunnel` to `peer`: sends IKE_SA_INIT.
     pub fn start_tunnel(&mut self, now: SimTime, tunnel: u32, peer: IpAddr) {
-        self.clock = now;
+        self.enter(now);
         if self.tunnel_config(tunnel).is_none() {
             self.add_peer(peer, tunnel);
         }
@@ -447,7 +479,7 @@ impl Endpoint {
     }
 
     fn command(&mut self, now: SimTime, i: usize, c: Command) {
-        self.clock = now;
+        self.enter(now);
         let (mark, uid) = (self.uid_mark(), self.sas[i].uid);
         self.sas[i].queue.push_back(c);
         self.pump(i, now);
@@ -603,7 +635,7 @@ impl Endpoint {
         local: SocketAddr,
         bytes: &[u8],
     ) {
-        self.clock = now;
+        self.enter(now);
         let bytes = if local.port() == NATT_PORT {
             match nat::strip_marker(bytes) {
                 Ok(b) => b,

@@ -289,6 +289,9 @@ impl Endpoint {
         {
             let l = self.lingering.pop_front().expect("front exists");
             self.lingering_spis.remove(&l.spi);
+            if !self.linger_wakeups {
+                continue;
+            }
             self.events.push_back((
                 now,
                 Event::Sa {
