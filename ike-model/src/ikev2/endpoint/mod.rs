@@ -210,7 +210,9 @@ pub struct Endpoint {
     /// Inbound SPIs of deleted CHILD_SAs still accepted: (tunnel, SPI, until), ordered by
     /// `until` (a concentrator has hundreds; the next to end is the first).
     lingering: std::collections::VecDeque<Linger>,
-    /// The SPIs in `lingering`, so drawing a new SPI does not walk it.
+    /// The SPIs in `lingering` once it is long (a concentrator has hundreds), so drawing a
+    /// new SPI does not walk it; empty while it is short (a branch has one, for 5 s, or
+    /// until its next call without linger wake-ups). Either empty or all of them.
     lingering_spis: fnv::FnvHashSet<u32>,
     /// Whether the end of a linger is an event of its own (a wake-up, reported as
     /// `InboundRemoved`), or, when nothing in the run looks at it, taken lazily (see
@@ -228,8 +230,9 @@ struct Linger {
     tunnel: u32,
     spi: u32,
     until: SimTime,
-    /// The CHILD_SA's keys (derived only if a packet needs them).
-    keys: crate::ikev2::keys::ChildKeys,
+    /// The CHILD_SA's keys (derived only if a packet needs them); none without linger
+    /// wake-ups.
+    keys: Option<crate::ikev2::keys::ChildKeys>,
     /// Whether we initiated the exchange that made the CHILD_SA.
     initiated: bool,
 }
@@ -405,10 +408,10 @@ impl Endpoint {
     /// that ended is dropped at the start of the endpoint's next call, before anything in it
     /// can look at the lingering SPIs, so every SPI drawn and every message are as with the
     /// wake-ups; no `InboundRemoved` is reported, [`Endpoint::poll_timeout`] does not count
-    /// lingers, and [`Endpoint::esp_inbound`] may still find a linger that ended. For runs
-    /// with no ESP traffic whose outputs do not show SA events: a rekeyed CHILD_SA left
-    /// a wake-up at each end that did nothing else, a quarter of all the events of a
-    /// concentrator's day.
+    /// lingers, and [`Endpoint::esp_inbound`] finds no lingering SPI (their keys are not
+    /// kept). For runs with no ESP traffic whose outputs do not show SA events: a rekeyed
+    /// CHILD_SA left a wake-up at each end that did nothing else, a quarter of all the
+    /// events of a concentrator's day.
     pub fn set_linger_wakeups(&mut self, on: bool) {
         self.linger_wakeups = on;
     }

@@ -8,6 +8,9 @@ use super::{ChildSa, ChildState, Endpoint, INBOUND_LINGER, IkeState, lifetimes};
 use crate::events::{Event, Outcome, SaChange, SaKind, SaRef};
 use crate::ikev2::keys::ChildKeys;
 
+/// Up to this many lingering SPIs are searched by walking the list, without an index.
+const LINGER_SCAN: usize = 8;
+
 impl Endpoint {
     pub(super) fn sa_event(
         &mut self,
@@ -143,17 +146,27 @@ impl Endpoint {
         // Kept in order of `until` (equal ones in insertion order); with one linger time
         // every new entry goes last.
         let at = self.lingering.partition_point(|l| l.until <= until);
-        self.lingering_spis.insert(c.spi_in);
+        if self.lingering.is_empty() {
+            // Usually the only one: no room for more.
+            self.lingering.reserve_exact(1);
+        }
         self.lingering.insert(
             at,
             super::Linger {
                 tunnel: self.sas[i].tunnel,
                 spi: c.spi_in,
                 until,
-                keys: c.keys,
+                // Without linger wake-ups no ESP comes (see `set_linger_wakeups`), and the
+                // linger may last until the next call: it keeps no keys meanwhile.
+                keys: self.linger_wakeups.then_some(c.keys),
                 initiated: c.initiated,
             },
         );
+        if !self.lingering_spis.is_empty() {
+            self.lingering_spis.insert(c.spi_in);
+        } else if self.lingering.len() > LINGER_SCAN {
+            self.lingering_spis = self.lingering.iter().map(|l| l.spi).collect();
+        }
         if c.outbound
             && !self.sas[i].children.iter().any(|c| c.outbound)
             && let Some(n) = self.sas[i]
@@ -275,11 +288,22 @@ impl Endpoint {
                 )
             })
             .or_else(|| {
-                self.lingering
-                    .iter()
-                    .find(|l| l.spi == spi)
-                    .map(|l| (l.tunnel, self.esp_keys(&l.keys, l.initiated, true)))
+                self.lingering.iter().find(|l| l.spi == spi).and_then(|l| {
+                    Some((l.tunnel, self.esp_keys(l.keys.as_ref()?, l.initiated, true)))
+                })
             })
+    }
+
+    /// Whether inbound SPI `spi` is lingering.
+    pub(super) fn is_lingering(&self, spi: u32) -> bool {
+        let scan = || self.lingering.iter().any(|l| l.spi == spi);
+        if self.lingering_spis.is_empty() {
+            scan()
+        } else {
+            debug_assert_eq!(self.lingering_spis.len(), self.lingering.len());
+            debug_assert_eq!(self.lingering_spis.contains(&spi), scan());
+            self.lingering_spis.contains(&spi)
+        }
     }
 
     /// Uninstalls the inbound SPIs whose linger ended.
@@ -288,7 +312,9 @@ impl Endpoint {
             && l.until <= now
         {
             let l = self.lingering.pop_front().expect("front exists");
-            self.lingering_spis.remove(&l.spi);
+            if !self.lingering_spis.is_empty() {
+                self.lingering_spis.remove(&l.spi);
+            }
             if !self.linger_wakeups {
                 continue;
             }

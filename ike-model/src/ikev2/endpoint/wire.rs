@@ -40,7 +40,7 @@ impl Endpoint {
         // kernel refuses duplicates): among 10^5 SAs a few random draws would collide.
         loop {
             let spi = 0xc000_0000 | (self.rng.next_u32() & 0x0fff_ffff);
-            if !self.index.child_spis.contains_key(&spi) && !self.lingering_spis.contains(&spi) {
+            if !self.index.child_spis.contains_key(&spi) && !self.is_lingering(spi) {
                 return spi;
             }
         }
