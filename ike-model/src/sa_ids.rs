@@ -97,6 +97,89 @@ impl SaPositions {
     }
 }
 
+/// SA ids by tunnel: a vector indexed by tunnel number for the tunnels numbered densely
+/// from 0 (a concentrator's 0..N), a hash map for the others (a branch's one tunnel, the
+/// responder SAs not matched to a tunnel yet): one read per lookup at a concentrator
+/// instead of a probe of a 10^5-entry table (two cache misses, control bytes and slot, at
+/// the end of every call). Lookups only; never iterated.
+#[derive(Debug, Default)]
+pub(crate) struct SaIdsByTunnel {
+    /// `dense[t]`: tunnel `t`'s ids (empty: none).
+    dense: Vec<SaIds>,
+    /// Tunnels at or past `dense.len()`.
+    sparse: fnv::FnvHashMap<u32, SaIds>,
+    /// Tunnels with ids, in both.
+    filed: usize,
+}
+
+/// Tunnels kept in the hash map before the vector is considered.
+const SPARSE_UP_TO: usize = 64;
+
+impl SaIdsByTunnel {
+    /// The ids filed under `tunnel`, if any.
+    #[inline]
+    pub fn get(&self, tunnel: u32) -> Option<&SaIds> {
+        match self.dense.get(tunnel as usize) {
+            Some(ids) => (!ids.is_empty()).then_some(ids),
+            None => self.sparse.get(&tunnel),
+        }
+    }
+
+    /// The ids filed under `tunnel` to change, if any.
+    pub fn get_mut(&mut self, tunnel: u32) -> Option<&mut SaIds> {
+        match self.dense.get_mut(tunnel as usize) {
+            Some(ids) => (!ids.is_empty()).then_some(ids),
+            None => self.sparse.get_mut(&tunnel),
+        }
+    }
+
+    /// The ids filed under `tunnel`, made empty if there are none (the caller files one).
+    pub fn entry(&mut self, tunnel: u32) -> &mut SaIds {
+        let t = tunnel as usize;
+        if t >= self.dense.len()
+            && !self.sparse.contains_key(&tunnel)
+            && self.filed + 1 >= SPARSE_UP_TO
+            && t < 2 * (self.filed + 1) + SPARSE_UP_TO
+        {
+            // Dense enough (at most about two slots per tunnel): the vector takes it, and
+            // the map's tunnels below it.
+            self.dense.resize_with(t + 1, SaIds::new);
+            let n = self.dense.len();
+            let moving: Vec<u32> = self
+                .sparse
+                .keys()
+                .copied()
+                .filter(|k| (*k as usize) < n)
+                .collect();
+            for k in moving {
+                self.dense[k as usize] = self.sparse.remove(&k).expect("listed");
+            }
+        }
+        let ids = match self.dense.get_mut(t) {
+            Some(ids) => ids,
+            None => self.sparse.entry(tunnel).or_default(),
+        };
+        if ids.is_empty() {
+            self.filed += 1;
+        }
+        ids
+    }
+
+    /// Forgets `tunnel`.
+    pub fn remove(&mut self, tunnel: u32) {
+        let had = match self.dense.get_mut(tunnel as usize) {
+            Some(ids) => !std::mem::take(ids).is_empty(),
+            None => self
+                .sparse
+                .remove(&tunnel)
+                .is_some_and(|ids| !ids.is_empty()),
+        };
+        if had {
+            self.filed -= 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +208,42 @@ mod tests {
         p.push(5000);
         assert_eq!(p.index_of(5000), Some(p.uids().len() - 1));
         assert_eq!(p.index_of(4999), None);
+    }
+
+    /// Tunnel numbers 0..N go into the vector past the threshold, far-off ones stay in the
+    /// map, and every tunnel's ids are found wherever they are.
+    #[test]
+    fn ids_by_tunnel_are_found_in_the_vector_and_the_map() {
+        let mut m = SaIdsByTunnel::default();
+        m.entry(u32::MAX).push(9);
+        for t in 0..200u32 {
+            m.entry(t).push(u64::from(t) * 10);
+        }
+        assert!(m.dense.len() >= 150, "dense by now: {}", m.dense.len());
+        assert_eq!(
+            m.sparse.len(),
+            1 + 200 - m.dense.len(),
+            "only the far-off and the newest"
+        );
+        m.entry(7).push(71);
+        assert_eq!(m.get(7).map(|v| v.as_slice()), Some(&[70, 71][..]));
+        m.remove(8);
+        assert_eq!(m.get(8), None);
+        assert!(m.get_mut(8).is_none());
+        assert_eq!(m.get(500), None);
+        m.entry(1_000_000).push(1);
+        assert_eq!(m.get(1_000_000).map(|v| v.as_slice()), Some(&[1][..]));
+        assert_eq!(m.get(u32::MAX).map(|v| v.as_slice()), Some(&[9][..]));
+        assert_eq!(m.get(199).map(|v| v.as_slice()), Some(&[1990][..]));
+        m.entry(8).push(80);
+        assert_eq!(m.get(8).map(|v| v.as_slice()), Some(&[80][..]));
+        assert_eq!(m.filed, 202);
+        // A branch's single, high tunnel number stays in the map.
+        let mut b = SaIdsByTunnel::default();
+        b.entry(73_456).push(3);
+        assert!(b.dense.is_empty());
+        assert_eq!(b.get(73_456).map(|v| v.len()), Some(1));
+        b.remove(73_456);
+        assert_eq!((b.get(73_456), b.filed), (None, 0));
     }
 }

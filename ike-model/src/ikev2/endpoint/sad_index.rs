@@ -14,7 +14,7 @@ use sim_core::SimTime;
 
 use super::Endpoint;
 use super::sa::IkeSa;
-use crate::sa_ids::{SaIds, SaPositions, compact_now};
+use crate::sa_ids::{SaIds, SaIdsByTunnel, SaPositions, compact_now};
 
 /// The indexes an [`Endpoint`] keeps over its SAD.
 #[derive(Debug, Default)]
@@ -25,7 +25,7 @@ pub(super) struct SadIndex {
     /// SA ids by initiator SPI, in creation order (lookups only; never iterated).
     by_spi_i: FnvHashMap<u64, SaIds>,
     /// SA ids by tunnel, in creation order (lookups only; never iterated).
-    by_tunnel: FnvHashMap<u32, SaIds>,
+    by_tunnel: SaIdsByTunnel,
     /// Where each SA id sits in the SAD vector.
     positions: SaPositions,
     /// SAs that died during the current call.
@@ -130,7 +130,7 @@ impl Endpoint {
 
     /// The ids of the SAs filed under `tunnel`, in creation order.
     pub(super) fn uids_of_tunnel(&self, tunnel: u32) -> &[u64] {
-        self.index.by_tunnel.get(&tunnel).map_or(&[], |v| v)
+        self.index.by_tunnel.get(tunnel).map_or(&[], |v| v)
     }
 
     /// The earliest wake-up filed.
@@ -169,7 +169,7 @@ impl Endpoint {
         tunnels.dedup();
         for t in tunnels {
             if t != NO_TUNNEL
-                && let Some(v) = self.index.by_tunnel.get(&t)
+                && let Some(v) = self.index.by_tunnel.get(t)
             {
                 touched.extend_from_slice(v);
             }
@@ -219,11 +219,14 @@ impl Endpoint {
         crate::wakeups::refile(&mut self.index.due, i, uid, &mut sa.filed_due, due);
         if sa.filed_tunnel != Some(sa.tunnel) {
             if let Some(old) = sa.filed_tunnel
-                && let Some(v) = self.index.by_tunnel.get_mut(&old)
+                && let Some(v) = self.index.by_tunnel.get_mut(old)
             {
                 v.retain(|x| *x != uid);
+                if v.is_empty() {
+                    self.index.by_tunnel.remove(old);
+                }
             }
-            let v = self.index.by_tunnel.entry(sa.tunnel).or_default();
+            let v = self.index.by_tunnel.entry(sa.tunnel);
             // Keep creation order (ids increase).
             let at = v.partition_point(|x| *x < uid);
             v.insert(at, uid);
@@ -242,11 +245,11 @@ impl Endpoint {
         }
         crate::wakeups::refile(&mut self.index.due, i, uid, &mut sa.filed_due, None);
         if let Some(old) = sa.filed_tunnel.take()
-            && let Some(v) = self.index.by_tunnel.get_mut(&old)
+            && let Some(v) = self.index.by_tunnel.get_mut(old)
         {
             v.retain(|x| *x != uid);
             if v.is_empty() {
-                self.index.by_tunnel.remove(&old);
+                self.index.by_tunnel.remove(old);
             }
         }
     }
