@@ -97,44 +97,66 @@ impl SaPositions {
     }
 }
 
-/// SA ids by tunnel: a vector indexed by tunnel number for the tunnels numbered densely
-/// from 0 (a concentrator's 0..N), a hash map for the others (a branch's one tunnel, the
-/// responder SAs not matched to a tunnel yet): one read per lookup at a concentrator
-/// instead of a probe of a 10^5-entry table (two cache misses, control bytes and slot, at
-/// the end of every call). Lookups only; never iterated.
+/// What a [`ByTunnel`] holds per tunnel: a default value that stands for "none".
+pub(crate) trait TunnelSlot: Default {
+    /// Whether this is the "none" value.
+    fn is_vacant(&self) -> bool;
+}
+
+impl TunnelSlot for SaIds {
+    fn is_vacant(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl TunnelSlot for Option<u32> {
+    fn is_vacant(&self) -> bool {
+        self.is_none()
+    }
+}
+
+/// Something per tunnel (an endpoint's SA ids, a tunnel's place in its settings): a vector
+/// indexed by tunnel number for the tunnels numbered densely from 0 (a concentrator's
+/// 0..N), a hash map for the others (a branch's one tunnel, the responder SAs not matched
+/// to a tunnel yet): one read per lookup at a concentrator instead of a probe of a
+/// 10^5-entry table (two cache misses, control bytes and slot). Lookups only; never
+/// iterated.
 #[derive(Debug, Default)]
-pub(crate) struct SaIdsByTunnel {
-    /// `dense[t]`: tunnel `t`'s ids (empty: none).
-    dense: Vec<SaIds>,
+pub(crate) struct ByTunnel<V> {
+    /// `dense[t]`: tunnel `t`'s value (vacant: none).
+    dense: Vec<V>,
     /// Tunnels at or past `dense.len()`.
-    sparse: fnv::FnvHashMap<u32, SaIds>,
-    /// Tunnels with ids, in both.
+    sparse: fnv::FnvHashMap<u32, V>,
+    /// Tunnels with a value, in both.
     filed: usize,
 }
+
+/// SA ids by tunnel.
+pub(crate) type SaIdsByTunnel = ByTunnel<SaIds>;
 
 /// Tunnels kept in the hash map before the vector is considered.
 const SPARSE_UP_TO: usize = 64;
 
-impl SaIdsByTunnel {
-    /// The ids filed under `tunnel`, if any.
+impl<V: TunnelSlot> ByTunnel<V> {
+    /// The value of `tunnel`, if any.
     #[inline]
-    pub fn get(&self, tunnel: u32) -> Option<&SaIds> {
+    pub fn get(&self, tunnel: u32) -> Option<&V> {
         match self.dense.get(tunnel as usize) {
-            Some(ids) => (!ids.is_empty()).then_some(ids),
+            Some(v) => (!v.is_vacant()).then_some(v),
             None => self.sparse.get(&tunnel),
         }
     }
 
-    /// The ids filed under `tunnel` to change, if any.
-    pub fn get_mut(&mut self, tunnel: u32) -> Option<&mut SaIds> {
+    /// The value of `tunnel` to change, if any.
+    pub fn get_mut(&mut self, tunnel: u32) -> Option<&mut V> {
         match self.dense.get_mut(tunnel as usize) {
-            Some(ids) => (!ids.is_empty()).then_some(ids),
+            Some(v) => (!v.is_vacant()).then_some(v),
             None => self.sparse.get_mut(&tunnel),
         }
     }
 
-    /// The ids filed under `tunnel`, made empty if there are none (the caller files one).
-    pub fn entry(&mut self, tunnel: u32) -> &mut SaIds {
+    /// The value of `tunnel`, vacant if there is none; the caller fills it.
+    pub fn entry(&mut self, tunnel: u32) -> &mut V {
         let t = tunnel as usize;
         if t >= self.dense.len()
             && !self.sparse.contains_key(&tunnel)
@@ -143,7 +165,7 @@ impl SaIdsByTunnel {
         {
             // Dense enough (at most about two slots per tunnel): the vector takes it, and
             // the map's tunnels below it.
-            self.dense.resize_with(t + 1, SaIds::new);
+            self.dense.resize_with(t + 1, V::default);
             let n = self.dense.len();
             let moving: Vec<u32> = self
                 .sparse
@@ -155,24 +177,22 @@ impl SaIdsByTunnel {
                 self.dense[k as usize] = self.sparse.remove(&k).expect("listed");
             }
         }
-        let ids = match self.dense.get_mut(t) {
-            Some(ids) => ids,
+        let v = match self.dense.get_mut(t) {
+            Some(v) => v,
             None => self.sparse.entry(tunnel).or_default(),
         };
-        if ids.is_empty() {
+        if v.is_vacant() {
+            // Counted as filed from here: every caller fills it.
             self.filed += 1;
         }
-        ids
+        v
     }
 
     /// Forgets `tunnel`.
     pub fn remove(&mut self, tunnel: u32) {
         let had = match self.dense.get_mut(tunnel as usize) {
-            Some(ids) => !std::mem::take(ids).is_empty(),
-            None => self
-                .sparse
-                .remove(&tunnel)
-                .is_some_and(|ids| !ids.is_empty()),
+            Some(v) => !std::mem::take(v).is_vacant(),
+            None => self.sparse.remove(&tunnel).is_some_and(|v| !v.is_vacant()),
         };
         if had {
             self.filed -= 1;

@@ -97,7 +97,14 @@ pub(super) fn narrow_for_responder(
         let nr = narrow(tsr, &t.local_ts);
         (!ni.is_empty() && !nr.is_empty()).then_some((t.tunnel, ni, nr))
     };
-    // The SA's own tunnel first, then the others in the order they were added.
+    // The SA's own tunnel first, then the others in the order they were added. The first
+    // settings added for the SA's tunnel are found without the peer's list (a hash probe,
+    // cold at a concentrator); they come first in it if they are for this peer.
+    if let Some(t) = ep.tunnel_config(sa.tunnel).filter(|t| t.peer == peer)
+        && let Some(found) = admits(t)
+    {
+        return Some(found);
+    }
     ep.tunnels_with(peer)
         .filter(|t| t.tunnel == sa.tunnel)
         .chain(ep.tunnels_with(peer).filter(|t| t.tunnel != sa.tunnel))

@@ -190,7 +190,7 @@ pub struct Endpoint {
     pub key_log: Vec<String>,
     tunnels: Vec<TunnelConfig>,
     /// Position in `tunnels` by tunnel id (lookups only; never iterated).
-    tunnel_at: fnv::FnvHashMap<u32, usize>,
+    tunnel_at: crate::sa_ids::ByTunnel<Option<u32>>,
     /// Positions in `tunnels` by peer address, in the order the tunnels were added.
     tunnels_of_peer: fnv::FnvHashMap<IpAddr, smallvec::SmallVec<[usize; 1]>>,
     /// Whether `key_log` is kept (it costs a line per IKE SA).
@@ -371,7 +371,10 @@ impl Endpoint {
     /// responder to find the tunnel and narrow the selectors).
     pub fn add_tunnel(&mut self, t: TunnelConfig) {
         let at = self.tunnels.len();
-        self.tunnel_at.entry(t.tunnel).or_insert(at);
+        let first = self.tunnel_at.entry(t.tunnel);
+        if first.is_none() {
+            *first = Some(at as u32);
+        }
         self.tunnels_of_peer.entry(t.peer).or_default().push(at);
         self.tunnels.push(t);
     }
@@ -432,7 +435,8 @@ impl Endpoint {
     }
 
     fn tunnel_config(&self, tunnel: u32) -> Option<&TunnelConfig> {
-        self.tunnel_at.get(&tunnel).map(|&k| &self.tunnels[k])
+        let k = (*self.tunnel_at.get(tunnel)?)?;
+        Some(&self.tunnels[k as usize])
     }
 
     /// Starts tunnel `tunnel` to `peer`: sends IKE_SA_INIT.
