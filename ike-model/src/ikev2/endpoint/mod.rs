@@ -695,7 +695,7 @@ impl Endpoint {
                 let Some(opened) = self.open_authenticated(now, i, bytes) else {
                     return;
                 };
-                let p = self.sas[i].pending.remove(k);
+                let p = *self.sas[i].pending.remove(k);
                 match p.req {
                     Request::Auth { .. } => ike_auth::on_response(self, now, i, p, &opened),
                     Request::CreateChild { .. } => {

@@ -264,7 +264,9 @@ pub struct IkeSa {
     pub(super) last_received: SimTime,
     /// When we last sent something to the peer (for NAT-T keepalives).
     pub(super) last_sent: SimTime,
-    pub(super) pending: Vec<Pending>,
+    // Boxed on purpose: see `send_request` (a warm allocation beats a cold inline slot).
+    #[allow(clippy::vec_box)]
+    pub(super) pending: Vec<Box<Pending>>,
     /// The tunnel this SA is filed under in the endpoint's tunnel index.
     pub(super) filed_tunnel: Option<u32>,
     pub(super) queue: VecDeque<Command>,
