@@ -101,9 +101,14 @@ impl ManyRoutes {
             // At most about four slots per route, so a scattered set stays in the map.
             if hi - lo <= 4 * (self.in_v4 as u64 + 1) + 64 {
                 if (lo as u32) < self.base {
-                    let shift = (self.base - lo as u32) as usize;
+                    // Room for about as many again below, as far as density and address
+                    // zero allow, so a run added from the top down is not moved per route.
+                    let budget = (4 * (self.in_v4 as u64 + 1) + 64) - (hi - lo);
+                    let extra = (self.v4.len() as u64).min(lo).min(budget) as u32;
+                    let start = lo as u32 - extra;
+                    let shift = (self.base - start) as usize;
                     self.v4.splice(0..0, std::iter::repeat_n(NO_LINK, shift));
-                    self.base = lo as u32;
+                    self.base = start;
                 }
                 let end = (hi - u64::from(self.base)) as usize;
                 if self.v4.len() < end {
@@ -760,5 +765,19 @@ mod tests {
         assert_eq!(r2.get(near), Some(LinkId(100 + 399)), "overwritten");
         assert_eq!(r2.get(v4(base + 8000)), Some(LinkId(8)));
         assert_eq!(r2.get(v4(base)), Some(LinkId(0)));
+        // A long run added from the top down stays dense and is not moved per route (moving
+        // it for each one would shift 5 * 10^9 slots in all).
+        let mut r3 = HostRoutes::default();
+        for k in (0..100_000u32).rev() {
+            r3.insert(v4(base + k), LinkId(k));
+        }
+        let m = r3.many.as_ref().unwrap();
+        assert_eq!((m.in_v4, m.other.len()), (100_000, 0));
+        assert!(m.v4.len() <= 4 * 100_000 + 64);
+        assert!(
+            (0..100_000)
+                .step_by(997)
+                .all(|k| r3.get(v4(base + k)) == Some(LinkId(k)))
+        );
     }
 }
