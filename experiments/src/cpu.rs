@@ -32,17 +32,46 @@ pub struct Cpu {
     per_kib: Duration,
     /// Cost of one DH operation per group, in `DhGroup::ALL` order.
     dh: Vec<Duration>,
-    /// Work done: (start, end) per item.
-    work: Vec<(SimTime, SimTime)>,
+    /// Where the run ends: work counts up to here (in the total and per minute).
+    end: SimTime,
+    /// The work done, as it is charged: nothing is kept per item (a day at a concentrator
+    /// has close to a million), only these sums.
+    work: WorkSums,
     /// Datagrams dropped because the queue was full.
     pub dropped: u64,
     /// The longest the queue got.
     pub max_queued: usize,
 }
 
+/// Sums over the work items of a run.
+#[derive(Debug, Default)]
+struct WorkSums {
+    /// Items charged.
+    items: u64,
+    /// Busy core-seconds before the end, summed item by item in the order charged.
+    busy_s: f64,
+    /// Busy core-nanoseconds per minute before the end.
+    per_minute_ns: Vec<u64>,
+    /// Busy core-nanoseconds per second (including work that runs past the end).
+    per_second_ns: std::collections::BTreeMap<u64, u64>,
+}
+
+const MINUTE_NS: u64 = 60_000_000_000;
+const SECOND_NS: u64 = 1_000_000_000;
+
+/// Adds `[t, b)` (nanoseconds) to `bins` of `width` ns, split at their boundaries.
+fn add_split(mut t: u64, b: u64, width: u64, mut add: impl FnMut(u64, u64)) {
+    while t < b {
+        let k = t / width;
+        let next = ((k + 1) * width).min(b);
+        add(k, next - t);
+        t = next;
+    }
+}
+
 impl Cpu {
-    /// A CPU as `spec` describes it.
-    pub fn new(spec: &CpuSpec) -> Self {
+    /// A CPU as `spec` describes it, in a run that ends at `end`.
+    pub fn new(spec: &CpuSpec, end: SimTime) -> Self {
         let c: &CostTable = &spec.costs;
         Cpu {
             cores: vec![SimTime::ZERO; spec.cores.max(1) as usize],
@@ -54,7 +83,8 @@ impl Cpu {
                 .iter()
                 .map(|g| c.dh.get(&group_name(*g)).copied().unwrap_or_default())
                 .collect(),
-            work: Vec::new(),
+            end,
+            work: WorkSums::default(),
             dropped: 0,
             max_queued: 0,
         }
@@ -98,51 +128,50 @@ impl Cpu {
         let end = start + cost;
         self.cores[k] = end;
         if cost > Duration::ZERO {
-            self.work.push((start, end));
+            self.count(start, end);
         }
         end
     }
 
-    /// Busy core-seconds in `[from, to)`.
-    fn busy_in(&self, from: SimTime, to: SimTime) -> f64 {
-        self.work
-            .iter()
-            .map(|&(a, b)| {
-                let (a, b) = (a.max(from), b.min(to));
-                if b > a {
-                    b.saturating_since(a).as_secs_f64()
-                } else {
-                    0.0
+    /// Adds the work item `[a, b)` to the sums.
+    fn count(&mut self, a: SimTime, b: SimTime) {
+        let w = &mut self.work;
+        w.items += 1;
+        let (a, b) = (a.as_nanos(), b.as_nanos());
+        add_split(a, b, SECOND_NS, |k, ns| {
+            *w.per_second_ns.entry(k).or_default() += ns;
+        });
+        let before_end = b.min(self.end.as_nanos());
+        if before_end > a {
+            w.busy_s += Duration::from_nanos(before_end - a).as_secs_f64();
+            add_split(a, before_end, MINUTE_NS, |k, ns| {
+                let k = k as usize;
+                if w.per_minute_ns.len() <= k {
+                    w.per_minute_ns.resize(k + 1, 0);
                 }
-            })
-            .sum()
+                w.per_minute_ns[k] += ns;
+            });
+        }
     }
 
-    /// Utilisation (0..1 of all cores) per minute up to `end`: (minute start, share). One
-    /// pass over the work, split at minute boundaries (summing every item for every minute
-    /// was a third of concentrator-day, with 795,706 items).
-    pub fn per_minute(&self, end: SimTime) -> Vec<(f64, f64)> {
-        const MINUTE: u64 = 60_000_000_000;
-        let end_ns = end.as_nanos();
-        let mut busy = vec![0u64; end_ns.div_ceil(MINUTE) as usize];
-        for &(a, b) in &self.work {
-            let (mut t, b) = (a.as_nanos(), b.as_nanos().min(end_ns));
-            while t < b {
-                let m = t / MINUTE;
-                let next = ((m + 1) * MINUTE).min(b);
-                busy[m as usize] += next - t;
-                t = next;
-            }
-        }
+    /// Utilisation (0..1 of all cores) per minute up to the end: (minute start, share).
+    /// Counted as the work is charged, split at minute boundaries.
+    pub fn per_minute(&self) -> Vec<(f64, f64)> {
+        let end_ns = self.end.as_nanos();
         let cores = self.cores.len() as f64;
-        busy.iter()
-            .enumerate()
-            .map(|(m, ns)| {
-                let start = m as u64 * MINUTE;
-                let span = ((start + MINUTE).min(end_ns) - start) as f64 / 1e9;
+        (0..end_ns.div_ceil(MINUTE_NS))
+            .map(|m| {
+                let ns = self
+                    .work
+                    .per_minute_ns
+                    .get(m as usize)
+                    .copied()
+                    .unwrap_or(0);
+                let start = m * MINUTE_NS;
+                let span = ((start + MINUTE_NS).min(end_ns) - start) as f64 / 1e9;
                 (
                     secs(start).parse().unwrap_or(0.0),
-                    *ns as f64 / 1e9 / (span * cores),
+                    ns as f64 / 1e9 / (span * cores),
                 )
             })
             .collect()
@@ -150,28 +179,23 @@ impl Cpu {
 
     /// The busiest second: the share of all cores' time spent working in it.
     fn peak_second(&self) -> f64 {
-        let mut per_second: std::collections::BTreeMap<u64, u64> = Default::default();
-        for &(a, b) in &self.work {
-            let (mut t, end) = (a.as_nanos(), b.as_nanos());
-            while t < end {
-                let sec = t / 1_000_000_000;
-                let next = ((sec + 1) * 1_000_000_000).min(end);
-                *per_second.entry(sec).or_default() += next - t;
-                t = next;
-            }
-        }
         let cores = self.cores.len() as f64;
-        per_second
+        self.work
+            .per_second_ns
             .values()
             .map(|&ns| ns as f64 / 1e9 / cores)
             .fold(0.0, f64::max)
     }
 
     /// The summary.json entry of this CPU.
-    pub fn summary(&self, end: SimTime) -> serde_json::Value {
-        let busy = self.busy_in(SimTime::ZERO, end);
-        let span = end.saturating_since(SimTime::ZERO).as_secs_f64().max(1e-9);
-        let peak = self.per_minute(end).iter().map(|x| x.1).fold(0.0, f64::max);
+    pub fn summary(&self) -> serde_json::Value {
+        let busy = self.work.busy_s;
+        let span = self
+            .end
+            .saturating_since(SimTime::ZERO)
+            .as_secs_f64()
+            .max(1e-9);
+        let peak = self.per_minute().iter().map(|x| x.1).fold(0.0, f64::max);
         json!({
             "cores": self.cores.len(),
             "busy_core_s": busy,
@@ -180,7 +204,7 @@ impl Cpu {
             "peak_second_utilisation": self.peak_second(),
             "max_queued": self.max_queued,
             "dropped_queue_full": self.dropped,
-            "work_items": self.work.len(),
+            "work_items": self.work.items,
         })
     }
 }
@@ -238,13 +262,16 @@ pub fn calibrate() -> CostTable {
 mod tests {
     use super::*;
 
-    fn cpu(cores: u32) -> Cpu {
-        Cpu::new(&CpuSpec {
-            cores,
-            queue: 2,
-            costs: CostTable::default(),
-            costs_file: None,
-        })
+    fn cpu(cores: u32, end: SimTime) -> Cpu {
+        Cpu::new(
+            &CpuSpec {
+                cores,
+                queue: 2,
+                costs: CostTable::default(),
+                costs_file: None,
+            },
+            end,
+        )
     }
 
     fn at(ms: u64) -> SimTime {
@@ -253,29 +280,30 @@ mod tests {
 
     #[test]
     fn utilisation_per_minute_splits_work_at_minute_boundaries_and_stops_at_the_end() {
-        let mut c = cpu(2);
+        // The run ends at 170 s.
+        let mut c = cpu(2, at(170_000));
         // 30 s of work from 45 s: 15 s in the first minute, 15 s in the second.
         c.charge(at(45_000), Duration::from_secs(30));
-        // From 150 s to 210 s, but the run ends at 170 s: 20 s count, in the third minute.
+        // From 150 s to 210 s, past the end: 20 s count, in the third minute.
         c.charge(at(150_000), Duration::from_secs(60));
-        let m = c.per_minute(at(170_000));
+        let m = c.per_minute();
         assert_eq!(m.len(), 3);
         assert_eq!(m[0], (0.0, 15.0 / 120.0));
         assert_eq!(m[1], (60.0, 15.0 / 120.0));
         // The last minute is 50 s long: 20 core-s of 100.
         assert_eq!(m[2], (120.0, 20.0 / 100.0));
-        // As the busy time in each minute says.
-        for (start, u) in &m {
-            let from = at(*start as u64 * 1000);
-            let to = at((*start as u64 + 60).min(170) * 1000);
-            let span = to.saturating_since(from).as_secs_f64() * 2.0;
-            assert!((c.busy_in(from, to) / span - u).abs() < 1e-12);
-        }
+        let s = c.summary();
+        assert_eq!(s["busy_core_s"], 50.0, "30 s, and 20 s before the end");
+        assert_eq!(s["utilisation"], 50.0 / 340.0);
+        assert_eq!(s["peak_minute_utilisation"], 0.2);
+        assert_eq!(s["work_items"], 2);
+        // Every second from 150 s on has one core busy, the ones past the end too.
+        assert_eq!(s["peak_second_utilisation"], 0.5);
     }
 
     #[test]
     fn work_goes_to_the_core_free_soonest_and_the_queue_is_bounded() {
-        let mut c = cpu(2);
+        let mut c = cpu(2, at(60_000));
         let d = Duration::from_millis(10);
         assert_eq!(c.charge(at(0), d), at(10));
         assert!(c.idle_core(at(0)), "the second core is still free");
@@ -284,9 +312,12 @@ mod tests {
         // Both busy until 10 ms: the next item starts then.
         assert_eq!(c.charge(at(5), d), at(20));
         assert!(c.idle_core(at(10)));
-        // 30 core-ms of work in the first 20 ms of 2 cores.
-        assert!((c.busy_in(at(0), at(20)) - 0.030).abs() < 1e-12);
+        // 30 core-ms of work, all in the first second of 2 cores.
+        assert!((c.summary()["busy_core_s"].as_f64().unwrap() - 0.030).abs() < 1e-12);
         assert!((c.peak_second() - 0.015).abs() < 1e-12);
+        // Work of no cost is not an item.
+        c.charge(at(30), Duration::ZERO);
+        assert_eq!(c.summary()["work_items"], 3);
         let p = sim_core::Packet::udp(
             "10.0.0.1".parse().unwrap(),
             500,
@@ -309,7 +340,7 @@ mod tests {
 
     #[test]
     fn cost_adds_messages_bytes_and_dh_operations() {
-        let c = cpu(1);
+        let c = cpu(1, at(1));
         // modp1024 is the second group of DhGroup::ALL (after modp768).
         assert_eq!(DhGroup::ALL[1], DhGroup::Modp1024);
         let cost = c.cost(2, 2048, &[0, 3, 0, 0, 0]);

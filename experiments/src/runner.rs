@@ -169,7 +169,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             node: gateways[i],
             ep,
             v1,
-            cpu: s.peers[n].cpu.as_ref().map(crate::cpu::Cpu::new),
+            cpu: s.peers[n]
+                .cpu
+                .as_ref()
+                .map(|c| crate::cpu::Cpu::new(c, SimTime::ZERO + s.duration)),
         });
     }
     let index_of: BTreeMap<&str, usize> = names
@@ -638,10 +641,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         let mut csv = String::from("minute_s,peer,utilisation\n");
         for p in &peers {
             if let Some(c) = &p.cpu {
-                for (t, u) in c.per_minute(end) {
+                for (t, u) in c.per_minute() {
                     csv.push_str(&format!("{t},{},{u:.6}\n", p.name));
                 }
-                cpu_json.insert(p.name.clone(), c.summary(end));
+                cpu_json.insert(p.name.clone(), c.summary());
             }
         }
         write_atomic(out.join("cpu.csv"), csv.as_bytes())?;
