@@ -97,108 +97,9 @@ impl SaPositions {
     }
 }
 
-/// What a [`ByTunnel`] holds per tunnel: a default value that stands for "none".
-pub(crate) trait TunnelSlot: Default {
-    /// Whether this is the "none" value.
-    fn is_vacant(&self) -> bool;
-}
-
-impl TunnelSlot for SaIds {
-    fn is_vacant(&self) -> bool {
-        self.is_empty()
-    }
-}
-
-impl TunnelSlot for Option<u32> {
-    fn is_vacant(&self) -> bool {
-        self.is_none()
-    }
-}
-
-/// Something per tunnel (an endpoint's SA ids, a tunnel's place in its settings): a vector
-/// indexed by tunnel number for the tunnels numbered densely from 0 (a concentrator's
-/// 0..N), a hash map for the others (a branch's one tunnel, the responder SAs not matched
-/// to a tunnel yet): one read per lookup at a concentrator instead of a probe of a
-/// 10^5-entry table (two cache misses, control bytes and slot). Lookups only; never
-/// iterated.
-#[derive(Debug, Default)]
-pub(crate) struct ByTunnel<V> {
-    /// `dense[t]`: tunnel `t`'s value (vacant: none).
-    dense: Vec<V>,
-    /// Tunnels at or past `dense.len()`.
-    sparse: fnv::FnvHashMap<u32, V>,
-    /// Tunnels with a value, in both.
-    filed: usize,
-}
-
-/// SA ids by tunnel.
-pub(crate) type SaIdsByTunnel = ByTunnel<SaIds>;
-
-/// Tunnels kept in the hash map before the vector is considered.
-const SPARSE_UP_TO: usize = 64;
-
-impl<V: TunnelSlot> ByTunnel<V> {
-    /// The value of `tunnel`, if any.
-    #[inline]
-    pub fn get(&self, tunnel: u32) -> Option<&V> {
-        match self.dense.get(tunnel as usize) {
-            Some(v) => (!v.is_vacant()).then_some(v),
-            None => self.sparse.get(&tunnel),
-        }
-    }
-
-    /// The value of `tunnel` to change, if any.
-    pub fn get_mut(&mut self, tunnel: u32) -> Option<&mut V> {
-        match self.dense.get_mut(tunnel as usize) {
-            Some(v) => (!v.is_vacant()).then_some(v),
-            None => self.sparse.get_mut(&tunnel),
-        }
-    }
-
-    /// The value of `tunnel`, vacant if there is none; the caller fills it.
-    pub fn entry(&mut self, tunnel: u32) -> &mut V {
-        let t = tunnel as usize;
-        if t >= self.dense.len()
-            && !self.sparse.contains_key(&tunnel)
-            && self.filed + 1 >= SPARSE_UP_TO
-            && t < 2 * (self.filed + 1) + SPARSE_UP_TO
-        {
-            // Dense enough (at most about two slots per tunnel): the vector takes it, and
-            // the map's tunnels below it.
-            self.dense.resize_with(t + 1, V::default);
-            let n = self.dense.len();
-            let moving: Vec<u32> = self
-                .sparse
-                .keys()
-                .copied()
-                .filter(|k| (*k as usize) < n)
-                .collect();
-            for k in moving {
-                self.dense[k as usize] = self.sparse.remove(&k).expect("listed");
-            }
-        }
-        let v = match self.dense.get_mut(t) {
-            Some(v) => v,
-            None => self.sparse.entry(tunnel).or_default(),
-        };
-        if v.is_vacant() {
-            // Counted as filed from here: every caller fills it.
-            self.filed += 1;
-        }
-        v
-    }
-
-    /// Forgets `tunnel`.
-    pub fn remove(&mut self, tunnel: u32) {
-        let had = match self.dense.get_mut(tunnel as usize) {
-            Some(v) => !std::mem::take(v).is_vacant(),
-            None => self.sparse.remove(&tunnel).is_some_and(|v| !v.is_vacant()),
-        };
-        if had {
-            self.filed -= 1;
-        }
-    }
-}
+/// SA ids by tunnel: tunnels numbered 0..N (a concentrator's) in a vector, the others (a
+/// branch's one, the responder SAs not matched to a tunnel yet) hashed.
+pub(crate) type SaIdsByTunnel = sim_core::DenseMap<SaIds>;
 
 #[cfg(test)]
 mod tests {
@@ -228,42 +129,5 @@ mod tests {
         p.push(5000);
         assert_eq!(p.index_of(5000), Some(p.uids().len() - 1));
         assert_eq!(p.index_of(4999), None);
-    }
-
-    /// Tunnel numbers 0..N go into the vector past the threshold, far-off ones stay in the
-    /// map, and every tunnel's ids are found wherever they are.
-    #[test]
-    fn ids_by_tunnel_are_found_in_the_vector_and_the_map() {
-        let mut m = SaIdsByTunnel::default();
-        m.entry(u32::MAX).push(9);
-        for t in 0..200u32 {
-            m.entry(t).push(u64::from(t) * 10);
-        }
-        assert!(m.dense.len() >= 150, "dense by now: {}", m.dense.len());
-        assert_eq!(
-            m.sparse.len(),
-            1 + 200 - m.dense.len(),
-            "only the far-off and the newest"
-        );
-        m.entry(7).push(71);
-        assert_eq!(m.get(7).map(|v| v.as_slice()), Some(&[70, 71][..]));
-        m.remove(8);
-        assert_eq!(m.get(8), None);
-        assert!(m.get_mut(8).is_none());
-        assert_eq!(m.get(500), None);
-        m.entry(1_000_000).push(1);
-        assert_eq!(m.get(1_000_000).map(|v| v.as_slice()), Some(&[1][..]));
-        assert_eq!(m.get(u32::MAX).map(|v| v.as_slice()), Some(&[9][..]));
-        assert_eq!(m.get(199).map(|v| v.as_slice()), Some(&[1990][..]));
-        m.entry(8).push(80);
-        assert_eq!(m.get(8).map(|v| v.as_slice()), Some(&[80][..]));
-        assert_eq!(m.filed, 202);
-        // A branch's single, high tunnel number stays in the map.
-        let mut b = SaIdsByTunnel::default();
-        b.entry(73_456).push(3);
-        assert!(b.dense.is_empty());
-        assert_eq!(b.get(73_456).map(|v| v.len()), Some(1));
-        b.remove(73_456);
-        assert_eq!((b.get(73_456), b.filed), (None, 0));
     }
 }

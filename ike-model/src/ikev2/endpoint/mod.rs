@@ -190,7 +190,7 @@ pub struct Endpoint {
     pub key_log: Vec<String>,
     tunnels: Vec<TunnelConfig>,
     /// Position in `tunnels` by tunnel id (lookups only; never iterated).
-    tunnel_at: crate::sa_ids::ByTunnel<Option<u32>>,
+    tunnel_at: sim_core::DenseMap<Option<u32>>,
     /// Positions in `tunnels` by peer address, in the order the tunnels were added.
     tunnels_of_peer: fnv::FnvHashMap<IpAddr, smallvec::SmallVec<[usize; 1]>>,
     /// Whether `key_log` is kept (it costs a line per IKE SA).
