@@ -8,6 +8,7 @@ use ike_model::crypto::DhGroup;
 use ike_model::events::{Event, ExchangeKind, Outcome, SaChange, SaKind};
 use ike_model::ikev2::endpoint::{Endpoint, EndpointConfig, IkeState};
 use ike_model::ikev2::keylog::decryption_table_line;
+use ike_model::ikev2::protect::Protection;
 use pair::{A, B, PSK, Pair, config};
 use sim_core::{Duration, RngStreams, SimTime};
 
@@ -175,6 +176,33 @@ fn a_wrong_psk_fails_authentication_at_the_responder() {
         matches!(auth[0], Event::ExchangeFinished { outcome: Outcome::Refused(n), .. } if n == "AUTHENTICATION_FAILED")
     );
     assert!(p.eps[0].ike_sas().is_empty() && p.eps[1].ike_sas().is_empty());
+}
+
+#[test]
+fn modeled_auth_accepts_the_right_psk_and_refuses_a_wrong_one() {
+    for (psk, ok) in [(PSK, true), ("not-the-psk", false)] {
+        let mut p = Pair::new(psk, 5);
+        for ep in &mut p.eps {
+            ep.set_protection(Protection::Modeled);
+        }
+        p.run(&[]);
+        let auth = p.finished(0, ExchangeKind::IkeAuth);
+        let outcome = match &auth[0] {
+            Event::ExchangeFinished { outcome, .. } => outcome.clone(),
+            other => panic!("not an exchange: {other:?}"),
+        };
+        if ok {
+            assert_eq!(outcome, Outcome::Success, "{psk}");
+            assert_eq!(p.eps[1].ike_sas()[0].state, IkeState::Established);
+        } else {
+            assert_eq!(
+                outcome,
+                Outcome::Refused("AUTHENTICATION_FAILED".into()),
+                "{psk}"
+            );
+            assert!(p.eps[0].ike_sas().is_empty() && p.eps[1].ike_sas().is_empty());
+        }
+    }
 }
 
 #[test]

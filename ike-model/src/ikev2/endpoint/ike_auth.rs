@@ -10,7 +10,7 @@ use super::sa::{Pending, Request};
 use super::selectors::{narrow, within};
 use super::{ChildSa, Endpoint, Flavour, IkeState};
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
-use crate::ikev2::auth::psk_auth;
+use crate::ikev2::auth::psk_auth_as;
 use crate::ikev2::consts::{AuthMethod, ExchangeType, NotifyType};
 use crate::ikev2::keys::child_keys;
 use crate::ikev2::payload::{
@@ -27,7 +27,8 @@ fn our_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     } else {
         (&sa.ni, keys.sk_pr())
     };
-    psk_auth(
+    psk_auth_as(
+        ep.protection,
         keys.suite.prf,
         &ep.cfg.psk,
         &sa.init_msg_ours,
@@ -46,7 +47,8 @@ fn peer_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     } else {
         (&sa.nr, keys.sk_pi())
     };
-    psk_auth(
+    psk_auth_as(
+        ep.protection,
         keys.suite.prf,
         &ep.cfg.psk,
         &sa.init_msg_peer,
