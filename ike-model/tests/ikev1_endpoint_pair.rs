@@ -252,6 +252,13 @@ fn a_quick_mode_rekey_keeps_the_old_sa_until_its_hard_lifetime() {
         t(16 + 18_000),
         "18 s after A installed the first SA (on QM2)"
     );
+    for ep in &p.eps {
+        assert_eq!(
+            ep.isakmp_sas()[0].exchanges_in_flight(),
+            0,
+            "both Quick Modes are over and forgotten at both ends"
+        );
+    }
     let mut p = Pair::new(config(A), passive(), 4);
     p.run(false, t(40_000), &[]);
     // The old SAs expired at 32 s and were deleted with a one-way Informational (76 bytes).

@@ -244,6 +244,14 @@ pub struct IsakmpSa {
     filed_tunnel: u32,
 }
 
+impl IsakmpSa {
+    /// Quick Modes and Informational exchanges under way on this SA (a finished one is
+    /// forgotten, as strongSwan's tasks are).
+    pub fn exchanges_in_flight(&self) -> usize {
+        self.quick.len()
+    }
+}
+
 /// An IKEv1 endpoint.
 #[derive(Debug)]
 pub struct Endpoint1 {

@@ -155,6 +155,11 @@ fn install(ep: &mut Endpoint1, now: SimTime, i: usize, mid: u32, life: u32) {
     }
     ep.set_state(i, now, "IKE_QM_PHASE2_COMPLETE");
     ep.set_state(i, now, "QM_IDLE");
+    // The exchange is over, as strongSwan's quick_mode task is: a repeat of its last message
+    // is answered from `answers` (see `handle_datagram`) before anything looks for the
+    // exchange. Kept, the finished Quick Modes of an ISAKMP SA's life (one per rekey, with
+    // their nonces and IVs) were a fifth of a concentrator's heap.
+    ep.sas[i].quick.remove(&mid);
 }
 
 /// The IPsec SA a Quick Mode the peer started replaces, as strongSwan's responder sees it:
