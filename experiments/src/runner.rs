@@ -159,10 +159,13 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         // Checked for every peer, as before, so a bad IKEv1 setting is reported alike.
         let cfg_v1 = config_v1(s, n)?;
         let v1 = any_v1.then(|| {
-            Box::new(Endpoint1::new(
+            let mut v1 = Box::new(Endpoint1::new(
                 cfg_v1,
                 streams.stream(&format!("endpoint-v1/{n}")),
-            ))
+            ));
+            v1.set_key_log(s.outputs.pcap);
+            v1.set_protection(protection);
+            v1
         });
         peers.push(Peer {
             name: n.clone(),

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use ike_model::crypto::DhGroup;
 use ike_model::events::{Event, ExchangeKind, Outcome};
 use ike_model::ikev1::endpoint::{Config1, Endpoint1};
+use ike_model::ikev2::protect::Protection;
 use ike_model::policy::LifetimePolicy;
 use ike_model::policy::lifetime::HardExpiry;
 use sim_core::{Duration, RngStreams, Scheduler, SimTime};
@@ -203,6 +204,54 @@ fn main_mode_and_quick_mode_take_nine_messages_of_strongswans_sizes() {
     assert!(
         matches!(mm[0], Event::ExchangeFinished { outcome: Outcome::Success, started, ended, .. } if *ended - *started == p.delay * 6)
     );
+}
+
+#[test]
+fn modeled_protection_sends_the_same_messages_and_still_checks_the_psk() {
+    let run = |psk_b: &[u8], protection| {
+        let b = Config1 {
+            psk: psk_b.to_vec(),
+            ..config(B)
+        };
+        let mut p = Pair::new(config(A), b, 1);
+        for ep in &mut p.eps {
+            ep.set_protection(protection);
+        }
+        // Main Mode, Quick Mode, a Quick Mode rekey at 18 s and a DELETE at 32 s.
+        p.run(false, t(40_000), &[]);
+        p
+    };
+    let good = b"ike-ref-test-psk";
+    let (real, modeled) = (run(good, Protection::Real), run(good, Protection::Modeled));
+    let flow = |p: &Pair| -> Vec<(SimTime, usize, usize)> {
+        p.wire.iter().map(|w| (w.0, w.1, w.2.len())).collect()
+    };
+    assert!(real.wire.len() > 12, "{} messages", real.wire.len());
+    assert_eq!(flow(&modeled), flow(&real), "same times, senders and sizes");
+    assert!(
+        real.wire
+            .iter()
+            .zip(&modeled.wire)
+            .skip(4)
+            .all(|(r, m)| r.2 != m.2),
+        "from MM5 on the bytes are stand-ins"
+    );
+    assert_eq!(modeled.ipsec_pairs(), real.ipsec_pairs());
+    let (a, b) = (
+        &modeled.eps[0].isakmp_sas()[0],
+        &modeled.eps[1].isakmp_sas()[0],
+    );
+    assert!(a.keys == b.keys, "Modeled Phase 1 keys agree");
+    for protection in [Protection::Real, Protection::Modeled] {
+        let wrong = run(b"not-the-psk", protection);
+        assert!(
+            wrong
+                .eps
+                .iter()
+                .all(|e| e.isakmp_sas().iter().all(|s| !s.established)),
+            "{protection:?}: a wrong PSK establishes nothing"
+        );
+    }
 }
 
 #[test]

@@ -4,12 +4,87 @@
 //! hash of both DH public values, Phase 2 and Informational IVs from the last Phase 1
 //! ciphertext block and the message ID, and CBC chaining from message to message.
 
+//!
+//! With `Modeled` protection (DESIGN.md's Modeled crypto) the PRF, the hash and the cipher
+//! are stand-ins of the same lengths ([`Prf1`], [`encrypt_as`], [`decrypt_as`]): SHA-1 was
+//! half of the instructions of an IKEv1 bench day with only DH modeled.
+
 use sha1::{Digest, Sha1};
 
-use crate::crypto::{CryptoError, EncrAlg, PrfAlg};
+use crate::crypto::{CryptoError, EncrAlg, PrfAlg, stand_in};
+use crate::ikev2::protect::Protection;
+
+/// The PRF and hash that an IKEv1 SA computes its keys, IVs and HASH payloads with: the
+/// real ones, or with `Modeled` protection stand-in bytes of the same lengths from the same
+/// input bytes (both ends agree, and a wrong PSK or a changed payload still gives another
+/// value). A bare [`PrfAlg`] converts to its real computation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prf1 {
+    /// The negotiated PRF; its hash is the negotiated hash.
+    pub alg: PrfAlg,
+    /// Real or Modeled.
+    pub protection: Protection,
+}
+
+impl From<PrfAlg> for Prf1 {
+    fn from(alg: PrfAlg) -> Self {
+        Prf1 {
+            alg,
+            protection: Protection::Real,
+        }
+    }
+}
+
+impl Prf1 {
+    /// prf(key, the parts concatenated).
+    pub fn prf_parts(self, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        match self.protection {
+            Protection::Real => self.alg.prf_parts(key, parts),
+            // Over the concatenation, as the real PRF: how a caller splits its input into
+            // parts must not matter.
+            Protection::Modeled => stand_in::bytes(
+                b"ikesim/modeled-ikev1-prf",
+                &[key, &parts.concat()],
+                self.alg.output_len(),
+            ),
+        }
+    }
+
+    /// prf(key, data).
+    pub fn prf(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+        self.prf_parts(key, &[data])
+    }
+
+    /// The negotiated hash over the parts concatenated (SHA-1 with HMAC-SHA1, SHA-256
+    /// with HMAC-SHA256).
+    pub fn hash(self, parts: &[&[u8]]) -> Vec<u8> {
+        match (self.protection, self.alg) {
+            (Protection::Modeled, alg) => stand_in::bytes(
+                b"ikesim/modeled-ikev1-hash",
+                &[&parts.concat()],
+                alg.output_len(),
+            ),
+            (Protection::Real, PrfAlg::HmacSha1) => {
+                let mut h = Sha1::new();
+                for p in parts {
+                    h.update(p);
+                }
+                h.finalize().to_vec()
+            }
+            (Protection::Real, PrfAlg::HmacSha256) => {
+                let mut h = sha2::Sha256::new();
+                for p in parts {
+                    sha2::Digest::update(&mut h, p);
+                }
+                h.finalize().to_vec()
+            }
+        }
+    }
+}
 
 /// SKEYID for pre-shared key authentication.
-pub fn skeyid_psk(prf: PrfAlg, psk: &[u8], ni_b: &[u8], nr_b: &[u8]) -> Vec<u8> {
+pub fn skeyid_psk(prf: impl Into<Prf1>, psk: &[u8], ni_b: &[u8], nr_b: &[u8]) -> Vec<u8> {
+    let prf = prf.into();
     prf.prf_parts(psk, &[ni_b, nr_b])
 }
 
@@ -36,13 +111,14 @@ impl std::fmt::Debug for Phase1Keys {
 
 /// Derives SKEYID_d, _a, _e and Ka (RFC 2409 §5, Appendix B).
 pub fn derive_phase1(
-    prf: PrfAlg,
+    prf: impl Into<Prf1>,
     encr: EncrAlg,
     skeyid: Vec<u8>,
     gxy: &[u8],
     icookie: u64,
     rcookie: u64,
 ) -> Phase1Keys {
+    let prf = prf.into();
     let (ci, cr) = (icookie.to_be_bytes(), rcookie.to_be_bytes());
     let d = prf.prf_parts(&skeyid, &[gxy, &ci, &cr, &[0]]);
     let a = prf.prf_parts(&skeyid, &[&d, gxy, &ci, &cr, &[1]]);
@@ -59,7 +135,8 @@ pub fn derive_phase1(
 
 /// Ka from SKEYID_e: its first bytes, or K1 | K2 | ... with K1 = prf(SKEYID_e, 0) and
 /// Kn = prf(SKEYID_e, Kn-1) when it is too short (RFC 2409 Appendix B).
-pub fn expand_key(prf: PrfAlg, skeyid_e: &[u8], len: usize) -> Vec<u8> {
+pub fn expand_key(prf: impl Into<Prf1>, skeyid_e: &[u8], len: usize) -> Vec<u8> {
+    let prf = prf.into();
     if skeyid_e.len() >= len {
         return skeyid_e[..len].to_vec();
     }
@@ -73,34 +150,26 @@ pub fn expand_key(prf: PrfAlg, skeyid_e: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
-/// The negotiated hash over `parts` (SHA-1 with HMAC-SHA1, SHA-256 with HMAC-SHA256).
-pub fn hash(prf: PrfAlg, parts: &[&[u8]]) -> Vec<u8> {
-    match prf {
-        PrfAlg::HmacSha1 => {
-            let mut h = Sha1::new();
-            for p in parts {
-                h.update(p);
-            }
-            h.finalize().to_vec()
-        }
-        PrfAlg::HmacSha256 => {
-            let mut h = sha2::Sha256::new();
-            for p in parts {
-                sha2::Digest::update(&mut h, p);
-            }
-            h.finalize().to_vec()
-        }
-    }
+/// The negotiated hash over `parts` (see [`Prf1::hash`]).
+pub fn hash(prf: impl Into<Prf1>, parts: &[&[u8]]) -> Vec<u8> {
+    prf.into().hash(parts)
 }
 
 /// The Phase 1 IV: hash(g^xi | g^xr), cut to the cipher's block.
-pub fn phase1_iv(prf: PrfAlg, encr: EncrAlg, gxi: &[u8], gxr: &[u8]) -> Vec<u8> {
+pub fn phase1_iv(prf: impl Into<Prf1>, encr: EncrAlg, gxi: &[u8], gxr: &[u8]) -> Vec<u8> {
+    let prf = prf.into();
     hash(prf, &[gxi, gxr])[..encr.block_len()].to_vec()
 }
 
 /// The first IV of a Phase 2 or Informational exchange: hash(last Phase 1 ciphertext block
 /// | message ID), cut to the block.
-pub fn phase2_iv(prf: PrfAlg, encr: EncrAlg, last_phase1_block: &[u8], message_id: u32) -> Vec<u8> {
+pub fn phase2_iv(
+    prf: impl Into<Prf1>,
+    encr: EncrAlg,
+    last_phase1_block: &[u8],
+    message_id: u32,
+) -> Vec<u8> {
+    let prf = prf.into();
     hash(prf, &[last_phase1_block, &message_id.to_be_bytes()])[..encr.block_len()].to_vec()
 }
 
@@ -140,11 +209,56 @@ pub fn encrypt(
     Ok((c, next))
 }
 
+/// [`decrypt`], or with `Modeled` protection the identity cipher: the body is the padded
+/// plaintext, and the next IV is its last block, as CBC's would be.
+pub fn decrypt_as(
+    protection: Protection,
+    encr: EncrAlg,
+    ka: &[u8],
+    iv: &[u8],
+    body: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    match protection {
+        Protection::Real => decrypt(encr, ka, iv, body),
+        Protection::Modeled => {
+            let block = encr.block_len();
+            if body.is_empty() || !body.len().is_multiple_of(block) {
+                return Err(CryptoError::Length {
+                    what: "IKEv1 encrypted body",
+                    len: body.len(),
+                });
+            }
+            Ok((body.to_vec(), body[body.len() - block..].to_vec()))
+        }
+    }
+}
+
+/// [`encrypt`], or with `Modeled` protection the identity cipher over the same padding.
+pub fn encrypt_as(
+    protection: Protection,
+    encr: EncrAlg,
+    ka: &[u8],
+    iv: &[u8],
+    plain: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    match protection {
+        Protection::Real => encrypt(encr, ka, iv, plain),
+        Protection::Modeled => {
+            let block = encr.block_len();
+            let mut c = plain.to_vec();
+            let pad = block - c.len() % block;
+            c.extend(std::iter::repeat_n(0u8, pad));
+            let next = c[c.len() - block..].to_vec();
+            Ok((c, next))
+        }
+    }
+}
+
 /// HASH_I (or HASH_R with the arguments swapped as RFC 2409 §5 says):
 /// prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
 #[allow(clippy::too_many_arguments)]
 pub fn phase1_hash(
-    prf: PrfAlg,
+    prf: impl Into<Prf1>,
     skeyid: &[u8],
     gx_own: &[u8],
     gx_peer: &[u8],
@@ -153,6 +267,7 @@ pub fn phase1_hash(
     sai_b: &[u8],
     id_b: &[u8],
 ) -> Vec<u8> {
+    let prf = prf.into();
     prf.prf_parts(
         skeyid,
         &[
@@ -168,17 +283,32 @@ pub fn phase1_hash(
 
 /// HASH(1) of Quick Mode and of Informational exchanges: prf(SKEYID_a, M-ID | the
 /// payloads after HASH, with their generic headers).
-pub fn hash1(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, rest: &[u8]) -> Vec<u8> {
+pub fn hash1(prf: impl Into<Prf1>, skeyid_a: &[u8], message_id: u32, rest: &[u8]) -> Vec<u8> {
+    let prf = prf.into();
     prf.prf_parts(skeyid_a, &[&message_id.to_be_bytes(), rest])
 }
 
 /// HASH(2) of Quick Mode: prf(SKEYID_a, M-ID | Ni_b | the payloads after HASH).
-pub fn hash2(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, ni_b: &[u8], rest: &[u8]) -> Vec<u8> {
+pub fn hash2(
+    prf: impl Into<Prf1>,
+    skeyid_a: &[u8],
+    message_id: u32,
+    ni_b: &[u8],
+    rest: &[u8],
+) -> Vec<u8> {
+    let prf = prf.into();
     prf.prf_parts(skeyid_a, &[&message_id.to_be_bytes(), ni_b, rest])
 }
 
 /// HASH(3) of Quick Mode: prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
-pub fn hash3(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, ni_b: &[u8], nr_b: &[u8]) -> Vec<u8> {
+pub fn hash3(
+    prf: impl Into<Prf1>,
+    skeyid_a: &[u8],
+    message_id: u32,
+    ni_b: &[u8],
+    nr_b: &[u8],
+) -> Vec<u8> {
+    let prf = prf.into();
     prf.prf_parts(skeyid_a, &[&[0], &message_id.to_be_bytes(), ni_b, nr_b])
 }
 
@@ -187,7 +317,7 @@ pub fn hash3(prf: PrfAlg, skeyid_a: &[u8], message_id: u32, ni_b: &[u8], nr_b: &
 /// seed)), `len` bytes (RFC 2409 §5.5).
 #[allow(clippy::too_many_arguments)]
 pub fn keymat(
-    prf: PrfAlg,
+    prf: impl Into<Prf1>,
     skeyid_d: &[u8],
     gxy_qm: Option<&[u8]>,
     protocol: u8,
@@ -196,6 +326,7 @@ pub fn keymat(
     nr_b: &[u8],
     len: usize,
 ) -> Vec<u8> {
+    let prf = prf.into();
     let mut seed = Vec::new();
     if let Some(g) = gxy_qm {
         seed.extend_from_slice(g);

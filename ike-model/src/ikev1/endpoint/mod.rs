@@ -22,10 +22,11 @@ use sim_core::{Duration, SimRng, SimTime};
 use crate::crypto::{DhGroup, DhPrivate, EncrAlg, IntegAlg, PrfAlg};
 use crate::events::{Event, ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::exchange;
-use crate::ikev1::crypto::Phase1Keys;
+use crate::ikev1::crypto::{Phase1Keys, Prf1};
 use crate::ikev1::header::Header;
 use crate::ikev1::payload::decode_chain;
 use crate::ikev2::endpoint::TunnelConfig;
+use crate::ikev2::protect::Protection;
 use crate::policy::{LifetimePolicy, RetransmitPolicy};
 
 pub use messages::{VID_DPD, VID_NATT, VID_XAUTH};
@@ -271,6 +272,10 @@ pub struct Endpoint1 {
     index: sad_index::Index1,
     /// Wireshark `ikev1_decryption_table` lines (initiator cookie, Ka).
     pub key_log: Vec<String>,
+    /// Whether `key_log` is kept (a line per ISAKMP SA, for the whole run).
+    keep_key_log: bool,
+    /// How keys, IVs, HASH payloads and encryption are computed (see [`Prf1`]).
+    protection: Protection,
     /// Datagrams dropped, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -292,7 +297,31 @@ impl Endpoint1 {
             tunnels_of_peer: Default::default(),
             index: Default::default(),
             key_log: Vec::new(),
+            keep_key_log: true,
+            protection: Protection::Real,
             dropped: BTreeMap::new(),
+        }
+    }
+
+    /// Keeps (the default) or stops keeping `key_log`, which runs without a capture do not
+    /// need.
+    pub fn set_key_log(&mut self, keep: bool) {
+        self.keep_key_log = keep;
+    }
+
+    /// Sets how keys, IVs, HASH payloads and encryption are computed:
+    /// [`Protection::Modeled`] keeps every message's length and flow but replaces the PRF,
+    /// the hash and AES-CBC by stand-ins (for Modeled crypto runs whose bytes nobody
+    /// decrypts). Both peers of a tunnel must use the same.
+    pub fn set_protection(&mut self, protection: Protection) {
+        self.protection = protection;
+    }
+
+    /// The PRF and hash of our suites as this endpoint computes them.
+    pub(super) fn prf1(&self) -> Prf1 {
+        Prf1 {
+            alg: PRF,
+            protection: self.protection,
         }
     }
 
@@ -536,7 +565,7 @@ impl Endpoint1 {
         };
         let tunnel = self.sas[i].tunnel;
         // A duplicate of something already handled gets our answer again (RFC 2408 §5.6).
-        let digest = crate::ikev1::crypto::hash(PRF, &[bytes]);
+        let digest = crate::ikev1::crypto::hash(self.prf1(), &[bytes]);
         let digest: [u8; 20] = digest.try_into().expect("SHA-1");
         if self.sas[i].seen.contains(&digest) {
             let answer = self.sas[i]

@@ -8,11 +8,11 @@ use std::net::{IpAddr, SocketAddr};
 use sim_core::SimTime;
 
 use super::messages::{accept_phase1, host_id, initial_contact, phase1_sa, vendor_ids};
-use super::{Endpoint1, IsakmpSa, PRF};
+use super::{Endpoint1, IsakmpSa};
 use crate::crypto::DhPrivate;
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::{exchange, payload};
-use crate::ikev1::crypto::{derive_phase1, phase1_hash, phase1_iv, skeyid_psk};
+use crate::ikev1::crypto::{Prf1, derive_phase1, phase1_hash, phase1_iv, skeyid_psk};
 use crate::ikev1::header::Header;
 use crate::ikev1::payload::RawPayload;
 use crate::ikev1::sa::SaPayload;
@@ -216,7 +216,7 @@ pub(super) fn respond_first(
     sa.rcookie = ep.random_cookie();
     sa.group = group;
     sa.sai_b = sai_b;
-    let digest: [u8; 20] = crate::ikev1::crypto::hash(PRF, &[bytes])
+    let digest: [u8; 20] = crate::ikev1::crypto::hash(ep.prf1(), &[bytes])
         .try_into()
         .expect("SHA-1");
     sa.remember_seen(digest);
@@ -262,7 +262,7 @@ pub(super) fn respond_first(
         return;
     }
     let idr = host_id(ep.cfg.addr);
-    let hash_r = responder_hash(&ep.sas[i], &idr);
+    let hash_r = responder_hash(ep.prf1(), &ep.sas[i], &idr);
     out.push(p(payload::KE, ep.sas[i].gxr.clone()));
     out.push(p(payload::NONCE, nr));
     out.push(p(payload::ID, idr));
@@ -292,12 +292,15 @@ fn derive(ep: &mut Endpoint1, i: usize, dh: &DhPrivate) -> bool {
     let Ok(gxy) = dh.shared_secret(&peer) else {
         return false;
     };
+    let prf = ep.prf1();
     let sa = &mut ep.sas[i];
-    let skeyid = skeyid_psk(PRF, &ep.cfg.psk, &sa.ni, &sa.nr);
-    let keys = derive_phase1(PRF, ep.cfg.encr, skeyid, &gxy, sa.icookie, sa.rcookie);
-    ep.key_log
-        .push(format!("{:016x},{}", sa.icookie, hex::encode(&keys.ka)));
-    sa.iv = phase1_iv(PRF, ep.cfg.encr, &sa.gxi, &sa.gxr);
+    let skeyid = skeyid_psk(prf, &ep.cfg.psk, &sa.ni, &sa.nr);
+    let keys = derive_phase1(prf, ep.cfg.encr, skeyid, &gxy, sa.icookie, sa.rcookie);
+    if ep.keep_key_log {
+        ep.key_log
+            .push(format!("{:016x},{}", sa.icookie, hex::encode(&keys.ka)));
+    }
+    sa.iv = phase1_iv(prf, ep.cfg.encr, &sa.gxi, &sa.gxr);
     sa.keys = Some(keys);
     true
 }
@@ -458,7 +461,7 @@ pub(super) fn on_message(
             }
             let idi = host_id(ep.cfg.addr);
             let sa = &ep.sas[i];
-            let hash_i = initiator_hash(sa, &idi);
+            let hash_i = initiator_hash(ep.prf1(), sa, &idi);
             let mut out = vec![p(payload::ID, idi), p(payload::HASH, hash_i)];
             // INITIAL-CONTACT only when no other ISAKMP SA with the peer is up (not when
             // re-authenticating): 108 bytes instead of 76, as in the reference capture.
@@ -482,7 +485,7 @@ pub(super) fn on_message(
                 return;
             };
             let sa = &ep.sas[i];
-            let want = responder_hash(sa, &idr);
+            let want = responder_hash(ep.prf1(), sa, &idr);
             if hash_r != want {
                 ep.answered(i, now, 0, Outcome::Refused("AUTHENTICATION-FAILED".into()));
                 ep.kill(i, now, "HASH_R did not verify");
@@ -535,13 +538,13 @@ pub(super) fn on_message(
                 return;
             };
             let sa = &ep.sas[i];
-            let want = initiator_hash(sa, &idi);
+            let want = initiator_hash(ep.prf1(), sa, &idi);
             if hash_i != want {
                 ep.kill(i, now, "HASH_I did not verify");
                 return;
             }
             let idr = host_id(ep.cfg.addr);
-            let hash_r = responder_hash(sa, &idr);
+            let hash_r = responder_hash(ep.prf1(), sa, &idr);
             tunnel_by_identity(ep, i, &idi);
             ep.set_state(i, now, "IKE_R_MM5");
             let out = vec![p(payload::ID, idr), p(payload::HASH, hash_r)];
@@ -571,14 +574,14 @@ pub(super) fn on_message(
                 return;
             }
             let sa = &ep.sas[i];
-            let want = responder_hash(sa, &idr);
+            let want = responder_hash(ep.prf1(), sa, &idr);
             if hash_r != want {
                 ep.answered(i, now, 0, Outcome::Refused("AUTHENTICATION-FAILED".into()));
                 ep.kill(i, now, "HASH_R did not verify");
                 return;
             }
             let idi = host_id(ep.cfg.addr);
-            let hash_i = initiator_hash(sa, &idi);
+            let hash_i = initiator_hash(ep.prf1(), sa, &idi);
             let mut out = vec![p(payload::HASH, hash_i)];
             out.extend(natd(&ep.sas[i], ep.cfg.force_encap));
             let m = ep.build(i, exchange::AGGRESSIVE, 0, &out, true);
@@ -598,7 +601,7 @@ pub(super) fn on_message(
             // IDii came in the first message, in the clear.
             let idi = ep.sas[i].idi.clone();
             let sa = &ep.sas[i];
-            let want = initiator_hash(sa, &idi);
+            let want = initiator_hash(ep.prf1(), sa, &idi);
             if hash_i != want {
                 ep.kill(i, now, "HASH_I did not verify");
                 return;
@@ -611,17 +614,17 @@ pub(super) fn on_message(
 }
 
 /// HASH_I (RFC 2409 §5): prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
-fn initiator_hash(sa: &IsakmpSa, idi: &[u8]) -> Vec<u8> {
+fn initiator_hash(prf: Prf1, sa: &IsakmpSa, idi: &[u8]) -> Vec<u8> {
     let k = sa.keys.as_ref().expect("derived");
     phase1_hash(
-        PRF, &k.skeyid, &sa.gxi, &sa.gxr, sa.icookie, sa.rcookie, &sa.sai_b, idi,
+        prf, &k.skeyid, &sa.gxi, &sa.gxr, sa.icookie, sa.rcookie, &sa.sai_b, idi,
     )
 }
 
 /// HASH_R (RFC 2409 §5): prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b).
-fn responder_hash(sa: &IsakmpSa, idr: &[u8]) -> Vec<u8> {
+fn responder_hash(prf: Prf1, sa: &IsakmpSa, idr: &[u8]) -> Vec<u8> {
     let k = sa.keys.as_ref().expect("derived");
     phase1_hash(
-        PRF, &k.skeyid, &sa.gxr, &sa.gxi, sa.rcookie, sa.icookie, &sa.sai_b, idr,
+        prf, &k.skeyid, &sa.gxr, &sa.gxi, sa.rcookie, sa.icookie, &sa.sai_b, idr,
     )
 }

@@ -8,7 +8,7 @@ use rand::Rng;
 use sim_core::SimTime;
 
 use super::messages::{accept_esp, delete, esp_sa, id_body, parse_delete};
-use super::{Endpoint1, IpsecSa, PRF, QuickMode};
+use super::{Endpoint1, IpsecSa, QuickMode};
 use crate::crypto::DhPrivate;
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::{exchange, payload, protocol};
@@ -69,10 +69,10 @@ pub(super) fn initiate(ep: &mut Endpoint1, now: SimTime, i: usize, rekey: Option
     rest.push(p(payload::ID, id_body(&t.local_ts[0])));
     rest.push(p(payload::ID, id_body(&t.remote_ts[0])));
     let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
-    let h1 = hash1(PRF, &keys.skeyid_a, mid, &encode_chain(&rest).1);
+    let h1 = hash1(ep.prf1(), &keys.skeyid_a, mid, &encode_chain(&rest).1);
     let mut all = vec![p(payload::HASH, h1)];
     all.extend(rest);
-    let iv = phase2_iv(PRF, ep.cfg.encr, &ep.sas[i].last_p1, mid);
+    let iv = phase2_iv(ep.prf1(), ep.cfg.encr, &ep.sas[i].last_p1, mid);
     ep.sas[i].quick.insert(
         mid,
         QuickMode {
@@ -108,7 +108,7 @@ fn keys_for(ep: &Endpoint1, i: usize, q: &QuickMode, spi: u32) -> (Vec<u8>, Vec<
     let k = ep.sas[i].keys.as_ref().expect("Phase 1 done");
     let (el, il) = (ep.cfg.esp_encr.key_len(), ep.cfg.esp_integ.key_len());
     let km = keymat(
-        PRF,
+        ep.prf1(),
         &k.skeyid_d,
         q.gxy.as_deref(),
         protocol::ESP,
@@ -203,7 +203,7 @@ pub(super) fn on_message(
     let (initiator, have_nr) = (q.initiator, !q.nr.is_empty());
     if !initiator && q.ni.is_empty() {
         // QM1 at the responder.
-        if hash != hash1(PRF, &keys.skeyid_a, mid, &rest) {
+        if hash != hash1(ep.prf1(), &keys.skeyid_a, mid, &rest) {
             ep.sas[i].quick.remove(&mid);
             ep.drop_datagram(now, "Quick Mode HASH(1) did not verify");
             return;
@@ -282,7 +282,7 @@ pub(super) fn on_message(
         if let Some(l) = shorter {
             out.push(super::messages::responder_lifetime(spi_in, l));
         }
-        let h2 = hash2(PRF, &keys.skeyid_a, mid, &ni, &encode_chain(&out).1);
+        let h2 = hash2(ep.prf1(), &keys.skeyid_a, mid, &ni, &encode_chain(&out).1);
         let mut all = vec![p(payload::HASH, h2)];
         all.extend(out);
         let rekey_of = rekeyed_by_peer(ep, i);
@@ -314,7 +314,7 @@ pub(super) fn on_message(
             return;
         };
         let ni = q.ni.clone();
-        if hash != hash2(PRF, &keys.skeyid_a, mid, &ni, &rest) {
+        if hash != hash2(ep.prf1(), &keys.skeyid_a, mid, &ni, &rest) {
             ep.drop_datagram(now, "Quick Mode HASH(2) did not verify");
             return;
         }
@@ -340,7 +340,7 @@ pub(super) fn on_message(
         q.nr = nr.clone();
         q.spi_out = spi_out;
         q.gxy = gxy;
-        let h3 = hash3(PRF, &keys.skeyid_a, mid, &ni, &nr);
+        let h3 = hash3(ep.prf1(), &keys.skeyid_a, mid, &ni, &nr);
         let m = ep.build(i, exchange::QUICK_MODE, mid, &[p(payload::HASH, h3)], true);
         ep.remember_answer(i, mid, &m);
         ep.send(i, now, m, None);
@@ -349,7 +349,7 @@ pub(super) fn on_message(
     } else if !initiator && have_nr && payloads.len() == 1 {
         // QM3 at the responder.
         let q = ep.sas[i].quick.get(&mid).expect("present");
-        if hash != hash3(PRF, &keys.skeyid_a, mid, &q.ni, &q.nr) {
+        if hash != hash3(ep.prf1(), &keys.skeyid_a, mid, &q.ni, &q.nr) {
             ep.drop_datagram(now, "Quick Mode HASH(3) did not verify");
             return;
         }
@@ -374,7 +374,7 @@ pub(super) fn on_informational(
         x.ty == payload::HASH
             && x.body
                 == hash1(
-                    PRF,
+                    ep.prf1(),
                     &keys.skeyid_a,
                     h.message_id,
                     &encode_chain(&payloads[1..]).1,
@@ -423,7 +423,7 @@ pub(super) fn inform(ep: &mut Endpoint1, now: SimTime, i: usize, d: RawPayload, 
     let mid = message_id(ep, i);
     let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
     let rest = vec![d];
-    let h1 = hash1(PRF, &keys.skeyid_a, mid, &encode_chain(&rest).1);
+    let h1 = hash1(ep.prf1(), &keys.skeyid_a, mid, &encode_chain(&rest).1);
     let mut all = vec![p(payload::HASH, h1)];
     all.extend(rest);
     let m = ep.build(i, exchange::INFORMATIONAL, mid, &all, true);

@@ -6,16 +6,17 @@ use std::collections::VecDeque;
 
 use sim_core::SimTime;
 
-use super::{Endpoint1, IsakmpSa, Outstanding, PRF, QuickMode};
+use super::{Endpoint1, IsakmpSa, Outstanding, QuickMode};
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev1::consts::{exchange, flags};
-use crate::ikev1::crypto::{decrypt, encrypt, phase2_iv};
+use crate::ikev1::crypto::{decrypt_as, encrypt_as, phase2_iv};
 use crate::ikev1::header::Header;
 use crate::ikev1::payload::{RawPayload, decode_chain, encode_chain};
 
 impl Endpoint1 {
     /// Decrypts an encrypted message of SA `i`, advancing the right IV chain.
     pub(super) fn open(&mut self, i: usize, h: &Header, bytes: &[u8]) -> Option<Vec<RawPayload>> {
+        let prf = self.prf1();
         let sa = &mut self.sas[i];
         let ka = sa.keys.as_ref()?.ka.clone();
         let phase1 = h.exchange == exchange::MAIN_MODE || h.exchange == exchange::AGGRESSIVE;
@@ -24,10 +25,11 @@ impl Endpoint1 {
         } else {
             match sa.quick.get(&h.message_id) {
                 Some(q) => q.iv.clone(),
-                None => phase2_iv(PRF, self.cfg.encr, &sa.last_p1, h.message_id),
+                None => phase2_iv(prf, self.cfg.encr, &sa.last_p1, h.message_id),
             }
         };
-        let (plain, next) = decrypt(self.cfg.encr, &ka, &iv, &bytes[28..]).ok()?;
+        let (plain, next) =
+            decrypt_as(self.protection, self.cfg.encr, &ka, &iv, &bytes[28..]).ok()?;
         let (p, _) = decode_chain(h.next_payload, &plain).ok()?;
         if phase1 {
             sa.iv = next.clone();
@@ -67,6 +69,7 @@ impl Endpoint1 {
         encrypted: bool,
     ) -> Vec<u8> {
         let (first, body) = encode_chain(payloads);
+        let prf = self.prf1();
         let sa = &mut self.sas[i];
         let body = if encrypted {
             let ka = sa.keys.as_ref().expect("keys before encryption").ka.clone();
@@ -76,10 +79,11 @@ impl Endpoint1 {
             } else {
                 match sa.quick.get(&message_id) {
                     Some(q) => q.iv.clone(),
-                    None => phase2_iv(PRF, self.cfg.encr, &sa.last_p1, message_id),
+                    None => phase2_iv(prf, self.cfg.encr, &sa.last_p1, message_id),
                 }
             };
-            let (c, next) = encrypt(self.cfg.encr, &ka, &iv, &body).expect("our lengths");
+            let (c, next) =
+                encrypt_as(self.protection, self.cfg.encr, &ka, &iv, &body).expect("our lengths");
             if phase1 {
                 sa.iv = next.clone();
                 sa.last_p1 = next;
