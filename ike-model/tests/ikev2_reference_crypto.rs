@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ike_model::crypto::{EncrAlg, IntegAlg, PrfAlg};
-use ike_model::ikev2::auth::psk_auth;
+use ike_model::ikev2::auth::{SignedOctets, psk_auth};
 use ike_model::ikev2::consts::{ExchangeType, NotifyType, ProtocolId};
 use ike_model::ikev2::keylog::decryption_table_line;
 use ike_model::ikev2::keys::{
@@ -235,10 +235,12 @@ fn keys_icvs_plaintexts_auth_and_natd_match_the_strongswan_run() {
             let ours = psk_auth(
                 PrfAlg::HmacSha1,
                 b"ike-ref-test-psk",
-                first,
-                peer_nonce,
-                sk_p,
-                &id.unwrap().body_bytes(),
+                &SignedOctets {
+                    real_message: first,
+                    peer_nonce,
+                    sk_p,
+                    id_body: &id.unwrap().body_bytes(),
+                },
             );
             assert_eq!(ours, auth.unwrap().data, "frame {frame}: PSK AUTH");
             auth_checked += 1;

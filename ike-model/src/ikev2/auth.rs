@@ -6,22 +6,27 @@ use crate::ikev2::protect::Protection;
 /// The pad string of RFC 7296 §2.15.
 pub const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
 
+/// What an AUTH payload signs besides the key (RFC 7296 §2.15): for the initiator its
+/// IKE_SA_INIT request, the responder's nonce, SK_pi and its IDi body; for the responder
+/// its IKE_SA_INIT response, the initiator's nonce, SK_pr and its IDr body.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedOctets<'a> {
+    /// Our IKE_SA_INIT message as sent.
+    pub real_message: &'a [u8],
+    /// The peer's nonce.
+    pub peer_nonce: &'a [u8],
+    /// SK_pi or SK_pr.
+    pub sk_p: &'a [u8],
+    /// The body of our ID payload.
+    pub id_body: &'a [u8],
+}
+
 /// AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) with
 /// SignedOctets = RealMessage | Nonce of the peer | prf(SK_px, IDx').
-///
-/// For the initiator: its IKE_SA_INIT request, the responder's nonce, SK_pi and its IDi
-/// body; for the responder: its IKE_SA_INIT response, the initiator's nonce, SK_pr, IDr.
-pub fn psk_auth(
-    prf: PrfAlg,
-    psk: &[u8],
-    real_message: &[u8],
-    peer_nonce: &[u8],
-    sk_p: &[u8],
-    id_body: &[u8],
-) -> Vec<u8> {
-    let maced_id = prf.prf(sk_p, id_body);
+pub fn psk_auth(prf: PrfAlg, psk: &[u8], o: &SignedOctets) -> Vec<u8> {
+    let maced_id = prf.prf(o.sk_p, o.id_body);
     let key = prf.prf(psk, KEY_PAD);
-    prf.prf_parts(&key, &[real_message, peer_nonce, &maced_id])
+    prf.prf_parts(&key, &[o.real_message, o.peer_nonce, &maced_id])
 }
 
 /// AUTH as [`psk_auth`] computes it, or with `Modeled` protection stand-in bytes of the
@@ -29,20 +34,12 @@ pub fn psk_auth(
 /// the real PRF would only cost time (four HMACs over the IKE_SA_INIT message per side and
 /// tunnel, 5 % of a 10^3-tunnel bench day); a wrong PSK or ID still gives another value,
 /// so AUTHENTICATION_FAILED happens where it would.
-pub fn psk_auth_as(
-    protection: Protection,
-    prf: PrfAlg,
-    psk: &[u8],
-    real_message: &[u8],
-    peer_nonce: &[u8],
-    sk_p: &[u8],
-    id_body: &[u8],
-) -> Vec<u8> {
+pub fn psk_auth_as(protection: Protection, prf: PrfAlg, psk: &[u8], o: &SignedOctets) -> Vec<u8> {
     match protection {
-        Protection::Real => psk_auth(prf, psk, real_message, peer_nonce, sk_p, id_body),
+        Protection::Real => psk_auth(prf, psk, o),
         Protection::Modeled => stand_in::bytes(
             b"ikesim/modeled-psk-auth",
-            &[psk, real_message, peer_nonce, sk_p, id_body],
+            &[psk, o.real_message, o.peer_nonce, o.sk_p, o.id_body],
             prf.output_len(),
         ),
     }
@@ -54,17 +51,25 @@ mod tests {
 
     const INPUTS: [&[u8]; 5] = [b"secret", b"init message", b"nonce", b"sk_p", b"id"];
 
+    fn octets(inputs: [&[u8]; 5]) -> SignedOctets<'_> {
+        let [_, real_message, peer_nonce, sk_p, id_body] = inputs;
+        SignedOctets {
+            real_message,
+            peer_nonce,
+            sk_p,
+            id_body,
+        }
+    }
+
     fn auth(protection: Protection, inputs: [&[u8]; 5]) -> Vec<u8> {
-        let [psk, msg, nonce, sk_p, id] = inputs;
-        psk_auth_as(protection, PrfAlg::HmacSha1, psk, msg, nonce, sk_p, id)
+        psk_auth_as(protection, PrfAlg::HmacSha1, inputs[0], &octets(inputs))
     }
 
     #[test]
     fn real_protection_computes_the_rfc_value() {
-        let [psk, msg, nonce, sk_p, id] = INPUTS;
         assert_eq!(
             auth(Protection::Real, INPUTS),
-            psk_auth(PrfAlg::HmacSha1, psk, msg, nonce, sk_p, id)
+            psk_auth(PrfAlg::HmacSha1, INPUTS[0], &octets(INPUTS))
         );
     }
 

@@ -10,7 +10,7 @@ use super::sa::{Pending, Request};
 use super::selectors::{narrow, within};
 use super::{ChildSa, Endpoint, Flavour, IkeState};
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind};
-use crate::ikev2::auth::psk_auth_as;
+use crate::ikev2::auth::{SignedOctets, psk_auth_as};
 use crate::ikev2::consts::{AuthMethod, ExchangeType, NotifyType};
 use crate::ikev2::keys::child_keys;
 use crate::ikev2::payload::{
@@ -27,15 +27,13 @@ fn our_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     } else {
         (&sa.ni, keys.sk_pr())
     };
-    psk_auth_as(
-        ep.protection,
-        keys.suite.prf,
-        &ep.cfg.psk,
-        &sa.init_msg_ours,
+    let octets = SignedOctets {
+        real_message: &sa.init_msg_ours,
         peer_nonce,
         sk_p,
-        &id.body_bytes(),
-    )
+        id_body: &id.body_bytes(),
+    };
+    psk_auth_as(ep.protection, keys.suite.prf, &ep.cfg.psk, &octets)
 }
 
 /// The AUTH value the peer must have sent.
@@ -47,15 +45,13 @@ fn peer_auth(ep: &Endpoint, i: usize, id: &IdPayload) -> Vec<u8> {
     } else {
         (&sa.nr, keys.sk_pi())
     };
-    psk_auth_as(
-        ep.protection,
-        keys.suite.prf,
-        &ep.cfg.psk,
-        &sa.init_msg_peer,
-        own_nonce,
+    let octets = SignedOctets {
+        real_message: &sa.init_msg_peer,
+        peer_nonce: own_nonce,
         sk_p,
-        &id.body_bytes(),
-    )
+        id_body: &id.body_bytes(),
+    };
+    psk_auth_as(ep.protection, keys.suite.prf, &ep.cfg.psk, &octets)
 }
 
 /// The selectors an initiator proposes for SA `i`'s tunnel: (TSi, TSr).
