@@ -308,6 +308,18 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 },
             ),
         };
+        // The state the next event will touch starts loading while this one runs.
+        match sched.peek_next() {
+            Some(Due::Timer(o)) => {
+                if let Some(p) = peers.get(o as usize) {
+                    sim_core::prefetch(p);
+                }
+            }
+            Some(Due::Event(Ev::Net(NetEvent::Arrive { link, .. }))) => {
+                built.net.prefetch_link(*link);
+            }
+            _ => {}
+        }
         // What the work of this event costs is counted from here (CPU model).
         let dh_before = if any_cpu {
             ike_model::crypto::dh::dh_ops()

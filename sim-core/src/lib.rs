@@ -14,6 +14,7 @@
 //! A run is a pure function of (scenario, seed, program version): no wall clock, no
 //! unordered iteration in anything observable, randomness only from named streams.
 
+pub mod cache_hint;
 pub mod dense_map;
 pub mod dist;
 pub mod link;
@@ -31,6 +32,7 @@ pub mod time;
 pub mod timer_heap;
 pub mod trace;
 
+pub use cache_hint::{prefetch, prefetch_first_line};
 pub use dense_map::DenseMap;
 pub use dist::Dist;
 pub use link::{LinkParams, LossModel};

@@ -387,6 +387,14 @@ impl Network {
         &self.nodes[id.0 as usize]
     }
 
+    /// Starts loading the hot line of link `id` (see [`crate::cache_hint`]).
+    #[inline]
+    pub fn prefetch_link(&self, id: LinkId) {
+        if let Some(l) = self.links.get(id.0 as usize) {
+            crate::prefetch_first_line(l);
+        }
+    }
+
     /// The link with id `id`.
     pub fn link(&self, id: LinkId) -> &Link {
         &self.links[id.0 as usize]
