@@ -21,7 +21,7 @@ pub struct SignedOctets<'a> {
     pub id_body: &'a [u8],
 }
 
-/// AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>) with
+/// `AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>)` with
 /// SignedOctets = RealMessage | Nonce of the peer | prf(SK_px, IDx').
 pub fn psk_auth(prf: PrfAlg, psk: &[u8], o: &SignedOctets) -> Vec<u8> {
     let maced_id = prf.prf(o.sk_p, o.id_body);
