@@ -195,24 +195,23 @@ impl<E> Scheduler<E> {
     #[inline]
     pub fn peek_next(&self) -> Option<Due<&E>> {
         let event = self.heap.peek();
-        match (event, self.timers.peek()) {
-            (_, Some(t)) if event.is_none_or(|e| t.time <= e.time) => Some(Due::Timer(t.owner)),
-            (Some(e), _) => self.slots[e.slot as usize].payload.as_ref().map(Due::Event),
-            _ => None,
+        match self.timers.peek() {
+            Some(t) if timer_first(event, t) => Some(Due::Timer(t.owner)),
+            _ => event.and_then(|e| self.slots[e.slot as usize].payload.as_ref().map(Due::Event)),
         }
     }
 
     /// Removes whatever is due first, event or timer, advances the clock to its time and
-    /// returns it. Equal times go in sequence order, timers included.
+    /// returns it. At one instant the timers (in owner order) go before the events (in the
+    /// order scheduled).
     #[inline]
     pub fn pop_due(&mut self) -> Option<(SimTime, Due<E>)> {
         let event = self.peek_event();
-        let timer_first = match (&event, self.timers.peek()) {
-            (_, None) => false,
-            (None, Some(_)) => true,
-            (Some(e), Some(t)) => t.time <= e.time,
-        };
-        if timer_first {
+        if self
+            .timers
+            .peek()
+            .is_some_and(|t| timer_first(event.as_ref(), t))
+        {
             let t = self.timers.pop().expect("peeked");
             self.now = t.time;
             self.processed += 1;
@@ -245,6 +244,13 @@ impl<E> Scheduler<E> {
         s.generation = s.generation.wrapping_add(1);
         self.free.push(slot);
     }
+}
+
+/// Whether timer `t` goes before `event` (the next event, if any): at one instant, timers
+/// first.
+#[inline]
+fn timer_first(event: Option<&Entry>, t: &crate::timer_heap::TimerEntry) -> bool {
+    event.is_none_or(|e| t.time <= e.time)
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ impl Prf1 {
             // parts must not matter.
             Protection::Modeled => stand_in::bytes(
                 b"ikesim/modeled-ikev1-prf",
-                &[key, &parts.concat()],
+                &[key, &joined(parts)],
                 self.alg.output_len(),
             ),
         }
@@ -61,7 +61,7 @@ impl Prf1 {
         match (self.protection, self.alg) {
             (Protection::Modeled, alg) => stand_in::bytes(
                 b"ikesim/modeled-ikev1-hash",
-                &[&parts.concat()],
+                &[&joined(parts)],
                 alg.output_len(),
             ),
             (Protection::Real, PrfAlg::HmacSha1) => {
@@ -150,6 +150,15 @@ pub fn expand_key(prf: impl Into<Prf1>, skeyid_e: &[u8], len: usize) -> Vec<u8> 
     out
 }
 
+/// `parts` as one slice: the one part itself (a whole message, for the repeat digest), or
+/// the parts joined.
+fn joined<'a>(parts: &[&'a [u8]]) -> std::borrow::Cow<'a, [u8]> {
+    match parts {
+        [one] => (*one).into(),
+        _ => parts.concat().into(),
+    }
+}
+
 /// The negotiated hash over `parts` (see [`Prf1::hash`]).
 pub fn hash(prf: impl Into<Prf1>, parts: &[&[u8]]) -> Vec<u8> {
     prf.into().hash(parts)
@@ -181,15 +190,7 @@ pub fn decrypt(
     iv: &[u8],
     body: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
-    let block = encr.block_len();
-    if body.is_empty() || !body.len().is_multiple_of(block) {
-        return Err(CryptoError::Length {
-            what: "IKEv1 encrypted body",
-            len: body.len(),
-        });
-    }
-    let plain = encr.decrypt(ka, iv, body)?;
-    Ok((plain, body[body.len() - block..].to_vec()))
+    decrypt_as(Protection::Real, encr, ka, iv, body)
 }
 
 /// Pads `plain` with zeros to the block, adding a whole block when it is already aligned
@@ -200,13 +201,7 @@ pub fn encrypt(
     iv: &[u8],
     plain: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
-    let block = encr.block_len();
-    let mut p = plain.to_vec();
-    let pad = block - p.len() % block;
-    p.extend(std::iter::repeat_n(0u8, pad));
-    let c = encr.encrypt(ka, iv, &p)?;
-    let next = c[c.len() - block..].to_vec();
-    Ok((c, next))
+    encrypt_as(Protection::Real, encr, ka, iv, plain)
 }
 
 /// [`decrypt`], or with `Modeled` protection the identity cipher: the body is the padded
@@ -218,19 +213,18 @@ pub fn decrypt_as(
     iv: &[u8],
     body: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
-    match protection {
-        Protection::Real => decrypt(encr, ka, iv, body),
-        Protection::Modeled => {
-            let block = encr.block_len();
-            if body.is_empty() || !body.len().is_multiple_of(block) {
-                return Err(CryptoError::Length {
-                    what: "IKEv1 encrypted body",
-                    len: body.len(),
-                });
-            }
-            Ok((body.to_vec(), body[body.len() - block..].to_vec()))
-        }
+    let block = encr.block_len();
+    if body.is_empty() || !body.len().is_multiple_of(block) {
+        return Err(CryptoError::Length {
+            what: "IKEv1 encrypted body",
+            len: body.len(),
+        });
     }
+    let plain = match protection {
+        Protection::Real => encr.decrypt(ka, iv, body)?,
+        Protection::Modeled => body.to_vec(),
+    };
+    Ok((plain, body[body.len() - block..].to_vec()))
 }
 
 /// [`encrypt`], or with `Modeled` protection the identity cipher over the same padding.
@@ -241,17 +235,16 @@ pub fn encrypt_as(
     iv: &[u8],
     plain: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
-    match protection {
-        Protection::Real => encrypt(encr, ka, iv, plain),
-        Protection::Modeled => {
-            let block = encr.block_len();
-            let mut c = plain.to_vec();
-            let pad = block - c.len() % block;
-            c.extend(std::iter::repeat_n(0u8, pad));
-            let next = c[c.len() - block..].to_vec();
-            Ok((c, next))
-        }
-    }
+    let block = encr.block_len();
+    let mut p = plain.to_vec();
+    let pad = block - p.len() % block;
+    p.extend(std::iter::repeat_n(0u8, pad));
+    let c = match protection {
+        Protection::Real => encr.encrypt(ka, iv, &p)?,
+        Protection::Modeled => p,
+    };
+    let next = c[c.len() - block..].to_vec();
+    Ok((c, next))
 }
 
 /// HASH_I (or HASH_R with the arguments swapped as RFC 2409 §5 says):
@@ -375,5 +368,37 @@ mod tests {
             assert_eq!(next, next2);
         }
         assert!(decrypt(encr, &key, &iv, &[0u8; 15]).is_err());
+    }
+
+    /// Modeled values depend on the bytes, not on how a caller splits them into parts, as
+    /// the real PRF and hash do; and the Modeled cipher pads and chains as CBC does.
+    #[test]
+    fn modeled_stand_ins_ignore_the_split_and_keep_the_lengths() {
+        let m = Prf1 {
+            alg: PrfAlg::HmacSha1,
+            protection: Protection::Modeled,
+        };
+        assert_eq!(
+            m.prf_parts(b"k", &[b"ab", b"c"]),
+            m.prf_parts(b"k", &[b"abc"])
+        );
+        assert_eq!(m.hash(&[b"a", b"bc"]), m.hash(&[b"abc"]));
+        assert_ne!(m.hash(&[b"abc"]), m.hash(&[b"abd"]));
+        assert_ne!(m.prf(b"k", b"abc"), m.prf(b"l", b"abc"));
+        assert_eq!(m.prf(b"k", b"abc").len(), 20);
+        assert_ne!(m.prf(b"k", b"abc"), PrfAlg::HmacSha1.prf(b"k", b"abc"));
+        let encr = EncrAlg::AesCbc { key_bits: 128 };
+        let (key, iv) = ([1u8; 16], [2u8; 16]);
+        for len in [1usize, 16, 17] {
+            let plain = vec![0xabu8; len];
+            let real = encrypt(encr, &key, &iv, &plain).unwrap();
+            let (c, next) = encrypt_as(Protection::Modeled, encr, &key, &iv, &plain).unwrap();
+            assert_eq!(c.len(), real.0.len(), "{len}");
+            assert_eq!(&c[..len], &plain[..]);
+            assert_eq!(next, c[c.len() - 16..].to_vec());
+            let (p, next2) = decrypt_as(Protection::Modeled, encr, &key, &iv, &c).unwrap();
+            assert_eq!((p, next2), (c.clone(), next));
+        }
+        assert!(decrypt_as(Protection::Modeled, encr, &key, &iv, &[0u8; 15]).is_err());
     }
 }

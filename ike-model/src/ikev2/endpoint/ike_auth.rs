@@ -98,14 +98,15 @@ pub(super) fn narrow_for_responder(
     // The SA's own tunnel first, then the others in the order they were added. The first
     // settings added for the SA's tunnel are found without the peer's list (a hash probe,
     // cold at a concentrator); they come first in it if they are for this peer.
-    if let Some(t) = ep.tunnel_config(sa.tunnel).filter(|t| t.peer == peer)
-        && let Some(found) = admits(t)
-    {
+    let tried = ep.tunnel_config(sa.tunnel).filter(|t| t.peer == peer);
+    if let Some(found) = tried.and_then(admits) {
         return Some(found);
     }
+    let untried = |t: &&super::TunnelConfig| !tried.is_some_and(|f| std::ptr::eq(f, *t));
     ep.tunnels_with(peer)
         .filter(|t| t.tunnel == sa.tunnel)
         .chain(ep.tunnels_with(peer).filter(|t| t.tunnel != sa.tunnel))
+        .filter(untried)
         .find_map(admits)
 }
 
