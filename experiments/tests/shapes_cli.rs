@@ -371,6 +371,30 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
     std::fs::remove_dir_all(out).unwrap();
 }
 
+/// Flags that would make an empty benchmark are refused with the flag's name, not with
+/// an error about the scenario text the benchmark builds from them.
+#[test]
+fn the_scale_benchmark_refuses_an_empty_run_by_its_flags() {
+    for (args, flag) in [
+        (["--tunnels", "0", "--hours", "1"], "--tunnels"),
+        (["--tunnels", "5", "--hours", "0.0001"], "--hours"),
+    ] {
+        let out = std::env::temp_dir().join(format!("ikesim-bench-empty-{}", std::process::id()));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+            .arg("bench")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!err.contains("bench.ron"), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?}: no run, no folder");
+    }
+}
+
 #[test]
 fn the_scale_benchmark_runs_ikev1_tunnels_too() {
     let (out, j, summary) = bench("v1", &["--ikev1", "--tunnels", "10", "--hours", "2"]);
