@@ -51,6 +51,7 @@ pub(crate) fn endpoint_config(s: &Scenario, name: &str) -> Result<EndpointConfig
         cookie_threshold_ip: p.cookie_threshold_ip,
         block_threshold: p.block_threshold,
         half_open_limit: p.half_open_limit,
+        job_load_limit: p.job_load_limit,
         window: p.window.unwrap_or(1),
         keepalive: match p.keepalive {
             Some(d) if d == sim_core::Duration::ZERO => None,

@@ -156,6 +156,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
         ep.set_protection(protection);
         ep.set_state_events(s.outputs.trace_level != TraceLevel::Off);
         ep.set_linger_wakeups(!linger_unseen || s.peers[n].cpu.is_some());
+        ep.set_screening_on_arrival(s.peers[n].cpu.is_some());
         // Checked for every peer, as before, so a bad IKEv1 setting is reported alike.
         let cfg_v1 = config_v1(s, n)?;
         let v1 = any_v1.then(|| {
@@ -327,6 +328,8 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             Vec::new()
         };
         let mut bytes_in = 0u64;
+        // Work done by the receiver on arrival, not by a core (see `screen_ike`).
+        let mut screened_out = false;
         let touched = match ev {
             Ev::CpuFree { peer } => {
                 let next = match &mut peers[peer].cpu {
@@ -528,6 +531,10 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 if s.outputs.messages {
                     messages.received(d.packet.id, now);
                 }
+                if !screen_ike(&mut peers[i], now, &d.packet) {
+                    screened_out = true;
+                    return Some(i);
+                }
                 let node = peers[i].node;
                 if let Some(cpu) = &mut peers[i].cpu
                     && !cpu.idle_core(now)
@@ -557,7 +564,9 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                 out.push(tx);
             }
             // With a CPU model the answers leave when the work is done.
-            if let Some(cpu) = &mut p.cpu {
+            if let Some(cpu) = &mut p.cpu
+                && !screened_out
+            {
                 let delta: Vec<u64> = ike_model::crypto::dh::dh_ops()
                     .iter()
                     .zip(&dh_before)
@@ -730,18 +739,40 @@ fn decryption_table<'a>(lines: impl Iterator<Item = &'a String>) -> String {
     table
 }
 
+/// At a peer with a CPU, strongSwan's receiver thread screens IKE_SA_INIT as it arrives,
+/// before it queues a job: a COOKIE answer leaves at once, and the half-open and job-load
+/// limits see the queue as it is now ([`Endpoint::screen_datagram`]). Whether the datagram
+/// goes on to a core (IKEv1, and peers without a CPU, always do).
+fn screen_ike(p: &mut Peer, now: SimTime, packet: &Packet) -> bool {
+    let (Some(cpu), Transport::Udp { src_port, dst_port }) = (&p.cpu, packet.transport) else {
+        return true;
+    };
+    ikev1_datagram(packet, dst_port)
+        || p.ep.screen_datagram(
+            now,
+            SocketAddr::new(packet.src, src_port),
+            SocketAddr::new(packet.dst, dst_port),
+            &packet.payload,
+            cpu.queue.len(),
+        )
+}
+
+/// Whether an IKE datagram to `dst_port` is IKEv1: on 500, or on 4500 behind the non-ESP
+/// marker.
+fn ikev1_datagram(packet: &Packet, dst_port: u16) -> bool {
+    if dst_port == NATT_PORT {
+        packet.payload.starts_with(&[0, 0, 0, 0]) && is_ikev1(&packet.payload[4..])
+    } else {
+        is_ikev1(&packet.payload)
+    }
+}
+
 /// Hands an IKE datagram that reached `p` to the right endpoint.
 fn handle_ike(p: &mut Peer, now: SimTime, packet: &Packet) {
     if let Transport::Udp { src_port, dst_port } = packet.transport {
         let from = SocketAddr::new(packet.src, src_port);
         let to = SocketAddr::new(packet.dst, dst_port);
-        // IKEv1 on 500, or on 4500 behind the non-ESP marker.
-        let v1 = if dst_port == NATT_PORT {
-            packet.payload.starts_with(&[0, 0, 0, 0]) && is_ikev1(&packet.payload[4..])
-        } else {
-            is_ikev1(&packet.payload)
-        };
-        if v1 {
+        if ikev1_datagram(packet, dst_port) {
             if let Some(v1) = &mut p.v1 {
                 v1.handle_datagram(now, from, to, &packet.payload);
             }

@@ -236,3 +236,47 @@ fn the_traffic_concentrator_loses_no_packet_to_its_rekeys() {
         );
     }
 }
+
+/// The bundled reboot storm with 1,500 branches and one core, and the hub's peer settings
+/// extended by `extra`: its summary.json.
+fn storm(extra: &str, tag: &str) -> serde_json::Value {
+    let changed = bundled_with(
+        "reboot-storm.ron",
+        &[
+            ("branches: 500", "branches: 1500"),
+            ("cpu: (cores: 2)", &format!("cpu: (cores: 1){extra}")),
+        ],
+    );
+    let (dir, s) = common::run_text(&changed, &format!("storm-{tag}"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    s
+}
+
+/// strongSwan's `init_limit_job_load`: the receiver drops IKE_SA_INIT while more jobs than
+/// the limit wait for a worker. On one core the storm's queue fills to its 1,000 datagrams
+/// and overflows; with a limit of 50 it stays near 50, the branches it admits are served
+/// sooner, and those it drops wait for their retransmissions. Everyone gets in.
+#[test]
+fn a_job_load_limit_keeps_the_queue_short_in_a_storm() {
+    let reason = "job load limit (init_limit_job_load)";
+    let free = storm("", "free");
+    let limited = storm(", job_load_limit: 50", "limited");
+    for s in [&free, &limited] {
+        assert_eq!(s["tunnels_established"], 1500);
+    }
+    assert!(free["dropped_by_reason"][reason].is_null());
+    let drops = limited["dropped_by_reason"][reason].as_u64().unwrap_or(0);
+    assert!(drops > 100, "{}", limited["dropped_by_reason"]);
+    let cpu = |s: &serde_json::Value, k: &str| s["cpu"]["hub"][k].as_u64().unwrap();
+    assert_eq!(cpu(&free, "max_queued"), 1000, "the queue fills");
+    assert!(cpu(&free, "dropped_queue_full") > 0);
+    // Only IKE_SA_INIT is held back: IKE_AUTH of admitted branches may still queue.
+    let q = cpu(&limited, "max_queued");
+    assert!((50..100).contains(&q), "{q}");
+    assert_eq!(cpu(&limited, "dropped_queue_full"), 0);
+    let est = |s: &serde_json::Value, k: &str| s["establishment_time"][k].as_f64().unwrap();
+    assert!(est(&limited, "median_s") < est(&free, "median_s"));
+    assert!(est(&limited, "max_s") > est(&free, "max_s"));
+    let retrans = |s: &serde_json::Value| s["retransmissions"].as_u64().unwrap();
+    assert!(retrans(&limited) > retrans(&free) + drops / 2);
+}

@@ -162,3 +162,21 @@ fn an_action_on_a_missing_tunnel_or_a_stranger_is_refused() {
     let e = error_of(&with_actions(r#"(at: "1m", do: Reboot)"#));
     assert!(e.message.contains("CreateChild"), "lists the commands: {e}");
 }
+
+#[test]
+fn a_job_load_limit_without_a_cpu_is_refused_with_its_line() {
+    let src = GOOD.replace(
+        r#"(address: "10.99.0.1")"#,
+        "(address: \"10.99.0.1\",\n job_load_limit: 50)",
+    );
+    let e = error_of(&src);
+    assert_eq!(e.field, "peers.gw-a.job_load_limit", "{e}");
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.message.contains("cpu"), "{e}");
+    let with_cpu = GOOD.replace(
+        r#"(address: "10.99.0.1")"#,
+        r#"(address: "10.99.0.1", job_load_limit: 50, cpu: (cores: 2))"#,
+    );
+    let s = parse_scenario("good.ron", &with_cpu).unwrap();
+    assert_eq!(s.peers["gw-a"].job_load_limit, Some(50));
+}

@@ -254,6 +254,15 @@ fn check(s: &Scenario) -> Result<(), (String, Option<String>, String)> {
                 }
             }
         }
+        if p.job_load_limit.is_some() && p.cpu.is_none() {
+            return fail(
+                format!("peers.{name}.job_load_limit"),
+                Some("job_load_limit".into()),
+                "counts IKE datagrams waiting for a core: give the peer a cpu, e.g. \
+                 cpu: (cores: 2)"
+                    .into(),
+            );
+        }
         if p.window == Some(0) {
             return fail(
                 format!("peers.{name}.window"),

@@ -258,6 +258,11 @@ pub struct PeerSpec {
     /// (strongSwan's `init_limit_half_open`, off by default); never when left out.
     #[serde(default)]
     pub half_open_limit: Option<u32>,
+    /// As responder, silently drop every IKE_SA_INIT that arrives while more than this many
+    /// IKE datagrams wait for a core of its `cpu` (strongSwan's `init_limit_job_load`, off
+    /// by default); needs `cpu`. Never when left out.
+    #[serde(default)]
+    pub job_load_limit: Option<u32>,
     /// Pre-shared key; `ike-ref-test-psk` (the reference captures' key) when left out.
     #[serde(default)]
     pub psk: Option<String>,

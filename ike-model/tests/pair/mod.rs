@@ -38,6 +38,7 @@ pub fn config(addr: &str, psk: &str) -> EndpointConfig {
         cookie_threshold_ip: None,
         block_threshold: None,
         half_open_limit: None,
+        job_load_limit: None,
         window: 1,
         mobike: false,
         force_encap: false,

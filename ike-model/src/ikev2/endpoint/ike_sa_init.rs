@@ -164,50 +164,8 @@ pub(super) fn respond(
         ep.drop_datagram(now, None, "malformed IKE_SA_INIT");
         return;
     };
-    // strongSwan's receiver: a COOKIE first (once `cookie_threshold` IKE SAs are half-open,
-    // or `cookie_threshold_ip` from this address, and for 10 s after either was last
-    // reached); then, cookie or not, IKE_SA_INIT is dropped silently from an address with
-    // `block_threshold` half-open SAs, or from anyone while `init_limit_half_open` are.
-    let (half_open, from_ip) = (ep.index.half_open, ep.half_open_from(from.ip()));
-    let calm = |last: Option<SimTime>| last.is_some_and(|t| now < t + super::COOKIE_CALMDOWN);
-    let global = match ep.cfg.cookie_threshold {
-        Some(t) if half_open >= t as usize => {
-            ep.cookies_last_needed.0 = Some(now);
-            true
-        }
-        Some(_) => calm(ep.cookies_last_needed.0),
-        None => false,
-    };
-    let per_ip = match ep.cfg.cookie_threshold_ip {
-        Some(t) if from_ip >= t => {
-            ep.cookies_last_needed.1.insert(from.ip(), now);
-            true
-        }
-        Some(_) => calm(ep.cookies_last_needed.1.get(&from.ip()).copied()),
-        None => false,
-    };
-    if global || per_ip {
-        let expected = cookie(ep, &m, from);
-        let offered = match m.payloads.first() {
-            Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
-            _ => None,
-        };
-        if offered != Some(&expected) {
-            // Stateless: answer with the cookie and keep nothing.
-            answer_statelessly(ep, h.spi_i, local, from, NotifyType::COOKIE, expected);
-            return;
-        }
-    }
-    if ep.cfg.block_threshold.is_some_and(|l| from_ip >= l) {
-        ep.drop_datagram(now, None, "per-IP half-open limit (block_threshold)");
-        return;
-    }
-    if ep
-        .cfg
-        .half_open_limit
-        .is_some_and(|l| half_open >= l as usize)
-    {
-        ep.drop_datagram(now, None, "half-open limit (init_limit_half_open)");
+    // With a queue of work ahead (a CPU model), the driver ran these checks on arrival.
+    if !ep.screens_on_arrival && !receiver_checks(ep, now, from, local, h, &m, 0) {
         return;
     }
     let (group, peer_public, ni) = match accept(ep, &m) {
@@ -295,6 +253,75 @@ pub(super) fn respond(
 }
 
 /// Answers an IKE_SA_INIT request with a lone notify, keeping no state (§2.6, §2.21.1).
+/// strongSwan's receiver (`drop_ike_sa_init`), before any work is queued for an IKE_SA_INIT
+/// request: a COOKIE first (once `cookie_threshold` IKE SAs are half-open, or
+/// `cookie_threshold_ip` from this address, and for 10 s after either was last reached);
+/// then, cookie or not, the request is dropped silently from an address with
+/// `block_threshold` half-open SAs, from anyone while `init_limit_half_open` are, or while
+/// more than `init_limit_job_load` jobs wait for a core (`queued_jobs`). Whether the request
+/// goes on to be answered.
+pub(super) fn receiver_checks(
+    ep: &mut Endpoint,
+    now: SimTime,
+    from: SocketAddr,
+    local: SocketAddr,
+    h: &Header,
+    m: &Message,
+    queued_jobs: usize,
+) -> bool {
+    let (half_open, from_ip) = (ep.index.half_open, ep.half_open_from(from.ip()));
+    let calm = |last: Option<SimTime>| last.is_some_and(|t| now < t + super::COOKIE_CALMDOWN);
+    let global = match ep.cfg.cookie_threshold {
+        Some(t) if half_open >= t as usize => {
+            ep.cookies_last_needed.0 = Some(now);
+            true
+        }
+        Some(_) => calm(ep.cookies_last_needed.0),
+        None => false,
+    };
+    let per_ip = match ep.cfg.cookie_threshold_ip {
+        Some(t) if from_ip >= t => {
+            ep.cookies_last_needed.1.insert(from.ip(), now);
+            true
+        }
+        Some(_) => calm(ep.cookies_last_needed.1.get(&from.ip()).copied()),
+        None => false,
+    };
+    if global || per_ip {
+        let expected = cookie(ep, m, from);
+        let offered = match m.payloads.first() {
+            Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
+            _ => None,
+        };
+        if offered != Some(&expected) {
+            // Stateless: answer with the cookie and keep nothing.
+            answer_statelessly(ep, h.spi_i, local, from, NotifyType::COOKIE, expected);
+            return false;
+        }
+    }
+    if ep.cfg.block_threshold.is_some_and(|l| from_ip >= l) {
+        ep.drop_datagram(now, None, "per-IP half-open limit (block_threshold)");
+        return false;
+    }
+    if ep
+        .cfg
+        .half_open_limit
+        .is_some_and(|l| half_open >= l as usize)
+    {
+        ep.drop_datagram(now, None, "half-open limit (init_limit_half_open)");
+        return false;
+    }
+    if ep
+        .cfg
+        .job_load_limit
+        .is_some_and(|l| queued_jobs > l as usize)
+    {
+        ep.drop_datagram(now, None, "job load limit (init_limit_job_load)");
+        return false;
+    }
+    true
+}
+
 fn answer_statelessly(
     ep: &mut Endpoint,
     spi_i: u64,

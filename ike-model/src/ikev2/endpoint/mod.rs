@@ -133,6 +133,10 @@ pub struct EndpointConfig {
     /// As responder, drop every IKE_SA_INIT while this many IKE SAs are half-open
     /// (strongSwan's `init_limit_half_open`, off by default); never when `None`.
     pub half_open_limit: Option<u32>,
+    /// As responder, drop every IKE_SA_INIT that arrives while more than this many jobs
+    /// wait for a core (strongSwan's `init_limit_job_load`, off by default); only a driver
+    /// with a queue of work calls [`Endpoint::screen_datagram`] with a load. Never when `None`.
+    pub job_load_limit: Option<u32>,
     /// Requests the peer may have outstanding with us (SET_WINDOW_SIZE, RFC 7296 §2.3).
     pub window: u32,
     /// strongSwan's `mobike = yes`: announce MOBIKE and move IKE to UDP 4500 from
@@ -218,6 +222,9 @@ pub struct Endpoint {
     /// `InboundRemoved`), or, when nothing in the run looks at it, taken lazily (see
     /// [`Endpoint::set_linger_wakeups`]).
     linger_wakeups: bool,
+    /// Whether the driver runs strongSwan's receiver checks when a datagram arrives
+    /// ([`Endpoint::screen_datagram`]), so that answering IKE_SA_INIT does not repeat them.
+    screens_on_arrival: bool,
 }
 
 /// Where ESP for a tunnel goes: (peer's SPI, our outbound keys, UDP-encapsulated, the
@@ -287,6 +294,7 @@ impl Endpoint {
             lingering: Default::default(),
             lingering_spis: Default::default(),
             linger_wakeups: true,
+            screens_on_arrival: false,
             clock: SimTime::ZERO,
         }
     }
@@ -417,6 +425,55 @@ impl Endpoint {
     /// events of a concentrator's day.
     pub fn set_linger_wakeups(&mut self, on: bool) {
         self.linger_wakeups = on;
+    }
+
+    /// Tells the endpoint that its driver queues datagrams for a CPU and calls
+    /// [`Endpoint::screen_datagram`] on each when it arrives, as strongSwan's receiver thread
+    /// screens IKE_SA_INIT before it queues a job: the COOKIE and the half-open and job-load
+    /// limits are then decided at arrival, with the queue as it is then, and not again when
+    /// the job runs.
+    pub fn set_screening_on_arrival(&mut self, on: bool) {
+        self.screens_on_arrival = on;
+    }
+
+    /// strongSwan's receiver (`drop_ike_sa_init`) for a datagram that arrives now, before any
+    /// work is queued for it, with `queued_jobs` waiting for a core. An IKE_SA_INIT request
+    /// for a new IKE SA may be answered with a COOKIE at once (left for
+    /// [`Endpoint::poll_transmit`]), or dropped by `block_threshold`, `init_limit_half_open`
+    /// or `init_limit_job_load` (counted and reported like any drop); every other datagram
+    /// passes, to be checked when it is handled. Whether the datagram goes on to the queue.
+    pub fn screen_datagram(
+        &mut self,
+        now: SimTime,
+        from: SocketAddr,
+        local: SocketAddr,
+        bytes: &[u8],
+        queued_jobs: usize,
+    ) -> bool {
+        let bytes = if local.port() == NATT_PORT {
+            match nat::strip_marker(bytes) {
+                Ok(b) => b,
+                Err(_) => return true,
+            }
+        } else {
+            bytes
+        };
+        // What does not decode is dropped, and counted, when it is handled.
+        let Ok(h) = Header::decode(bytes) else {
+            return true;
+        };
+        if h.is_response()
+            || h.message_id != 0
+            || h.spi_r != 0
+            || h.exchange != ExchangeType::IKE_SA_INIT
+            || self.find_by_spis(h.spi_i, 0).is_some()
+        {
+            return true;
+        }
+        let Ok(m) = crate::ikev2::message::Message::decode(bytes) else {
+            return true;
+        };
+        ike_sa_init::receiver_checks(self, now, from, local, &h, &m, queued_jobs)
     }
 
     /// Starts a call at `now`: sets the clock and, without linger wake-ups, ends the lingers
