@@ -261,7 +261,9 @@ pub struct PeerSpec {
     /// As responder, silently drop every IKE_SA_INIT that arrives while more than this many
     /// IKE datagrams wait for a core of its `cpu` (strongSwan's `init_limit_job_load`, off
     /// by default); needs `cpu`. Never when left out.
-    #[serde(default)]
+    // Left out when unset: a sweep job's seed hashes the scenario as serialized, and older
+    // sweeps keep theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_load_limit: Option<u32>,
     /// Pre-shared key; `ike-ref-test-psk` (the reference captures' key) when left out.
     #[serde(default)]
