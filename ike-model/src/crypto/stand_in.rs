@@ -8,30 +8,80 @@
 const K0: u64 = 0x9e37_79b9_7f4a_7c15;
 const K1: u64 = 0xc2b2_ae3d_27d4_eb4f;
 
-/// A 128-bit digest of `label` and `parts` (each part's length is mixed in first, so
-/// `["ab", "c"]` and `["a", "bc"]` differ): two independent multiply-rotate chains.
-fn digest(label: &[u8], parts: &[&[u8]]) -> (u64, u64) {
-    let step = |h: u64, w: u64, k: u64| (h.rotate_left(23) ^ w).wrapping_mul(k);
-    let (mut a, mut b) = (0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4u64);
-    for p in std::iter::once(label).chain(parts.iter().copied()) {
-        a = step(a, p.len() as u64, K0);
-        b = step(b, p.len() as u64, K1);
-        let mut words = p.chunks_exact(8);
-        for w in &mut words {
-            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            a = step(a, w, K0);
-            b = step(b, w, K1);
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            let w = u64::from_le_bytes(last);
-            a = step(a, w, K0);
-            b = step(b, w, K1);
+/// Two independent multiply-rotate chains over 64-bit words.
+struct Chains {
+    a: u64,
+    b: u64,
+}
+
+impl Chains {
+    fn new() -> Self {
+        Chains {
+            a: 0xcbf2_9ce4_8422_2325,
+            b: 0x8422_2325_cbf2_9ce4,
         }
     }
-    (a ^ (a >> 29), b ^ (b >> 31))
+
+    fn word(&mut self, w: u64) {
+        let step = |h: u64, k: u64| (h.rotate_left(23) ^ w).wrapping_mul(k);
+        self.a = step(self.a, K0);
+        self.b = step(self.b, K1);
+    }
+
+    /// One part: its length, then its bytes as little-endian words, the last one padded
+    /// with zeros.
+    fn part(&mut self, p: &[u8]) {
+        self.joined(&[p]);
+    }
+
+    /// The concatenation of `parts` as one part (the same words as [`Chains::part`] of the
+    /// joined bytes), without joining them.
+    fn joined(&mut self, parts: &[&[u8]]) {
+        self.word(parts.iter().map(|p| p.len() as u64).sum());
+        let (mut last, mut filled) = ([0u8; 8], 0usize);
+        for p in parts {
+            let mut p = *p;
+            if filled > 0 {
+                let take = (8 - filled).min(p.len());
+                last[filled..filled + take].copy_from_slice(&p[..take]);
+                filled += take;
+                p = &p[take..];
+                if filled < 8 {
+                    continue;
+                }
+                self.word(u64::from_le_bytes(last));
+            }
+            let mut words = p.chunks_exact(8);
+            for w in &mut words {
+                self.word(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+            }
+            let rest = words.remainder();
+            last[..rest.len()].copy_from_slice(rest);
+            filled = rest.len();
+        }
+        if filled > 0 {
+            last[filled..].fill(0);
+            self.word(u64::from_le_bytes(last));
+        }
+    }
+
+    fn finish(self) -> (u64, u64) {
+        (self.a ^ (self.a >> 29), self.b ^ (self.b >> 31))
+    }
+}
+
+/// A 128-bit digest of `label` and `parts` (each part's length is mixed in first, so
+/// `["ab", "c"]` and `["a", "bc"]` differ), then of `tail` joined into one part.
+fn digest(label: &[u8], parts: &[&[u8]], tail: Option<&[&[u8]]>) -> (u64, u64) {
+    let mut c = Chains::new();
+    c.part(label);
+    for p in parts {
+        c.part(p);
+    }
+    if let Some(t) = tail {
+        c.joined(t);
+    }
+    c.finish()
 }
 
 /// SplitMix64's output function (a bijection of `z`).
@@ -43,7 +93,17 @@ fn mix(mut z: u64) -> u64 {
 
 /// `len` stand-in bytes determined by `label` and `parts`.
 pub fn bytes(label: &[u8], parts: &[&[u8]], len: usize) -> Vec<u8> {
-    let (a, b) = digest(label, parts);
+    expand(digest(label, parts, None), len)
+}
+
+/// [`bytes`] of `label`, `parts` and the concatenation of `tail` as one more part, without
+/// concatenating it (an IKEv1 PRF over a message's worth of inputs).
+pub fn bytes_joined(label: &[u8], parts: &[&[u8]], tail: &[&[u8]], len: usize) -> Vec<u8> {
+    expand(digest(label, parts, Some(tail)), len)
+}
+
+/// `len` bytes grown from a digest.
+fn expand((a, b): (u64, u64), len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len.next_multiple_of(8));
     let mut i = 0u64;
     while out.len() < len {
@@ -85,6 +145,32 @@ mod tests {
         );
         // A trailing zero byte is not the same input as none.
         assert_ne!(bytes(b"l", &[&[1, 0]], 32), bytes(b"l", &[&[1]], 32));
+    }
+
+    /// The joined tail is the same input as its concatenation passed as one part, however
+    /// it is split (across word boundaries, with empty pieces, or not at all).
+    #[test]
+    fn a_joined_tail_equals_its_concatenation() {
+        let data: Vec<u8> = (0..53u8).map(|x| x.wrapping_mul(37)).collect();
+        for len in [0, 1, 7, 8, 9, 16, 20, 53] {
+            let whole = &data[..len];
+            let reference = bytes(b"l", &[b"key", whole], 24);
+            for a in 0..=len {
+                for b in a..=len {
+                    let split = [&whole[..a], &whole[a..b], &[][..], &whole[b..]];
+                    assert_eq!(
+                        bytes_joined(b"l", &[b"key"], &split, 24),
+                        reference,
+                        "len {len} split at {a}, {b}"
+                    );
+                }
+            }
+        }
+        assert_ne!(
+            bytes_joined(b"l", &[], &[b"ab", b"c"], 16),
+            bytes(b"l", &[b"ab", b"c"], 16),
+            "joined is one part, not two"
+        );
     }
 
     #[test]

@@ -42,9 +42,10 @@ impl Prf1 {
             Protection::Real => self.alg.prf_parts(key, parts),
             // Over the concatenation, as the real PRF: how a caller splits its input into
             // parts must not matter.
-            Protection::Modeled => stand_in::bytes(
+            Protection::Modeled => stand_in::bytes_joined(
                 b"ikesim/modeled-ikev1-prf",
-                &[key, &joined(parts)],
+                &[key],
+                parts,
                 self.alg.output_len(),
             ),
         }
@@ -59,11 +60,9 @@ impl Prf1 {
     /// with HMAC-SHA256).
     pub fn hash(self, parts: &[&[u8]]) -> Vec<u8> {
         match (self.protection, self.alg) {
-            (Protection::Modeled, alg) => stand_in::bytes(
-                b"ikesim/modeled-ikev1-hash",
-                &[&joined(parts)],
-                alg.output_len(),
-            ),
+            (Protection::Modeled, alg) => {
+                stand_in::bytes_joined(b"ikesim/modeled-ikev1-hash", &[], parts, alg.output_len())
+            }
             (Protection::Real, PrfAlg::HmacSha1) => {
                 let mut h = Sha1::new();
                 for p in parts {
@@ -148,15 +147,6 @@ pub fn expand_key(prf: impl Into<Prf1>, skeyid_e: &[u8], len: usize) -> Vec<u8> 
     }
     out.truncate(len);
     out
-}
-
-/// `parts` as one slice: the one part itself (a whole message, for the repeat digest), or
-/// the parts joined.
-fn joined<'a>(parts: &[&'a [u8]]) -> std::borrow::Cow<'a, [u8]> {
-    match parts {
-        [one] => (*one).into(),
-        _ => parts.concat().into(),
-    }
 }
 
 /// The negotiated hash over `parts` (see [`Prf1::hash`]).
@@ -320,7 +310,7 @@ pub fn keymat(
     len: usize,
 ) -> Vec<u8> {
     let prf = prf.into();
-    let mut seed = Vec::new();
+    let mut seed = Vec::with_capacity(gxy_qm.map_or(0, <[u8]>::len) + 5 + ni_b.len() + nr_b.len());
     if let Some(g) = gxy_qm {
         seed.extend_from_slice(g);
     }
@@ -328,7 +318,7 @@ pub fn keymat(
     seed.extend_from_slice(&spi.to_be_bytes());
     seed.extend_from_slice(ni_b);
     seed.extend_from_slice(nr_b);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(len + 64);
     let mut k: Vec<u8> = Vec::new();
     while out.len() < len {
         k = prf.prf_parts(skeyid_d, &[&k, &seed]);

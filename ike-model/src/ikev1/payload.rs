@@ -29,7 +29,12 @@ impl RawPayload {
 pub fn decode_chain(first: u8, bytes: &[u8]) -> Result<(Vec<RawPayload>, usize), DecodeError> {
     let mut r = Reader::new(bytes);
     let mut ty = first;
-    let mut out = Vec::new();
+    // Room for a Quick Mode message's payloads in one allocation.
+    let mut out = Vec::with_capacity(if ty == super::consts::payload::NONE {
+        0
+    } else {
+        6
+    });
     while ty != super::consts::payload::NONE {
         if out.len() >= MAX_PAYLOADS {
             return Err(DecodeError::TooMany("ISAKMP payloads"));
@@ -55,7 +60,8 @@ pub fn decode_chain(first: u8, bytes: &[u8]) -> Result<(Vec<RawPayload>, usize),
 
 /// Encodes a chain; returns the first payload's type and the bytes.
 pub fn encode_chain(payloads: &[RawPayload]) -> (u8, Vec<u8>) {
-    let mut out = Vec::new();
+    // One allocation of the final size: a Quick Mode message grew this buffer four times.
+    let mut out = Vec::with_capacity(payloads.iter().map(RawPayload::wire_len).sum());
     for (k, p) in payloads.iter().enumerate() {
         let next = payloads
             .get(k + 1)

@@ -82,7 +82,7 @@ impl SaPayload {
                 len: body.len(),
             });
         }
-        let mut proposals = Vec::new();
+        let mut proposals = Vec::with_capacity(props.len());
         for p in props {
             if p.ty != payload::PROPOSAL {
                 return Err(DecodeError::Invalid {
@@ -103,7 +103,7 @@ impl SaPayload {
                     detail: format!("{count} transforms announced, {} found", trs.len()),
                 });
             }
-            let mut transforms = Vec::new();
+            let mut transforms = Vec::with_capacity(trs.len());
             for t in trs {
                 let mut r = Reader::new(&t.body);
                 let num = r.u8("transform")?;

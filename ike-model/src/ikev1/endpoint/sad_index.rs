@@ -124,22 +124,33 @@ impl Endpoint1 {
         if s.dead {
             return None;
         }
-        let resend = s.outstanding.values().map(|o| o.next_at);
-        let children = s
-            .ipsec
-            .iter()
-            .flat_map(|c| [if c.rekeyed { None } else { c.rekey_at }, c.expire_at])
-            .flatten();
-        let own = [
-            if s.initiator { s.rekey_at } else { None },
-            s.expire_at,
-            s.delete_at,
-            dpd::due(self, i),
-            natt::keepalive_due(self, i),
-        ]
-        .into_iter()
-        .flatten();
-        resend.chain(children).chain(own).min()
+        // Plain loops: chained iterator adapters over these were a tenth of the IKEv1
+        // bench's instructions (this runs for every SA a call touches).
+        let mut due: Option<SimTime> = None;
+        let mut take = |t: Option<SimTime>| {
+            if let Some(t) = t
+                && due.is_none_or(|d| t < d)
+            {
+                due = Some(t);
+            }
+        };
+        for o in s.outstanding.values() {
+            take(Some(o.next_at));
+        }
+        for c in &s.ipsec {
+            if !c.rekeyed {
+                take(c.rekey_at);
+            }
+            take(c.expire_at);
+        }
+        if s.initiator {
+            take(s.rekey_at);
+        }
+        take(s.expire_at);
+        take(s.delete_at);
+        take(dpd::due(self, i));
+        take(natt::keepalive_due(self, i));
+        due
     }
 
     /// Files SA `i` again at its current wake-up (and under its current tunnel).
@@ -204,7 +215,8 @@ impl Endpoint1 {
     /// Ends a call into the endpoint: files again the SAs of `tunnels` and those created
     /// since `mark`, and removes the SAs killed.
     pub(super) fn settle(&mut self, tunnels: &[u32], mark: u64) {
-        let mut touched: Vec<usize> = tunnels
+        // Inline: a call touches a few SAs, and this ran for every datagram and wake-up.
+        let mut touched: smallvec::SmallVec<[usize; 8]> = tunnels
             .iter()
             .flat_map(|&t| self.index.by_tunnel.get(&t).into_iter().flatten())
             .filter_map(|&u| self.index_of(u))
@@ -222,7 +234,10 @@ impl Endpoint1 {
             self.refile(i);
             // Its new tunnel's other SAs may have been changed too (adoption).
             if !tunnels.contains(&t) {
-                for j in self.sas_of_tunnel(t).collect::<Vec<_>>() {
+                for j in self
+                    .sas_of_tunnel(t)
+                    .collect::<smallvec::SmallVec<[usize; 8]>>()
+                {
                     self.refile(j);
                 }
             }

@@ -18,18 +18,22 @@ impl Endpoint1 {
     pub(super) fn open(&mut self, i: usize, h: &Header, bytes: &[u8]) -> Option<Vec<RawPayload>> {
         let prf = self.prf1();
         let sa = &mut self.sas[i];
-        let ka = sa.keys.as_ref()?.ka.clone();
+        let keys = sa.keys.as_ref()?;
         let phase1 = h.exchange == exchange::MAIN_MODE || h.exchange == exchange::AGGRESSIVE;
-        let iv = if phase1 {
-            sa.iv.clone()
+        let first_iv;
+        let iv: &[u8] = if phase1 {
+            &sa.iv
         } else {
             match sa.quick.get(&h.message_id) {
-                Some(q) => q.iv.clone(),
-                None => phase2_iv(prf, self.cfg.encr, &sa.last_p1, h.message_id),
+                Some(q) => &q.iv,
+                None => {
+                    first_iv = phase2_iv(prf, self.cfg.encr, &sa.last_p1, h.message_id);
+                    &first_iv
+                }
             }
         };
         let (plain, next) =
-            decrypt_as(self.protection, self.cfg.encr, &ka, &iv, &bytes[28..]).ok()?;
+            decrypt_as(self.protection, self.cfg.encr, &keys.ka, iv, &bytes[28..]).ok()?;
         let (p, _) = decode_chain(h.next_payload, &plain).ok()?;
         if phase1 {
             sa.iv = next.clone();
@@ -72,18 +76,22 @@ impl Endpoint1 {
         let prf = self.prf1();
         let sa = &mut self.sas[i];
         let body = if encrypted {
-            let ka = sa.keys.as_ref().expect("keys before encryption").ka.clone();
+            let keys = sa.keys.as_ref().expect("keys before encryption");
             let phase1 = ex == exchange::MAIN_MODE || ex == exchange::AGGRESSIVE;
-            let iv = if phase1 {
-                sa.iv.clone()
+            let first_iv;
+            let iv: &[u8] = if phase1 {
+                &sa.iv
             } else {
                 match sa.quick.get(&message_id) {
-                    Some(q) => q.iv.clone(),
-                    None => phase2_iv(prf, self.cfg.encr, &sa.last_p1, message_id),
+                    Some(q) => &q.iv,
+                    None => {
+                        first_iv = phase2_iv(prf, self.cfg.encr, &sa.last_p1, message_id);
+                        &first_iv
+                    }
                 }
             };
-            let (c, next) =
-                encrypt_as(self.protection, self.cfg.encr, &ka, &iv, &body).expect("our lengths");
+            let (c, next) = encrypt_as(self.protection, self.cfg.encr, &keys.ka, iv, &body)
+                .expect("our lengths");
             if phase1 {
                 sa.iv = next.clone();
                 sa.last_p1 = next;
@@ -104,7 +112,8 @@ impl Endpoint1 {
             message_id,
             length: (28 + body.len()) as u32,
         };
-        let mut m = h.encode().to_vec();
+        let mut m = Vec::with_capacity(28 + body.len());
+        m.extend_from_slice(&h.encode());
         m.extend_from_slice(&body);
         m
     }

@@ -36,20 +36,29 @@ pub(super) fn retry_delay(ep: &mut Endpoint) -> Duration {
 /// The earliest lifetime event of SA `i`.
 pub(super) fn next_due(ep: &Endpoint, i: usize) -> Option<SimTime> {
     let sa = &ep.sas[i];
-    let ike = [sa.expire_at, sa.redundant_until]
-        .into_iter()
-        .chain(
-            matches!(sa.state, IkeState::Established)
-                .then_some([sa.rekey_at, sa.retry_at])
-                .into_iter()
-                .flatten(),
-        )
-        .flatten();
-    let children = sa.children.iter().flat_map(|c| {
-        let rekey = (c.state == ChildState::Installed).then_some([c.rekey_at, c.retry_at]);
-        rekey.into_iter().flatten().chain([c.expire_at]).flatten()
-    });
-    ike.chain(children).min()
+    // Plain loops, not chained iterator adapters: this runs for every SA a call touches.
+    let mut due: Option<SimTime> = None;
+    let mut take = |t: Option<SimTime>| {
+        if let Some(t) = t
+            && due.is_none_or(|d| t < d)
+        {
+            due = Some(t);
+        }
+    };
+    take(sa.expire_at);
+    take(sa.redundant_until);
+    if matches!(sa.state, IkeState::Established) {
+        take(sa.rekey_at);
+        take(sa.retry_at);
+    }
+    for c in &sa.children {
+        if c.state == ChildState::Installed {
+            take(c.rekey_at);
+            take(c.retry_at);
+        }
+        take(c.expire_at);
+    }
+    due
 }
 
 /// Carries out the lifetime events of SA `i` due at `now`.

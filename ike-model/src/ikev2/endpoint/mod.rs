@@ -337,12 +337,18 @@ impl Endpoint {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        crate::outbox::pop_or_release(&mut self.out)
+        crate::outbox::pop_or_release(
+            &mut self.out,
+            self.sas.len() >= crate::outbox::KEEP_BUFFERS_FROM_SAS,
+        )
     }
 
     /// The next event, with the time it happened.
     pub fn poll_event(&mut self) -> Option<(SimTime, Event)> {
-        crate::outbox::pop_or_release(&mut self.events)
+        crate::outbox::pop_or_release(
+            &mut self.events,
+            self.sas.len() >= crate::outbox::KEEP_BUFFERS_FROM_SAS,
+        )
     }
 
     /// When [`Endpoint::handle_timeout`] should next be called.
