@@ -164,11 +164,11 @@ fn phase1_keys_and_iv_equal_charons() {
     assert_eq!(skeyid, logged(case, "SKEYID", 0));
     let gxy = logged(case, "shared Diffie Hellman secret", 0);
     let k = derive_phase1(PRF, ENCR, skeyid, &gxy, h.icookie, hr.rcookie);
-    assert_eq!(k.skeyid_d, logged(case, "SKEYID_d", 0));
-    assert_eq!(k.skeyid_a, logged(case, "SKEYID_a", 0));
-    assert_eq!(k.skeyid_e, logged(case, "SKEYID_e", 0));
-    assert_eq!(k.ka, logged(case, "encryption key Ka", 0));
-    assert_eq!(k.ka, table(case)[&h.icookie]);
+    assert_eq!(&k.skeyid_d[..], logged(case, "SKEYID_d", 0));
+    assert_eq!(&k.skeyid_a[..], logged(case, "SKEYID_a", 0));
+    assert_eq!(&k.skeyid_e[..], logged(case, "SKEYID_e", 0));
+    assert_eq!(&k.ka[..], logged(case, "encryption key Ka", 0));
+    assert_eq!(&k.ka[..], table(case)[&h.icookie]);
     assert_eq!(
         phase1_iv(PRF, ENCR, &kei, &ker),
         logged(case, "initial IV", 0)
@@ -304,7 +304,7 @@ fn every_encrypted_message_decrypts_and_every_hash_verifies() {
                 let skeyid = skeyid_psk(PRF, PSK, &sa.ni, &sa.nr);
                 let gxy = logged(case, "shared Diffie Hellman secret", n_sa);
                 let keys = derive_phase1(PRF, ENCR, skeyid, &gxy, h.icookie, sa.rcookie);
-                assert_eq!(keys.ka, ka_table[&h.icookie]);
+                assert_eq!(&keys.ka[..], ka_table[&h.icookie]);
                 sa.keys = Some(keys);
             }
             let Some(keys) = sa.keys.clone() else {

@@ -104,9 +104,8 @@ pub struct IsakmpSa {
     pub local: SocketAddr,
     /// The peer's.
     pub peer: SocketAddr,
-    /// Phase 1 keys (shared: each Quick Mode message holds them while it mutates the SA;
-    /// cloning five key vectors per message was 2 % of the IKEv1 bench).
-    pub keys: Option<std::sync::Arc<Phase1Keys>>,
+    /// Phase 1 keys.
+    pub keys: Option<Phase1Keys>,
     /// IPsec SAs, oldest first.
     pub ipsec: Vec<IpsecSa>,
     group: DhGroup,

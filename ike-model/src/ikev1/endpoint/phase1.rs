@@ -301,7 +301,7 @@ fn derive(ep: &mut Endpoint1, i: usize, dh: &DhPrivate) -> bool {
             .push(format!("{:016x},{}", sa.icookie, hex::encode(&keys.ka)));
     }
     sa.iv = phase1_iv(prf, ep.cfg.encr, &sa.gxi, &sa.gxr);
-    sa.keys = Some(std::sync::Arc::new(keys));
+    sa.keys = Some(keys);
     true
 }
 
