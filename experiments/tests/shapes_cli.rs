@@ -314,9 +314,9 @@ fn in_a_reboot_storm_the_cookie_threshold_costs_one_round_trip() {
     assert!((median(&with) - 0.1872).abs() < 1e-9, "{}", median(&with));
 }
 
-/// Runs `ikesim bench` with `args` into a fresh folder named for `tag`: (the folder, the
-/// JSON of its last line, its summary.json).
-fn bench(tag: &str, args: &[&str]) -> (PathBuf, serde_json::Value, serde_json::Value) {
+/// `ikesim bench` with `args` into a fresh folder named for `tag`: (the folder, what the
+/// command did).
+fn bench_command(tag: &str, args: &[&str]) -> (PathBuf, std::process::Output) {
     let out = std::env::temp_dir().join(format!("ikesim-bench-{tag}-{}", std::process::id()));
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
         .arg("bench")
@@ -325,6 +325,13 @@ fn bench(tag: &str, args: &[&str]) -> (PathBuf, serde_json::Value, serde_json::V
         .arg(&out)
         .output()
         .unwrap();
+    (out, o)
+}
+
+/// Runs `ikesim bench` with `args` into a fresh folder named for `tag`: (the folder, the
+/// JSON of its last line, its summary.json).
+fn bench(tag: &str, args: &[&str]) -> (PathBuf, serde_json::Value, serde_json::Value) {
+    let (out, o) = bench_command(tag, args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8(o.stdout).unwrap();
     let j = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
@@ -379,14 +386,7 @@ fn the_scale_benchmark_refuses_an_empty_run_by_its_flags() {
         (["--tunnels", "0", "--hours", "1"], "--tunnels"),
         (["--tunnels", "5", "--hours", "0.0001"], "--hours"),
     ] {
-        let out = std::env::temp_dir().join(format!("ikesim-bench-empty-{}", std::process::id()));
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
-            .arg("bench")
-            .args(args)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
+        let (out, o) = bench_command("empty", &args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?}");
         assert!(err.contains(flag), "{args:?}: {err}");
