@@ -119,5 +119,8 @@ pub(crate) fn config_v1(s: &Scenario, name: &str) -> Result<Config1> {
         lifetimes: s.peers[name].ikev1_lifetimes,
         force_encap: v2.force_encap,
         keepalive: v2.keepalive,
+        block_threshold: v2.block_threshold,
+        half_open_limit: v2.half_open_limit,
+        job_load_limit: v2.job_load_limit,
     })
 }

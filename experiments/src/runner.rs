@@ -166,6 +166,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             ));
             v1.set_key_log(s.outputs.pcap);
             v1.set_protection(protection);
+            v1.set_screening_on_arrival(s.peers[n].cpu.is_some());
             v1
         });
         peers.push(Peer {
@@ -739,22 +740,26 @@ fn decryption_table<'a>(lines: impl Iterator<Item = &'a String>) -> String {
     table
 }
 
-/// At a peer with a CPU, strongSwan's receiver thread screens IKE_SA_INIT as it arrives,
-/// before it queues a job: a COOKIE answer leaves at once, and the half-open and job-load
-/// limits see the queue as it is now ([`Endpoint::screen_datagram`]). Whether the datagram
-/// goes on to a core (IKEv1, and peers without a CPU, always do).
+/// At a peer with a CPU, strongSwan's receiver thread screens IKE_SA_INIT and first Main or
+/// Aggressive Mode messages as they arrive, before it queues a job: a COOKIE answer leaves
+/// at once, and the half-open and job-load limits see the queue as it is now
+/// ([`Endpoint::screen_datagram`], [`Endpoint1::screen_datagram`]). Whether the datagram
+/// goes on to a core (at a peer without a CPU it always does).
 fn screen_ike(p: &mut Peer, now: SimTime, packet: &Packet) -> bool {
     let (Some(cpu), Transport::Udp { src_port, dst_port }) = (&p.cpu, packet.transport) else {
         return true;
     };
-    ikev1_datagram(packet, dst_port)
-        || p.ep.screen_datagram(
-            now,
-            SocketAddr::new(packet.src, src_port),
-            SocketAddr::new(packet.dst, dst_port),
-            &packet.payload,
-            cpu.queue.len(),
-        )
+    let (from, to) = (
+        SocketAddr::new(packet.src, src_port),
+        SocketAddr::new(packet.dst, dst_port),
+    );
+    let queued = cpu.queue.len();
+    if ikev1_datagram(packet, dst_port) {
+        p.v1.as_mut()
+            .is_none_or(|v1| v1.screen_datagram(now, from, to, &packet.payload, queued))
+    } else {
+        p.ep.screen_datagram(now, from, to, &packet.payload, queued)
+    }
 }
 
 /// Whether an IKE datagram to `dst_port` is IKEv1: on 500, or on 4500 behind the non-ESP

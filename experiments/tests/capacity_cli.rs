@@ -280,3 +280,42 @@ fn a_job_load_limit_keeps_the_queue_short_in_a_storm() {
     let retrans = |s: &serde_json::Value| s["retransmissions"].as_u64().unwrap();
     assert!(retrans(&limited) > retrans(&free) + drops / 2);
 }
+
+/// The storm of IKEv1 branches (Main Mode): strongSwan screens a first Main Mode message by
+/// the same limits as IKE_SA_INIT (there is no COOKIE in IKEv1). With the job-load limit the
+/// queue stays short and every dropped Main Mode 1 is sent again, and counted: an exchange
+/// reports the retransmissions of all its messages.
+#[test]
+fn an_ikev1_storm_meets_the_same_receiver_limits() {
+    let run = |extra: &str, tag: &str| {
+        let changed = bundled_with(
+            "reboot-storm.ron",
+            &[
+                ("branches: 500", "branches: 1500"),
+                ("cpu: (cores: 2)", &format!("cpu: (cores: 1){extra}")),
+                (
+                    "start_spread: \"1s\")",
+                    "start_spread: \"1s\", version: IKEv1Main)",
+                ),
+            ],
+        );
+        let (dir, s) = common::run_text(&changed, &format!("storm-v1-{tag}"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        s
+    };
+    let reason = "job load limit (init_limit_job_load)";
+    let free = run("", "free");
+    let limited = run(", job_load_limit: 50", "limited");
+    for s in [&free, &limited] {
+        assert_eq!(s["tunnels_established"], 1500);
+        assert_eq!(s["exchanges"]["MAIN_MODE"]["success"], 1500);
+    }
+    assert!(free["dropped_by_reason"][reason].is_null());
+    let drops = limited["dropped_by_reason"][reason].as_u64().unwrap_or(0);
+    assert!(drops > 100, "{}", limited["dropped_by_reason"]);
+    let cpu = |s: &serde_json::Value, k: &str| s["cpu"]["hub"][k].as_u64().unwrap();
+    assert_eq!(cpu(&free, "max_queued"), 1000);
+    assert!(cpu(&limited, "max_queued") < 300);
+    assert_eq!(cpu(&limited, "dropped_queue_full"), 0);
+    assert!(limited["retransmissions"].as_u64().unwrap() >= drops);
+}

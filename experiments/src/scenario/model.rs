@@ -249,18 +249,20 @@ pub struct PeerSpec {
     /// (strongSwan's `cookie_threshold_ip`, 3); never when left out.
     #[serde(default)]
     pub cookie_threshold_ip: Option<u32>,
-    /// As responder, silently drop IKE_SA_INIT from a peer address with this many half-open
-    /// IKE SAs (strongSwan's `block_threshold`, 5; many clients behind one carrier-grade NAT
-    /// share an address); never when left out.
+    /// As responder, silently drop IKE_SA_INIT (or a first Main or Aggressive Mode message)
+    /// from a peer address with this many half-open IKE SAs (strongSwan's `block_threshold`,
+    /// 5; many clients behind one carrier-grade NAT share an address); never when left out.
     #[serde(default)]
     pub block_threshold: Option<u32>,
-    /// As responder, silently drop every IKE_SA_INIT while this many IKE SAs are half-open
-    /// (strongSwan's `init_limit_half_open`, off by default); never when left out.
+    /// As responder, silently drop every IKE_SA_INIT (or first Main or Aggressive Mode
+    /// message) while this many IKE SAs are half-open (strongSwan's `init_limit_half_open`,
+    /// off by default); never when left out.
     #[serde(default)]
     pub half_open_limit: Option<u32>,
-    /// As responder, silently drop every IKE_SA_INIT that arrives while more than this many
-    /// IKE datagrams wait for a core of its `cpu` (strongSwan's `init_limit_job_load`, off
-    /// by default); needs `cpu`. Never when left out.
+    /// As responder, silently drop every IKE_SA_INIT (or first Main or Aggressive Mode
+    /// message) that arrives while more than this many IKE datagrams wait for a core of its
+    /// `cpu` (strongSwan's `init_limit_job_load`, off by default); needs `cpu`. Never when
+    /// left out.
     // Left out when unset: a sweep job's seed hashes the scenario as serialized, and older
     // sweeps keep theirs.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -65,6 +65,16 @@ pub struct Config1 {
     pub force_encap: bool,
     /// NAT-T keepalive interval behind a NAT (RFC 3948 §2.3); none when `None`.
     pub keepalive: Option<Duration>,
+    /// As responder, drop a first Phase 1 message from a peer address with this many
+    /// half-open ISAKMP SAs (strongSwan's `block_threshold`); never when `None`.
+    pub block_threshold: Option<u32>,
+    /// As responder, drop every first Phase 1 message while this many ISAKMP SAs are
+    /// half-open (strongSwan's `init_limit_half_open`); never when `None`.
+    pub half_open_limit: Option<u32>,
+    /// As responder, drop every first Phase 1 message that arrives while more than this
+    /// many jobs wait for a core (strongSwan's `init_limit_job_load`); only a driver with a
+    /// queue of work passes a load ([`super::Endpoint1::screen_datagram`]). Never when `None`.
+    pub job_load_limit: Option<u32>,
 }
 
 impl Config1 {
@@ -93,6 +103,9 @@ impl Config1 {
             dpd_timeout: Duration::from_secs(150),
             force_encap: false,
             keepalive: None,
+            block_threshold: None,
+            half_open_limit: None,
+            job_load_limit: None,
         }
     }
 }

@@ -77,7 +77,11 @@ struct Outstanding {
     kind: ExchangeKind,
     purpose: Purpose,
     first_sent: SimTime,
+    /// Sends of this message (each message of an exchange has its own retransmissions).
     sends: u32,
+    /// Retransmissions of the exchange's earlier messages (Main Mode 1 and 3 when this is
+    /// Main Mode 5), so the exchange reports all of them.
+    earlier_resends: u32,
     next_at: SimTime,
     /// Whether the end of the exchange is reported here (at its initiator).
     report: bool,
@@ -155,6 +159,9 @@ pub struct IsakmpSa {
     /// The wake-up and the tunnel this SA is filed under in the indexes.
     filed_due: Option<SimTime>,
     filed_tunnel: u32,
+    /// The peer address this SA is counted under while half-open (responder, Phase 1 not
+    /// complete).
+    half_open_ip: Option<IpAddr>,
 }
 
 impl IsakmpSa {
@@ -190,6 +197,10 @@ pub struct Endpoint1 {
     protection: Protection,
     /// Datagrams dropped, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
+    /// Whether the driver runs strongSwan's receiver checks when a datagram arrives
+    /// ([`Endpoint1::screen_datagram`]), so that answering a first Phase 1 message does not
+    /// repeat them.
+    screens_on_arrival: bool,
 }
 
 /// PRF and hash of our suites (HMAC-SHA1, SHA-1).
@@ -212,6 +223,7 @@ impl Endpoint1 {
             keep_key_log: true,
             protection: Protection::Real,
             dropped: BTreeMap::new(),
+            screens_on_arrival: false,
         }
     }
 
@@ -433,6 +445,43 @@ impl Endpoint1 {
     }
 
     /// Handles a datagram (an IKEv1 message) received on `local` from `from`.
+    /// Tells the endpoint that its driver queues datagrams for a CPU and calls
+    /// [`Endpoint1::screen_datagram`] on each as it arrives (see
+    /// `ikev2::endpoint::Endpoint::set_screening_on_arrival`).
+    pub fn set_screening_on_arrival(&mut self, on: bool) {
+        self.screens_on_arrival = on;
+    }
+
+    /// strongSwan's receiver (`drop_ike_sa_init`) for a datagram that arrives now, before any
+    /// work is queued for it, with `queued_jobs` waiting for a core: a first Main or
+    /// Aggressive Mode message (no responder cookie, no SA yet) is dropped by
+    /// `block_threshold`, `init_limit_half_open` or `init_limit_job_load` (IKEv1 has no
+    /// COOKIE); every other datagram passes. Whether it goes on to the queue.
+    pub fn screen_datagram(
+        &mut self,
+        now: SimTime,
+        from: SocketAddr,
+        local: SocketAddr,
+        bytes: &[u8],
+        queued_jobs: usize,
+    ) -> bool {
+        let bytes = match (local.port() == natt::NATT_PORT, bytes) {
+            (true, [0, 0, 0, 0, rest @ ..]) => rest,
+            (true, _) => return true,
+            (false, b) => b,
+        };
+        let Ok(h) = Header::decode(bytes) else {
+            return true;
+        };
+        if h.rcookie != 0
+            || !(h.exchange == exchange::MAIN_MODE || h.exchange == exchange::AGGRESSIVE)
+            || self.find_by_cookies(h.icookie, 0).is_some()
+        {
+            return true;
+        }
+        phase1::receiver_checks(self, now, from, queued_jobs)
+    }
+
     pub fn handle_datagram(
         &mut self,
         now: SimTime,

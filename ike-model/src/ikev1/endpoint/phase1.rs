@@ -96,7 +96,40 @@ pub(super) fn new_sa(
         uid: 0,
         filed_due: None,
         filed_tunnel: tunnel,
+        half_open_ip: None,
     }
+}
+
+/// strongSwan's receiver (`drop_ike_sa_init`) for a first Phase 1 message: dropped silently
+/// from an address with `block_threshold` half-open ISAKMP SAs, from anyone while
+/// `init_limit_half_open` are, or while more than `init_limit_job_load` jobs wait for a
+/// core (`queued_jobs`). Whether the message goes on to be answered.
+pub(super) fn receiver_checks(
+    ep: &mut Endpoint1,
+    now: SimTime,
+    from: SocketAddr,
+    queued_jobs: usize,
+) -> bool {
+    let (half_open, from_ip) = (ep.half_open(), ep.half_open_from(from.ip()));
+    let reason = if ep.cfg.block_threshold.is_some_and(|l| from_ip >= l) {
+        "per-IP half-open limit (block_threshold)"
+    } else if ep
+        .cfg
+        .half_open_limit
+        .is_some_and(|l| half_open >= l as usize)
+    {
+        "half-open limit (init_limit_half_open)"
+    } else if ep
+        .cfg
+        .job_load_limit
+        .is_some_and(|l| queued_jobs > l as usize)
+    {
+        "job load limit (init_limit_job_load)"
+    } else {
+        return true;
+    };
+    ep.drop_datagram(now, reason);
+    false
 }
 
 /// Behind a NAT the peer's source address is the NAT's: its identity (an address ID, as
@@ -193,6 +226,10 @@ pub(super) fn respond_first(
     h: &Header,
     bytes: &[u8],
 ) {
+    // With a queue of work ahead (a CPU model), the driver ran these checks on arrival.
+    if !ep.screens_on_arrival && !receiver_checks(ep, now, from, 0) {
+        return;
+    }
     let Ok((payloads, _)) = crate::ikev1::decode_chain(h.next_payload, &bytes[28..]) else {
         ep.drop_datagram(now, "malformed ISAKMP payloads");
         return;
@@ -220,6 +257,9 @@ pub(super) fn respond_first(
         .try_into()
         .expect("SHA-1");
     sa.remember_seen(digest);
+    // strongSwan deletes a responder's IKE SA that is not established 30 s after the
+    // first message (`half_open_timeout`); until then it counts as half-open.
+    sa.delete_at = Some(now + crate::ikev2::endpoint::HALF_OPEN_TIMEOUT);
     let i = ep.push_sa(sa);
     let life = match (life, ep.cfg.ike_life_s) {
         (0, ours) => ours,
@@ -310,6 +350,11 @@ fn derive(ep: &mut Endpoint1, i: usize, dh: &DhPrivate) -> bool {
 pub(super) fn lifetimes(ep: &mut Endpoint1, now: SimTime, i: usize) {
     let due = |t: Option<SimTime>| t.is_some_and(|t| t <= now);
     let sa = &ep.sas[i];
+    if sa.half_open_ip.is_some() && due(sa.delete_at) {
+        // Silently, as strongSwan's half-open timeout: nothing was established.
+        ep.kill(i, now, "half-open timeout");
+        return;
+    }
     if !sa.established || sa.dead {
         return;
     }
@@ -355,6 +400,11 @@ fn adopt(ep: &mut Endpoint1, i: usize) -> Option<usize> {
 fn established(ep: &mut Endpoint1, i: usize, now: SimTime) {
     ep.set_state(i, now, "IKE_P1_COMPLETE");
     ep.sas[i].established = true;
+    if ep.sas[i].half_open_ip.is_some() {
+        // The half-open timeout (see `respond_first`).
+        ep.sas[i].delete_at = None;
+    }
+    ep.end_half_open(i);
     // Both HASHes are checked and the keys derived: the exchanged values are never needed
     // again (a repeated Phase 1 message is answered from the answer cache), and they were
     // about 0.7 KB of every ISAKMP SA a concentrator holds.

@@ -37,6 +37,10 @@ pub(super) struct Index1 {
     positions: SaPositions,
     /// Dead SAs still in the SAD vector.
     dead_in_sad: usize,
+    /// Responder SAs whose Phase 1 is not complete (strongSwan's half-open count), in
+    /// total and per peer address.
+    half_open: usize,
+    half_open_by_ip: fnv::FnvHashMap<std::net::IpAddr, u32>,
 }
 
 /// Removes `uid` from the ids under `key`, dropping the entry when it empties.
@@ -56,6 +60,12 @@ impl Endpoint1 {
         self.index.next_uid += 1;
         sa.uid = uid;
         sa.filed_tunnel = sa.tunnel;
+        if !sa.initiator && !sa.established {
+            let ip = sa.peer.ip();
+            self.index.half_open += 1;
+            *self.index.half_open_by_ip.entry(ip).or_default() += 1;
+            sa.half_open_ip = Some(ip);
+        }
         self.index
             .by_icookie
             .entry(sa.icookie)
@@ -69,6 +79,29 @@ impl Endpoint1 {
         i
     }
 
+    /// SA `i` is no longer half-open (Phase 1 completed, or it died).
+    pub(super) fn end_half_open(&mut self, i: usize) {
+        if let Some(ip) = self.sas[i].half_open_ip.take() {
+            self.index.half_open -= 1;
+            if let Some(n) = self.index.half_open_by_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.index.half_open_by_ip.remove(&ip);
+                }
+            }
+        }
+    }
+
+    /// Half-open responder SAs.
+    pub(super) fn half_open(&self) -> usize {
+        self.index.half_open
+    }
+
+    /// Half-open responder SAs with peer address `ip`.
+    pub(super) fn half_open_from(&self, ip: std::net::IpAddr) -> u32 {
+        self.index.half_open_by_ip.get(&ip).copied().unwrap_or(0)
+    }
+
     /// The first SA that was created after `mark` (see [`Endpoint1::settle`]).
     pub(super) fn uid_mark(&self) -> u64 {
         self.index.next_uid
@@ -80,7 +113,8 @@ impl Endpoint1 {
     }
 
     /// The SA an ISAKMP header with these cookies belongs to: the first (oldest) SA with
-    /// the initiator cookie whose responder cookie matches or is not known yet.
+    /// the initiator cookie whose responder cookie matches, or where either side does not
+    /// know it yet.
     pub(super) fn find_by_cookies(&self, icookie: u64, rcookie: u64) -> Option<usize> {
         self.index
             .by_icookie
@@ -89,7 +123,9 @@ impl Endpoint1 {
             .filter_map(|&u| self.index_of(u))
             .find(|&i| {
                 let s = &self.sas[i];
-                !s.dead && (s.rcookie == rcookie || s.rcookie == 0)
+                // A repeated first message (no responder cookie yet) belongs to the SA it
+                // made, whose answer is then sent again, not to a new one.
+                !s.dead && (s.rcookie == rcookie || s.rcookie == 0 || rcookie == 0)
             })
     }
 
@@ -206,6 +242,7 @@ impl Endpoint1 {
 
     /// Marks SA `i` dead; it leaves the indexes and the SAD when the call settles.
     pub(super) fn mark_dead(&mut self, i: usize) {
+        self.end_half_open(i);
         if !self.sas[i].dead {
             self.sas[i].dead = true;
             self.index.killed.push(self.sas[i].uid);
@@ -269,6 +306,26 @@ impl Endpoint1 {
     /// Debug builds: every SA is filed at its wake-up and under its tunnel and cookie.
     #[cfg(debug_assertions)]
     fn check_filed(&self) {
+        let half_open: Vec<_> = self
+            .sas
+            .iter()
+            .filter(|s| !s.dead && !s.initiator && !s.established)
+            .collect();
+        assert_eq!(half_open.len(), self.index.half_open, "half-open count");
+        assert!(
+            half_open
+                .iter()
+                .all(|s| s.half_open_ip == Some(s.peer.ip()))
+        );
+        assert_eq!(
+            self.index
+                .half_open_by_ip
+                .values()
+                .map(|n| *n as usize)
+                .sum::<usize>(),
+            half_open.len(),
+            "half-open count per address"
+        );
         let mut filed = 0;
         let live = || self.sas.iter().filter(|s| !s.dead);
         let children: usize = live().map(|s| s.ipsec.len()).sum();

@@ -130,11 +130,13 @@ impl Endpoint1 {
         let sa = &mut self.sas[i];
         if let Some((message_id, kind, purpose, report)) = expect {
             let wait = self.cfg.retransmit.draw_interval(0, &mut self.rng);
-            let first_sent = sa
+            let (first_sent, earlier_resends) = sa
                 .outstanding
                 .get(&message_id)
                 .filter(|o| o.kind == kind)
-                .map_or(now, |o| o.first_sent);
+                .map_or((now, 0), |o| {
+                    (o.first_sent, o.earlier_resends + o.sends - 1)
+                });
             sa.outstanding.insert(
                 message_id,
                 Outstanding {
@@ -142,6 +144,7 @@ impl Endpoint1 {
                     kind,
                     purpose,
                     first_sent,
+                    earlier_resends,
                     sends: 1,
                     next_at: now + wait,
                     report,
@@ -176,7 +179,7 @@ impl Endpoint1 {
                 o.kind,
                 o.purpose,
                 o.first_sent,
-                o.sends - 1,
+                o.earlier_resends + o.sends - 1,
                 outcome,
             );
         }
