@@ -5,6 +5,7 @@
 pub mod crypto;
 pub mod esp;
 pub mod events;
+mod half_open;
 pub mod ikev1;
 pub mod ikev2;
 mod outbox;

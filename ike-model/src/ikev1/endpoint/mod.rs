@@ -444,7 +444,6 @@ impl Endpoint1 {
         true
     }
 
-    /// Handles a datagram (an IKEv1 message) received on `local` from `from`.
     /// Tells the endpoint that its driver queues datagrams for a CPU and calls
     /// [`Endpoint1::screen_datagram`] on each as it arrives (see
     /// `ikev2::endpoint::Endpoint::set_screening_on_arrival`).
@@ -482,6 +481,7 @@ impl Endpoint1 {
         phase1::receiver_checks(self, now, from, queued_jobs)
     }
 
+    /// Handles a datagram (an IKEv1 message) received on `local` from `from`.
     pub fn handle_datagram(
         &mut self,
         now: SimTime,

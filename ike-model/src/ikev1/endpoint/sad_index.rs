@@ -37,10 +37,8 @@ pub(super) struct Index1 {
     positions: SaPositions,
     /// Dead SAs still in the SAD vector.
     dead_in_sad: usize,
-    /// Responder SAs whose Phase 1 is not complete (strongSwan's half-open count), in
-    /// total and per peer address.
-    half_open: usize,
-    half_open_by_ip: fnv::FnvHashMap<std::net::IpAddr, u32>,
+    /// Responder SAs whose Phase 1 is not complete (strongSwan's half-open count).
+    half_open: crate::half_open::HalfOpen,
 }
 
 /// Removes `uid` from the ids under `key`, dropping the entry when it empties.
@@ -61,10 +59,7 @@ impl Endpoint1 {
         sa.uid = uid;
         sa.filed_tunnel = sa.tunnel;
         if !sa.initiator && !sa.established {
-            let ip = sa.peer.ip();
-            self.index.half_open += 1;
-            *self.index.half_open_by_ip.entry(ip).or_default() += 1;
-            sa.half_open_ip = Some(ip);
+            sa.half_open_ip = self.index.half_open.add(sa.peer.ip());
         }
         self.index
             .by_icookie
@@ -81,25 +76,17 @@ impl Endpoint1 {
 
     /// SA `i` is no longer half-open (Phase 1 completed, or it died).
     pub(super) fn end_half_open(&mut self, i: usize) {
-        if let Some(ip) = self.sas[i].half_open_ip.take() {
-            self.index.half_open -= 1;
-            if let Some(n) = self.index.half_open_by_ip.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    self.index.half_open_by_ip.remove(&ip);
-                }
-            }
-        }
+        self.index.half_open.remove(&mut self.sas[i].half_open_ip);
     }
 
     /// Half-open responder SAs.
     pub(super) fn half_open(&self) -> usize {
-        self.index.half_open
+        self.index.half_open.total()
     }
 
     /// Half-open responder SAs with peer address `ip`.
     pub(super) fn half_open_from(&self, ip: std::net::IpAddr) -> u32 {
-        self.index.half_open_by_ip.get(&ip).copied().unwrap_or(0)
+        self.index.half_open.from(ip)
     }
 
     /// The first SA that was created after `mark` (see [`Endpoint1::settle`]).
@@ -311,20 +298,11 @@ impl Endpoint1 {
             .iter()
             .filter(|s| !s.dead && !s.initiator && !s.established)
             .collect();
-        assert_eq!(half_open.len(), self.index.half_open, "half-open count");
+        self.index.half_open.check(half_open.len());
         assert!(
             half_open
                 .iter()
                 .all(|s| s.half_open_ip == Some(s.peer.ip()))
-        );
-        assert_eq!(
-            self.index
-                .half_open_by_ip
-                .values()
-                .map(|n| *n as usize)
-                .sum::<usize>(),
-            half_open.len(),
-            "half-open count per address"
         );
         let mut filed = 0;
         let live = || self.sas.iter().filter(|s| !s.dead);

@@ -33,12 +33,11 @@ pub(super) struct SadIndex {
     /// Dead SAs still in the SAD vector: a large SAD is compacted only when a quarter of
     /// it is dead, so a death costs O(1) amortised instead of moving every pointer.
     dead_in_sad: usize,
-    /// Responder SAs waiting for IKE_AUTH (the COOKIE threshold counts them).
-    pub(super) half_open: usize,
+    /// Responder SAs waiting for IKE_AUTH, in total and per peer address (the COOKIE
+    /// thresholds and the half-open limits count them).
+    pub(super) half_open: crate::half_open::HalfOpen,
     /// The SA holding each installed inbound CHILD_SA SPI (ESP lookups; unique SPIs).
     pub(super) child_spis: FnvHashMap<u32, u64>,
-    /// The same, per peer address (strongSwan's per-IP cookie and block thresholds).
-    pub(super) half_open_by_ip: FnvHashMap<std::net::IpAddr, u32>,
 }
 
 /// The tunnel of SAs a responder has not matched to a tunnel yet.
@@ -48,10 +47,7 @@ impl Endpoint {
     /// Adds an IKE SA to the SAD and returns its index.
     pub(super) fn push_sa(&mut self, mut sa: IkeSa) -> usize {
         if sa.state == super::IkeState::ExpectAuthRequest {
-            self.index.half_open += 1;
-            let ip = sa.peer.ip();
-            *self.index.half_open_by_ip.entry(ip).or_default() += 1;
-            sa.half_open_ip = Some(ip);
+            sa.half_open_ip = self.index.half_open.add(sa.peer.ip());
         }
         sa.uid = self.index.next_uid;
         self.index.next_uid += 1;
@@ -68,20 +64,9 @@ impl Endpoint {
     /// Counts SA `i` as half-open (`on`) or no longer, in total and per peer address.
     pub(super) fn count_half_open(&mut self, i: usize, on: bool) {
         if on {
-            self.index.half_open += 1;
-            let ip = self.sas[i].peer.ip();
-            *self.index.half_open_by_ip.entry(ip).or_default() += 1;
-            self.sas[i].half_open_ip = Some(ip);
+            self.sas[i].half_open_ip = self.index.half_open.add(self.sas[i].peer.ip());
         } else {
-            self.index.half_open -= 1;
-            if let Some(ip) = self.sas[i].half_open_ip.take()
-                && let Some(n) = self.index.half_open_by_ip.get_mut(&ip)
-            {
-                *n -= 1;
-                if *n == 0 {
-                    self.index.half_open_by_ip.remove(&ip);
-                }
-            }
+            self.index.half_open.remove(&mut self.sas[i].half_open_ip);
         }
     }
 
@@ -102,7 +87,7 @@ impl Endpoint {
 
     /// Half-open IKE SAs with peer address `ip`.
     pub(super) fn half_open_from(&self, ip: std::net::IpAddr) -> u32 {
-        self.index.half_open_by_ip.get(&ip).copied().unwrap_or(0)
+        self.index.half_open.from(ip)
     }
 
     /// The id the next SA will get (to tell new SAs from old after a call).
@@ -263,16 +248,7 @@ impl Endpoint {
             .iter()
             .filter(|s| s.state == super::IkeState::ExpectAuthRequest)
             .count();
-        assert_eq!(half_open, self.index.half_open, "half-open count");
-        assert_eq!(
-            self.index
-                .half_open_by_ip
-                .values()
-                .map(|n| *n as usize)
-                .sum::<usize>(),
-            half_open,
-            "half-open count per address"
-        );
+        self.index.half_open.check(half_open);
         for (i, sa) in self.sas.iter().enumerate() {
             assert_eq!(self.index_of(sa.uid), Some(i), "position of SA {}", sa.uid);
         }
