@@ -78,10 +78,12 @@ struct Outstanding {
     purpose: Purpose,
     first_sent: SimTime,
     /// Sends of this message (each message of an exchange has its own retransmissions).
-    sends: u32,
+    /// 16 bits, like the next count: the struct stays 48 bytes (B-tree leaves of these,
+    /// one per SA with a message in flight, were 8 MB more at 10^4 IKEv1 tunnels at 56).
+    sends: u16,
     /// Retransmissions of the exchange's earlier messages (Main Mode 1 and 3 when this is
     /// Main Mode 5), so the exchange reports all of them.
-    earlier_resends: u32,
+    earlier_resends: u16,
     next_at: SimTime,
     /// Whether the end of the exchange is reported here (at its initiator).
     report: bool,
@@ -612,7 +614,7 @@ impl Endpoint1 {
                 }
                 let policy = &self.cfg.retransmit;
                 let o = self.sas[i].outstanding.get_mut(&mid).expect("due");
-                if o.sends > policy.tries {
+                if u32::from(o.sends) > policy.tries {
                     self.answered(i, now, mid, Outcome::Timeout);
                     if mid == 0 || !self.sas[i].established {
                         self.kill(i, now, "retransmissions exhausted");
@@ -621,15 +623,15 @@ impl Endpoint1 {
                     }
                     continue;
                 }
-                let wait = policy.draw_interval(o.sends, &mut self.rng);
-                o.sends += 1;
+                let wait = policy.draw_interval(u32::from(o.sends), &mut self.rng);
+                o.sends = o.sends.saturating_add(1);
                 let deadline = policy
                     .give_up_after
                     .map(|g| o.first_sent + g)
                     .unwrap_or(SimTime::MAX);
                 o.next_at = (now + wait).min(deadline);
                 if o.next_at == deadline {
-                    o.sends = policy.tries + 1;
+                    o.sends = u16::try_from(policy.tries + 1).unwrap_or(u16::MAX);
                 }
                 let b = o.bytes.clone();
                 self.emit(i, now, b);

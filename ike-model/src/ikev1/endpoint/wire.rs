@@ -135,7 +135,7 @@ impl Endpoint1 {
                 .get(&message_id)
                 .filter(|o| o.kind == kind)
                 .map_or((now, 0), |o| {
-                    (o.first_sent, o.earlier_resends + o.sends - 1)
+                    (o.first_sent, o.earlier_resends.saturating_add(o.sends - 1))
                 });
             sa.outstanding.insert(
                 message_id,
@@ -179,7 +179,7 @@ impl Endpoint1 {
                 o.kind,
                 o.purpose,
                 o.first_sent,
-                o.earlier_resends + o.sends - 1,
+                u32::from(o.earlier_resends) + u32::from(o.sends) - 1,
                 outcome,
             );
         }
