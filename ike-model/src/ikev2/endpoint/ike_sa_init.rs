@@ -252,7 +252,6 @@ pub(super) fn respond(
     ep.send_response(i, 0, reply);
 }
 
-/// Answers an IKE_SA_INIT request with a lone notify, keeping no state (§2.6, §2.21.1).
 /// strongSwan's receiver (`drop_ike_sa_init`), before any work is queued for an IKE_SA_INIT
 /// request: a COOKIE first (once `cookie_threshold` IKE SAs are half-open, or
 /// `cookie_threshold_ip` from this address, and for 10 s after either was last reached);
@@ -322,6 +321,7 @@ pub(super) fn receiver_checks(
     true
 }
 
+/// Answers an IKE_SA_INIT request with a lone notify, keeping no state (§2.6, §2.21.1).
 fn answer_statelessly(
     ep: &mut Endpoint,
     spi_i: u64,
