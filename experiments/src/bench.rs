@@ -87,14 +87,14 @@ pub fn run_bench(
     seed: u64,
     out: &Path,
 ) -> Result<BenchResult> {
-    // Reset the peak to the current size (Linux: `5` to clear_refs), so each run of several
-    // measures its own peak.
     // The scenario text would name its own fields in the error; the user typed these flags.
     anyhow::ensure!(tunnels >= 1, "--tunnels must be at least 1");
     anyhow::ensure!(
         hours.is_finite() && (hours * 3600.0).round() >= 1.0,
         "--hours must be at least one simulated second (1/3600 h); got {hours}"
     );
+    // Reset the peak to the current size (Linux: `5` to clear_refs), so each run of several
+    // measures its own peak.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_bytes("VmRSS:");
     let s = crate::scenario::parse_scenario("bench.ron", &scenario_text(tunnels, hours, ikev1))

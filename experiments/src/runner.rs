@@ -746,15 +746,11 @@ fn decryption_table<'a>(lines: impl Iterator<Item = &'a String>) -> String {
 /// ([`Endpoint::screen_datagram`], [`Endpoint1::screen_datagram`]). Whether the datagram
 /// goes on to a core (at a peer without a CPU it always does).
 fn screen_ike(p: &mut Peer, now: SimTime, packet: &Packet) -> bool {
-    let (Some(cpu), Transport::Udp { src_port, dst_port }) = (&p.cpu, packet.transport) else {
+    let (Some(cpu), Some((from, to, v1))) = (&p.cpu, ike_datagram(packet)) else {
         return true;
     };
-    let (from, to) = (
-        SocketAddr::new(packet.src, src_port),
-        SocketAddr::new(packet.dst, dst_port),
-    );
     let queued = cpu.queue.len();
-    if ikev1_datagram(packet, dst_port) {
+    if v1 {
         p.v1.as_mut()
             .is_none_or(|v1| v1.screen_datagram(now, from, to, &packet.payload, queued))
     } else {
@@ -762,22 +758,28 @@ fn screen_ike(p: &mut Peer, now: SimTime, packet: &Packet) -> bool {
     }
 }
 
-/// Whether an IKE datagram to `dst_port` is IKEv1: on 500, or on 4500 behind the non-ESP
-/// marker.
-fn ikev1_datagram(packet: &Packet, dst_port: u16) -> bool {
-    if dst_port == NATT_PORT {
+/// An IKE datagram's (source, destination, whether it is IKEv1: on 500, or on 4500 behind
+/// the non-ESP marker); `None` if it is not UDP.
+fn ike_datagram(packet: &Packet) -> Option<(SocketAddr, SocketAddr, bool)> {
+    let Transport::Udp { src_port, dst_port } = packet.transport else {
+        return None;
+    };
+    let v1 = if dst_port == NATT_PORT {
         packet.payload.starts_with(&[0, 0, 0, 0]) && is_ikev1(&packet.payload[4..])
     } else {
         is_ikev1(&packet.payload)
-    }
+    };
+    Some((
+        SocketAddr::new(packet.src, src_port),
+        SocketAddr::new(packet.dst, dst_port),
+        v1,
+    ))
 }
 
 /// Hands an IKE datagram that reached `p` to the right endpoint.
 fn handle_ike(p: &mut Peer, now: SimTime, packet: &Packet) {
-    if let Transport::Udp { src_port, dst_port } = packet.transport {
-        let from = SocketAddr::new(packet.src, src_port);
-        let to = SocketAddr::new(packet.dst, dst_port);
-        if ikev1_datagram(packet, dst_port) {
+    if let Some((from, to, v1)) = ike_datagram(packet) {
+        if v1 {
             if let Some(v1) = &mut p.v1 {
                 v1.handle_datagram(now, from, to, &packet.payload);
             }

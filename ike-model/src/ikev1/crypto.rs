@@ -3,7 +3,6 @@
 //! encryption key expanded from SKEYID_e when it is too short; the Phase 1 IV from the
 //! hash of both DH public values, Phase 2 and Informational IVs from the last Phase 1
 //! ciphertext block and the message ID, and CBC chaining from message to message.
-
 //!
 //! With `Modeled` protection (DESIGN.md's Modeled crypto) the PRF, the hash and the cipher
 //! are stand-ins of the same lengths ([`Prf1`], [`encrypt_as`], [`decrypt_as`]): SHA-1 was
@@ -90,9 +89,9 @@ pub fn skeyid_psk(prf: impl Into<Prf1>, psk: &[u8], ni_b: &[u8], nr_b: &[u8]) ->
 /// A Phase 1 key: a PRF output (20 or 32 bytes) or an AES key, kept inline.
 pub type KeyBytes = smallvec::SmallVec<[u8; 32]>;
 
-/// The Phase 1 keying material. Inline (no allocation), because every Quick Mode message
-/// copies it: with five vectors, that copy was 2 % of the IKEv1 bench, and sharing them
-/// instead (one allocation per ISAKMP SA) cost 4 MB at 10^4 tunnels.
+/// The Phase 1 keying material. Inline (no allocation): every Quick Mode and Informational
+/// message copies SKEYID_a out of it (copying five vectors was 2 % of the IKEv1 bench, and
+/// sharing them behind one allocation per ISAKMP SA cost 4 MB at 10^4 tunnels).
 #[derive(PartialEq, Eq)]
 pub struct Phase1Keys {
     /// SKEYID.
@@ -174,7 +173,6 @@ pub fn hash(prf: impl Into<Prf1>, parts: &[&[u8]]) -> Vec<u8> {
 
 /// The Phase 1 IV: hash(g^xi | g^xr), cut to the cipher's block.
 pub fn phase1_iv(prf: impl Into<Prf1>, encr: EncrAlg, gxi: &[u8], gxr: &[u8]) -> Vec<u8> {
-    let prf = prf.into();
     hash(prf, &[gxi, gxr])[..encr.block_len()].to_vec()
 }
 
@@ -186,7 +184,6 @@ pub fn phase2_iv(
     last_phase1_block: &[u8],
     message_id: u32,
 ) -> Vec<u8> {
-    let prf = prf.into();
     hash(prf, &[last_phase1_block, &message_id.to_be_bytes()])[..encr.block_len()].to_vec()
 }
 

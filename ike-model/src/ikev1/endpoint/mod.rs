@@ -205,6 +205,18 @@ pub struct Endpoint1 {
     screens_on_arrival: bool,
 }
 
+/// The ISAKMP message of a datagram received on `local`: on 4500 it follows the 4-byte
+/// non-ESP marker (RFC 3948 §2.2), and anything else there (ESP, keepalives) is not ours.
+fn isakmp_bytes(local: SocketAddr, bytes: &[u8]) -> Option<&[u8]> {
+    if local.port() != natt::NATT_PORT {
+        return Some(bytes);
+    }
+    match bytes {
+        [0, 0, 0, 0, rest @ ..] => Some(rest),
+        _ => None,
+    }
+}
+
 /// PRF and hash of our suites (HMAC-SHA1, SHA-1).
 pub(crate) const PRF: PrfAlg = PrfAlg::HmacSha1;
 
@@ -345,18 +357,12 @@ impl Endpoint1 {
 
     /// The next datagram: (source, destination, bytes).
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
-        crate::outbox::pop_or_release(
-            &mut self.out,
-            self.sas.len() >= crate::outbox::KEEP_BUFFERS_FROM_SAS,
-        )
+        crate::outbox::pop_or_release(&mut self.out, self.sas.len())
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<(SimTime, Event)> {
-        crate::outbox::pop_or_release(
-            &mut self.events,
-            self.sas.len() >= crate::outbox::KEEP_BUFFERS_FROM_SAS,
-        )
+        crate::outbox::pop_or_release(&mut self.events, self.sas.len())
     }
 
     /// When to call `handle_timeout` next.
@@ -466,10 +472,8 @@ impl Endpoint1 {
         bytes: &[u8],
         queued_jobs: usize,
     ) -> bool {
-        let bytes = match (local.port() == natt::NATT_PORT, bytes) {
-            (true, [0, 0, 0, 0, rest @ ..]) => rest,
-            (true, _) => return true,
-            (false, b) => b,
+        let Some(bytes) = isakmp_bytes(local, bytes) else {
+            return true;
         };
         let Ok(h) = Header::decode(bytes) else {
             return true;
@@ -504,16 +508,7 @@ impl Endpoint1 {
         local: SocketAddr,
         bytes: &[u8],
     ) -> Option<u32> {
-        // On 4500 IKE follows the 4-byte non-ESP marker (RFC 3948 §2.2); anything else
-        // there (ESP, keepalives) is not ours.
-        let bytes = if local.port() == natt::NATT_PORT {
-            match bytes {
-                [0, 0, 0, 0, rest @ ..] => rest,
-                _ => return None,
-            }
-        } else {
-            bytes
-        };
+        let bytes = isakmp_bytes(local, bytes)?;
         let Ok(h) = Header::decode(bytes) else {
             self.drop_datagram(now, "undecodable ISAKMP header");
             return None;

@@ -110,7 +110,10 @@ pub(super) fn receiver_checks(
     from: SocketAddr,
     queued_jobs: usize,
 ) -> bool {
-    let (half_open, from_ip) = (ep.half_open(), ep.half_open_from(from.ip()));
+    let (half_open, from_ip) = (
+        ep.index.half_open.total(),
+        ep.index.half_open.from(from.ip()),
+    );
     let reason = if ep.cfg.block_threshold.is_some_and(|l| from_ip >= l) {
         "per-IP half-open limit (block_threshold)"
     } else if ep

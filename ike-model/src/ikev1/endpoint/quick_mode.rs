@@ -12,7 +12,7 @@ use super::{Endpoint1, IpsecSa, QuickMode};
 use crate::crypto::DhPrivate;
 use crate::events::{ExchangeKind, Outcome, Purpose, SaChange, SaKind, SaRef};
 use crate::ikev1::consts::{exchange, payload, protocol};
-use crate::ikev1::crypto::{hash1, hash2, hash3, keymat, phase2_iv};
+use crate::ikev1::crypto::{KeyBytes, hash1, hash2, hash3, keymat, phase2_iv};
 use crate::ikev1::header::Header;
 use crate::ikev1::payload::{RawPayload, encode_chain};
 use crate::ikev1::sa::SaPayload;
@@ -68,8 +68,8 @@ pub(super) fn initiate(ep: &mut Endpoint1, now: SimTime, i: usize, rekey: Option
     }
     rest.push(p(payload::ID, id_body(&t.local_ts[0])));
     rest.push(p(payload::ID, id_body(&t.remote_ts[0])));
-    let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
-    let h1 = hash1(ep.prf1(), &keys.skeyid_a, mid, &encode_chain(&rest).1);
+    let skeyid_a = skeyid_a(ep, i);
+    let h1 = hash1(ep.prf1(), &skeyid_a, mid, &encode_chain(&rest).1);
     let mut all = vec![p(payload::HASH, h1)];
     all.extend(rest);
     let iv = phase2_iv(ep.prf1(), ep.cfg.encr, &ep.sas[i].last_p1, mid);
@@ -102,6 +102,12 @@ pub(super) fn initiate(ep: &mut Endpoint1, now: SimTime, i: usize, rekey: Option
         m,
         Some((mid, ExchangeKind::QuickMode, purpose, true)),
     );
+}
+
+/// SA `i`'s SKEYID_a, which the HASH payloads of Quick Mode and Informational exchanges
+/// are computed with (a copy: the caller goes on to change the endpoint).
+fn skeyid_a(ep: &Endpoint1, i: usize) -> KeyBytes {
+    KeyBytes::from_slice(&ep.sas[i].keys.as_ref().expect("Phase 1 done").skeyid_a)
 }
 
 fn keys_for(ep: &Endpoint1, i: usize, q: &QuickMode, spi: u32) -> (Vec<u8>, Vec<u8>) {
@@ -198,12 +204,12 @@ pub(super) fn on_message(
         return;
     };
     let rest = encode_chain(&payloads[1..]).1;
-    let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
+    let skeyid_a = skeyid_a(ep, i);
     let q = ep.sas[i].quick.get(&mid).expect("open() registered it");
     let (initiator, have_nr) = (q.initiator, !q.nr.is_empty());
     if !initiator && q.ni.is_empty() {
         // QM1 at the responder.
-        if hash != hash1(ep.prf1(), &keys.skeyid_a, mid, &rest) {
+        if hash != hash1(ep.prf1(), &skeyid_a, mid, &rest) {
             ep.sas[i].quick.remove(&mid);
             ep.drop_datagram(now, "Quick Mode HASH(1) did not verify");
             return;
@@ -282,7 +288,7 @@ pub(super) fn on_message(
         if let Some(l) = shorter {
             out.push(super::messages::responder_lifetime(spi_in, l));
         }
-        let h2 = hash2(ep.prf1(), &keys.skeyid_a, mid, &ni, &encode_chain(&out).1);
+        let h2 = hash2(ep.prf1(), &skeyid_a, mid, &ni, &encode_chain(&out).1);
         let mut all = vec![p(payload::HASH, h2)];
         all.extend(out);
         let rekey_of = rekeyed_by_peer(ep, i);
@@ -314,7 +320,7 @@ pub(super) fn on_message(
             return;
         };
         let ni = q.ni.clone();
-        if hash != hash2(ep.prf1(), &keys.skeyid_a, mid, &ni, &rest) {
+        if hash != hash2(ep.prf1(), &skeyid_a, mid, &ni, &rest) {
             ep.drop_datagram(now, "Quick Mode HASH(2) did not verify");
             return;
         }
@@ -340,7 +346,7 @@ pub(super) fn on_message(
         q.nr = nr.clone();
         q.spi_out = spi_out;
         q.gxy = gxy;
-        let h3 = hash3(ep.prf1(), &keys.skeyid_a, mid, &ni, &nr);
+        let h3 = hash3(ep.prf1(), &skeyid_a, mid, &ni, &nr);
         let m = ep.build(i, exchange::QUICK_MODE, mid, &[p(payload::HASH, h3)], true);
         ep.remember_answer(i, mid, &m);
         ep.send(i, now, m, None);
@@ -349,7 +355,7 @@ pub(super) fn on_message(
     } else if !initiator && have_nr && payloads.len() == 1 {
         // QM3 at the responder.
         let q = ep.sas[i].quick.get(&mid).expect("present");
-        if hash != hash3(ep.prf1(), &keys.skeyid_a, mid, &q.ni, &q.nr) {
+        if hash != hash3(ep.prf1(), &skeyid_a, mid, &q.ni, &q.nr) {
             ep.drop_datagram(now, "Quick Mode HASH(3) did not verify");
             return;
         }
@@ -369,13 +375,13 @@ pub(super) fn on_informational(
     h: &Header,
     payloads: &[RawPayload],
 ) {
-    let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
+    let skeyid_a = skeyid_a(ep, i);
     let ok = payloads.first().is_some_and(|x| {
         x.ty == payload::HASH
             && x.body
                 == hash1(
                     ep.prf1(),
-                    &keys.skeyid_a,
+                    &skeyid_a,
                     h.message_id,
                     &encode_chain(&payloads[1..]).1,
                 )
@@ -421,9 +427,9 @@ pub(super) fn on_informational(
 /// exchange at once (it has no answer).
 pub(super) fn inform(ep: &mut Endpoint1, now: SimTime, i: usize, d: RawPayload, report: bool) {
     let mid = message_id(ep, i);
-    let keys = ep.sas[i].keys.clone().expect("Phase 1 done");
+    let skeyid_a = skeyid_a(ep, i);
     let rest = vec![d];
-    let h1 = hash1(ep.prf1(), &keys.skeyid_a, mid, &encode_chain(&rest).1);
+    let h1 = hash1(ep.prf1(), &skeyid_a, mid, &encode_chain(&rest).1);
     let mut all = vec![p(payload::HASH, h1)];
     all.extend(rest);
     let m = ep.build(i, exchange::INFORMATIONAL, mid, &all, true);

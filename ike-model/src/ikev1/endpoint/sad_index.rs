@@ -38,7 +38,7 @@ pub(super) struct Index1 {
     /// Dead SAs still in the SAD vector.
     dead_in_sad: usize,
     /// Responder SAs whose Phase 1 is not complete (strongSwan's half-open count).
-    half_open: crate::half_open::HalfOpen,
+    pub(super) half_open: crate::half_open::HalfOpen,
 }
 
 /// Removes `uid` from the ids under `key`, dropping the entry when it empties.
@@ -77,16 +77,6 @@ impl Endpoint1 {
     /// SA `i` is no longer half-open (Phase 1 completed, or it died).
     pub(super) fn end_half_open(&mut self, i: usize) {
         self.index.half_open.remove(&mut self.sas[i].half_open_ip);
-    }
-
-    /// Half-open responder SAs.
-    pub(super) fn half_open(&self) -> usize {
-        self.index.half_open.total()
-    }
-
-    /// Half-open responder SAs with peer address `ip`.
-    pub(super) fn half_open_from(&self, ip: std::net::IpAddr) -> u32 {
-        self.index.half_open.from(ip)
     }
 
     /// The first SA that was created after `mark` (see [`Endpoint1::settle`]).
@@ -147,33 +137,24 @@ impl Endpoint1 {
         if s.dead {
             return None;
         }
-        // Plain loops: chained iterator adapters over these were a tenth of the IKEv1
-        // bench's instructions (this runs for every SA a call touches).
-        let mut due: Option<SimTime> = None;
-        let mut take = |t: Option<SimTime>| {
-            if let Some(t) = t
-                && due.is_none_or(|d| t < d)
-            {
-                due = Some(t);
-            }
-        };
+        let mut due = crate::wakeups::Earliest::default();
         for o in s.outstanding.values() {
-            take(Some(o.next_at));
+            due.take(Some(o.next_at));
         }
         for c in &s.ipsec {
             if !c.rekeyed {
-                take(c.rekey_at);
+                due.take(c.rekey_at);
             }
-            take(c.expire_at);
+            due.take(c.expire_at);
         }
         if s.initiator {
-            take(s.rekey_at);
+            due.take(s.rekey_at);
         }
-        take(s.expire_at);
-        take(s.delete_at);
-        take(dpd::due(self, i));
-        take(natt::keepalive_due(self, i));
-        due
+        due.take(s.expire_at);
+        due.take(s.delete_at);
+        due.take(dpd::due(self, i));
+        due.take(natt::keepalive_due(self, i));
+        due.0
     }
 
     /// Files SA `i` again at its current wake-up (and under its current tunnel).

@@ -2,45 +2,56 @@
 //! keys and IV chains (RFC 2409 Appendix B), sending them with their retransmission state,
 //! and the answers kept for repeated requests.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use sim_core::SimTime;
 
 use super::{Endpoint1, IsakmpSa, Outstanding, QuickMode};
+use crate::crypto::EncrAlg;
 use crate::events::{ExchangeKind, Outcome, Purpose};
 use crate::ikev1::consts::{exchange, flags};
-use crate::ikev1::crypto::{decrypt_as, encrypt_as, phase2_iv};
+use crate::ikev1::crypto::{Prf1, decrypt_as, encrypt_as, phase2_iv};
 use crate::ikev1::header::Header;
 use crate::ikev1::payload::{RawPayload, decode_chain, encode_chain};
+
+/// The IV a message of exchange type `ex` and message ID `mid` of SA `sa` is encrypted
+/// with: Phase 1's chain, the chain of an exchange under way, or the first IV of a new
+/// Phase 2 or Informational exchange (RFC 2409 Appendix B).
+fn chain_iv<'a>(sa: &'a IsakmpSa, prf: Prf1, encr: EncrAlg, ex: u8, mid: u32) -> Cow<'a, [u8]> {
+    if ex == exchange::MAIN_MODE || ex == exchange::AGGRESSIVE {
+        return Cow::Borrowed(&sa.iv);
+    }
+    match sa.quick.get(&mid) {
+        Some(q) => Cow::Borrowed(&q.iv),
+        None => Cow::Owned(phase2_iv(prf, encr, &sa.last_p1, mid)),
+    }
+}
+
+/// Continues the chain of [`chain_iv`] with `next` (the last ciphertext block); gives it
+/// back when no exchange `mid` is under way to keep it.
+fn continue_chain(sa: &mut IsakmpSa, ex: u8, mid: u32, next: Vec<u8>) -> Result<(), Vec<u8>> {
+    if ex == exchange::MAIN_MODE || ex == exchange::AGGRESSIVE {
+        sa.iv = next.clone();
+        sa.last_p1 = next;
+    } else if let Some(q) = sa.quick.get_mut(&mid) {
+        q.iv = next;
+    } else {
+        return Err(next);
+    }
+    Ok(())
+}
 
 impl Endpoint1 {
     /// Decrypts an encrypted message of SA `i`, advancing the right IV chain.
     pub(super) fn open(&mut self, i: usize, h: &Header, bytes: &[u8]) -> Option<Vec<RawPayload>> {
-        let prf = self.prf1();
+        let (prf, encr) = (self.prf1(), self.cfg.encr);
         let sa = &mut self.sas[i];
         let keys = sa.keys.as_ref()?;
-        let phase1 = h.exchange == exchange::MAIN_MODE || h.exchange == exchange::AGGRESSIVE;
-        let first_iv;
-        let iv: &[u8] = if phase1 {
-            &sa.iv
-        } else {
-            match sa.quick.get(&h.message_id) {
-                Some(q) => &q.iv,
-                None => {
-                    first_iv = phase2_iv(prf, self.cfg.encr, &sa.last_p1, h.message_id);
-                    &first_iv
-                }
-            }
-        };
-        let (plain, next) =
-            decrypt_as(self.protection, self.cfg.encr, &keys.ka, iv, &bytes[28..]).ok()?;
+        let iv = chain_iv(sa, prf, encr, h.exchange, h.message_id);
+        let (plain, next) = decrypt_as(self.protection, encr, &keys.ka, &iv, &bytes[28..]).ok()?;
         let (p, _) = decode_chain(h.next_payload, &plain).ok()?;
-        if phase1 {
-            sa.iv = next.clone();
-            sa.last_p1 = next;
-        } else if let Some(q) = sa.quick.get_mut(&h.message_id) {
-            q.iv = next;
-        } else {
+        if let Err(next) = continue_chain(sa, h.exchange, h.message_id, next) {
             // A new exchange from the peer: remember where its chain is.
             sa.quick.insert(
                 h.message_id,
@@ -73,31 +84,15 @@ impl Endpoint1 {
         encrypted: bool,
     ) -> Vec<u8> {
         let (first, body) = encode_chain(payloads);
-        let prf = self.prf1();
+        let (prf, encr) = (self.prf1(), self.cfg.encr);
         let sa = &mut self.sas[i];
         let body = if encrypted {
             let keys = sa.keys.as_ref().expect("keys before encryption");
-            let phase1 = ex == exchange::MAIN_MODE || ex == exchange::AGGRESSIVE;
-            let first_iv;
-            let iv: &[u8] = if phase1 {
-                &sa.iv
-            } else {
-                match sa.quick.get(&message_id) {
-                    Some(q) => &q.iv,
-                    None => {
-                        first_iv = phase2_iv(prf, self.cfg.encr, &sa.last_p1, message_id);
-                        &first_iv
-                    }
-                }
-            };
-            let (c, next) = encrypt_as(self.protection, self.cfg.encr, &keys.ka, iv, &body)
-                .expect("our lengths");
-            if phase1 {
-                sa.iv = next.clone();
-                sa.last_p1 = next;
-            } else if let Some(q) = sa.quick.get_mut(&message_id) {
-                q.iv = next;
-            }
+            let iv = chain_iv(sa, prf, encr, ex, message_id);
+            let (c, next) =
+                encrypt_as(self.protection, encr, &keys.ka, &iv, &body).expect("our lengths");
+            // A message of no exchange (an Informational we send) keeps no chain.
+            let _ = continue_chain(sa, ex, message_id, next);
             c
         } else {
             body

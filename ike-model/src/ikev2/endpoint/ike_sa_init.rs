@@ -268,7 +268,10 @@ pub(super) fn receiver_checks(
     m: &Message,
     queued_jobs: usize,
 ) -> bool {
-    let (half_open, from_ip) = (ep.index.half_open.total(), ep.half_open_from(from.ip()));
+    let (half_open, from_ip) = (
+        ep.index.half_open.total(),
+        ep.index.half_open.from(from.ip()),
+    );
     let calm = |last: Option<SimTime>| last.is_some_and(|t| now < t + super::COOKIE_CALMDOWN);
     let global = match ep.cfg.cookie_threshold {
         Some(t) if half_open >= t as usize => {

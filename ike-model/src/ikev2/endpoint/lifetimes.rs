@@ -36,29 +36,21 @@ pub(super) fn retry_delay(ep: &mut Endpoint) -> Duration {
 /// The earliest lifetime event of SA `i`.
 pub(super) fn next_due(ep: &Endpoint, i: usize) -> Option<SimTime> {
     let sa = &ep.sas[i];
-    // Plain loops, not chained iterator adapters: this runs for every SA a call touches.
-    let mut due: Option<SimTime> = None;
-    let mut take = |t: Option<SimTime>| {
-        if let Some(t) = t
-            && due.is_none_or(|d| t < d)
-        {
-            due = Some(t);
-        }
-    };
-    take(sa.expire_at);
-    take(sa.redundant_until);
+    let mut due = crate::wakeups::Earliest::default();
+    due.take(sa.expire_at);
+    due.take(sa.redundant_until);
     if matches!(sa.state, IkeState::Established) {
-        take(sa.rekey_at);
-        take(sa.retry_at);
+        due.take(sa.rekey_at);
+        due.take(sa.retry_at);
     }
     for c in &sa.children {
         if c.state == ChildState::Installed {
-            take(c.rekey_at);
-            take(c.retry_at);
+            due.take(c.rekey_at);
+            due.take(c.retry_at);
         }
-        take(c.expire_at);
+        due.take(c.expire_at);
     }
-    due
+    due.0
 }
 
 /// Carries out the lifetime events of SA `i` due at `now`.

@@ -244,6 +244,21 @@ struct Linger {
     initiated: bool,
 }
 
+/// The IKE message of a datagram received on `local`: after the non-ESP marker on UDP 4500
+/// (`nat::strip_marker`, which says why it is not one, if it is worth a drop count).
+fn ike_bytes(local: SocketAddr, bytes: &[u8]) -> Result<&[u8], Option<&'static str>> {
+    if local.port() == NATT_PORT {
+        nat::strip_marker(bytes)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Whether `h` is an IKE_SA_INIT request that asks for a new IKE SA (if none has its SPI).
+fn opens_new_sa(h: &Header) -> bool {
+    !h.is_response() && h.message_id == 0 && h.spi_r == 0 && h.exchange == ExchangeType::IKE_SA_INIT
+}
+
 /// How long a responder keeps demanding COOKIEs after the threshold was last reached
 /// (strongSwan's `COOKIE_CALMDOWN_DELAY`: switching on and off would confuse initiators
 /// whose retransmissions straddle the change).
@@ -337,18 +352,12 @@ impl Endpoint {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        crate::outbox::pop_or_release(
-            &mut self.out,
-            self.sas.len() >= crate::outbox::KEEP_BUFFERS_FROM_SAS,
-        )
+        crate::outbox::pop_or_release(&mut self.out, self.sas.len())
     }
 
     /// The next event, with the time it happened.
     pub fn poll_event(&mut self) -> Option<(SimTime, Event)> {
-        crate::outbox::pop_or_release(
-            &mut self.events,
-            self.sas.len() >= crate::outbox::KEEP_BUFFERS_FROM_SAS,
-        )
+        crate::outbox::pop_or_release(&mut self.events, self.sas.len())
     }
 
     /// When [`Endpoint::handle_timeout`] should next be called.
@@ -456,24 +465,14 @@ impl Endpoint {
         bytes: &[u8],
         queued_jobs: usize,
     ) -> bool {
-        let bytes = if local.port() == NATT_PORT {
-            match nat::strip_marker(bytes) {
-                Ok(b) => b,
-                Err(_) => return true,
-            }
-        } else {
-            bytes
-        };
         // What does not decode is dropped, and counted, when it is handled.
+        let Ok(bytes) = ike_bytes(local, bytes) else {
+            return true;
+        };
         let Ok(h) = Header::decode(bytes) else {
             return true;
         };
-        if h.is_response()
-            || h.message_id != 0
-            || h.spi_r != 0
-            || h.exchange != ExchangeType::IKE_SA_INIT
-            || self.find_by_spis(h.spi_i, 0).is_some()
-        {
+        if !opens_new_sa(&h) || self.find_by_spis(h.spi_i, 0).is_some() {
             return true;
         }
         let Ok(m) = crate::ikev2::message::Message::decode(bytes) else {
@@ -706,18 +705,14 @@ impl Endpoint {
         bytes: &[u8],
     ) {
         self.enter(now);
-        let bytes = if local.port() == NATT_PORT {
-            match nat::strip_marker(bytes) {
-                Ok(b) => b,
-                Err(why) => {
-                    if let Some(why) = why {
-                        self.drop_datagram(now, None, why);
-                    }
-                    return;
+        let bytes = match ike_bytes(local, bytes) {
+            Ok(b) => b,
+            Err(why) => {
+                if let Some(why) = why {
+                    self.drop_datagram(now, None, why);
                 }
+                return;
             }
-        } else {
-            bytes
         };
         let Ok(h) = Header::decode(bytes) else {
             self.drop_datagram(now, None, "undecodable IKE header");
@@ -728,13 +723,7 @@ impl Endpoint {
         let idx = self.find_by_spis(h.spi_i, h.spi_r);
         let touched: crate::wakeups::Uids = idx.map(|i| self.sas[i].uid).into_iter().collect();
         match idx {
-            None if !h.is_response()
-                && h.message_id == 0
-                && h.spi_r == 0
-                && h.exchange == ExchangeType::IKE_SA_INIT =>
-            {
-                ike_sa_init::respond(self, now, from, local, &h, bytes)
-            }
+            None if opens_new_sa(&h) => ike_sa_init::respond(self, now, from, local, &h, bytes),
             None => self.drop_datagram(now, None, "no IKE SA with these SPIs"),
             Some(i) if h.is_response() => self.on_response(now, i, &h, bytes),
             Some(i) => self.on_request(now, i, &h, bytes),

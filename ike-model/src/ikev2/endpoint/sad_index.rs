@@ -85,11 +85,6 @@ impl Endpoint {
         Some((i, k))
     }
 
-    /// Half-open IKE SAs with peer address `ip`.
-    pub(super) fn half_open_from(&self, ip: std::net::IpAddr) -> u32 {
-        self.index.half_open.from(ip)
-    }
-
     /// The id the next SA will get (to tell new SAs from old after a call).
     pub(super) fn uid_mark(&self) -> u64 {
         self.index.next_uid
