@@ -16,6 +16,9 @@ use serde::Serialize;
 pub struct BenchResult {
     /// `IKEv2`, or `IKEv1` (Main Mode + Quick Mode) with `--ikev1`.
     pub ike: &'static str,
+    /// `parallel` if the run was split over two threads (`runner::Engine`), else
+    /// `sequential`.
+    pub engine: &'static str,
     /// Tunnels (branches).
     pub tunnels: u64,
     /// Simulated hours.
@@ -84,6 +87,7 @@ pub fn run_bench(
     tunnels: u64,
     hours: f64,
     ikev1: bool,
+    engine: crate::runner::Engine,
     seed: u64,
     out: &Path,
 ) -> Result<BenchResult> {
@@ -100,11 +104,12 @@ pub fn run_bench(
     let s = crate::scenario::parse_scenario("bench.ron", &scenario_text(tunnels, hours, ikev1))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let t0 = Instant::now();
-    let r = crate::runner::run(&s, seed, out)?;
+    let r = crate::runner::run_with(&s, seed, out, engine)?;
     let wall_s = t0.elapsed().as_secs_f64();
     let peak = peak_rss_bytes();
     Ok(BenchResult {
         ike: if ikev1 { "IKEv1" } else { "IKEv2" },
+        engine: if r.parallel { "parallel" } else { "sequential" },
         tunnels,
         sim_hours: hours,
         events: r.events,

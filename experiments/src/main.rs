@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use experiments::runner::Engine;
 
 mod allocator;
 mod demo;
@@ -32,6 +33,12 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "out/run")]
         out: PathBuf,
+        /// How the events are taken: on one thread, or split between the concentrator and
+        /// the other peers on two (the outputs are the same unless two things happen at
+        /// the same nanosecond on both sides); `auto` splits runs of 1,000 tunnels or more
+        /// that can be split.
+        #[arg(long, value_enum, default_value_t = Engine::Auto)]
+        engine: Engine,
     },
     /// Print every IKE packet of a capture (ours or a real one), decrypted with --keys.
     Inspect {
@@ -111,6 +118,9 @@ enum Command {
         /// IKEv1 tunnels (Main Mode + Quick Mode) instead of IKEv2.
         #[arg(long)]
         ikev1: bool,
+        /// How the events are taken (as for `run`).
+        #[arg(long, value_enum, default_value_t = Engine::Auto)]
+        engine: Engine,
     },
     /// Measure the CPU cost table (DH per group, encryption per KiB, per message) on this
     /// machine in Real mode and print it as RON for a peer's `cpu: (costs: ...)`.
@@ -152,6 +162,7 @@ fn main() -> Result<()> {
             scenario,
             seed,
             out,
+            engine,
         } => {
             let s = match experiments::scenario::load_scenario(&scenario) {
                 Ok(s) => s,
@@ -162,14 +173,15 @@ fn main() -> Result<()> {
             };
             let seed = seed.unwrap_or(s.seed);
             let wall = std::time::Instant::now();
-            let r = experiments::runner::run(&s, seed, &out)?;
+            let r = experiments::runner::run_with(&s, seed, &out, engine)?;
             let sum = &r.summary;
             println!(
-                "{}: seed {seed}, {} simulated, {} events in {:.2} s wall",
+                "{}: seed {seed}, {} simulated, {} events in {:.2} s wall{}",
                 s.name,
                 s.duration,
                 r.events,
-                wall.elapsed().as_secs_f64()
+                wall.elapsed().as_secs_f64(),
+                if r.parallel { " on two threads" } else { "" }
             );
             let e = &sum["establishment_time"];
             println!(
@@ -309,9 +321,10 @@ fn main() -> Result<()> {
             runs,
             out,
             ikev1,
+            engine,
         } => {
             if runs <= 1 {
-                let r = experiments::bench::run_bench(tunnels, hours, ikev1, 1, &out)?;
+                let r = experiments::bench::run_bench(tunnels, hours, ikev1, engine, 1, &out)?;
                 println!("{}", serde_json::to_string(&r)?);
                 return Ok(());
             }
@@ -326,6 +339,8 @@ fn main() -> Result<()> {
                     .arg("--out")
                     .arg(&out)
                     .args(ikev1.then_some("--ikev1"))
+                    .arg("--engine")
+                    .arg(engine.to_possible_value().expect("named").get_name())
                     .output()?;
                 anyhow::ensure!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
                 let line = String::from_utf8(o.stdout)?.trim().to_string();

@@ -13,8 +13,10 @@ use serde::Serialize;
 use crate::availability::Availability;
 use sim_core::{Duration, SimTime};
 
+mod merged;
 mod on_thread;
 mod rows;
+pub use merged::{MergedRecorder, PartRecorder};
 pub use on_thread::MetricsThread;
 pub use rows::{ExchangeRow, SaRow, secs};
 use rows::{Rows, secs_into, u32_into, write_fields};

@@ -17,6 +17,9 @@ use sim_core::trace::{TraceEvent, TraceLevel};
 use sim_core::{Due, NetEvent, NodeId, Packet, RngStreams, Scheduler, SimTime, Trace, Transport};
 
 mod end_state;
+mod parallel;
+
+pub use parallel::{AUTO_MIN_TUNNELS, Engine};
 
 use crate::describe::{describe, describe_message, is_ikev1};
 use crate::metrics::{Metrics, MetricsThread, Spread, TunnelInfo, secs};
@@ -101,10 +104,18 @@ pub struct RunReport {
     pub summary: serde_json::Value,
     /// Events the engine handled.
     pub events: u64,
+    /// Whether the events were taken on two threads ([`Engine`]).
+    pub parallel: bool,
 }
 
-/// Runs `s` with `seed` and writes its outputs into `out`.
+/// Runs `s` with `seed` and writes its outputs into `out` ([`Engine::Auto`]).
 pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
+    run_with(s, seed, out, Engine::Auto)
+}
+
+/// Runs `s` with `seed`, its events taken as `engine` says, and writes its outputs into
+/// `out`.
+pub fn run_with(s: &Scenario, seed: u64, out: &Path, engine: Engine) -> Result<RunReport> {
     for (name, p) in &s.peers {
         if let Some(file) = p.cpu.as_ref().and_then(|c| c.costs_file.as_ref()) {
             anyhow::bail!(
@@ -259,95 +270,336 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
             .collect();
         built.net.capture_only(egress);
     }
-    // Recorded on a thread of its own (the second core), in the order reported.
-    let mut metrics = MetricsThread::spawn(
-        Metrics::writing_to(tunnels, out, s.outputs.sa_events)?,
-        names.clone().into(),
-    )?;
+    let initiators: Vec<usize> = s.tunnels.iter().map(|t| peer_index(&t.initiator)).collect();
+    let end = SimTime::ZERO + s.duration;
     let mut trace = Trace::new(s.outputs.trace_level);
-    let mut sched: Scheduler<Ev> = Scheduler::new();
-    for (t, at) in starts.iter().enumerate() {
-        sched.schedule_at(*at, Ev::Start { tunnel: t });
-    }
-    for (k, a) in s.actions.iter().enumerate() {
-        sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
-    }
     // ESP is protected as IKE is; Wireshark's `esp_sa` table is kept only for a capture.
     let mut dataplane = crate::dataplane::DataPlane::new(protection, s.outputs.pcap);
-    let mut flow_rngs: BTreeMap<(u32, u8), sim_core::SimRng> = BTreeMap::new();
-    for (t, spec) in s.tunnels.iter().enumerate() {
-        if let Some(tr) = &spec.traffic {
-            let at = tr.start.map_or(starts[t], |x| SimTime::ZERO + x);
-            for dir in 0..2u8 {
-                flow_rngs.insert(
-                    (t as u32, dir),
-                    streams.stream(&format!("traffic/{t}/{dir}")),
-                );
-                sched.schedule_at(at, Ev::Traffic { tunnel: t, dir });
-            }
-        }
-    }
-    // On/off sources: (on now?, end of the current period) per flow.
-    let mut on_off: BTreeMap<(usize, u8), (bool, SimTime)> = BTreeMap::new();
     let mut commands_refused = 0u64;
     let mut messages = crate::messages::MessageLog::default();
-    let end = SimTime::ZERO + s.duration;
-    let any_cpu = peers.iter().any(|p| p.cpu.is_some());
-    // What a touched peer sends and reports, drained every event (buffers reused, not
-    // allocated per event).
-    let mut out_buf: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
-    let mut evs_buf = Vec::new();
-    while let Some(t) = sched.peek_time() {
-        if t > end {
-            break;
-        }
-        let (now, ev) = match sched.pop_due().expect("peeked") {
-            (now, Due::Event(ev)) => (now, ev),
-            (now, Due::Timer(peer)) => (
-                now,
-                Ev::Wake {
-                    peer: peer as usize,
-                },
-            ),
+    let recorded = Metrics::writing_to(tunnels, out, s.outputs.sa_events)?;
+    let split = parallel::plan(engine, s, &built.net, &peers).map_err(anyhow::Error::msg)?;
+    let parallel = split.is_some();
+    let (mut metrics, events_processed, travelling) = if let Some(plan) = split {
+        let shared = parallel::Shared {
+            s,
+            net: &built.net,
+            peer_on_node: &peer_on_node,
+            starts: &starts,
+            initiators: &initiators,
+            end,
         };
-        // The state the next event will touch starts loading while this one runs.
-        match sched.peek_next() {
-            Some(Due::Timer(o)) => {
-                if let Some(p) = peers.get(o as usize) {
-                    sim_core::prefetch(p);
+        let (m, n) = parallel::run(&plan, &shared, &mut peers, recorded, names.clone().into())?;
+        (m, n, BTreeSet::new())
+    } else {
+        // Recorded on a thread of its own (the second core), in the order reported.
+        let mut metrics = MetricsThread::spawn(recorded, names.clone().into())?;
+        let mut sched: Scheduler<Ev> = Scheduler::new();
+        for (t, at) in starts.iter().enumerate() {
+            sched.schedule_at(*at, Ev::Start { tunnel: t });
+        }
+        for (k, a) in s.actions.iter().enumerate() {
+            sched.schedule_at(SimTime::ZERO + a.at, Ev::Action { index: k });
+        }
+        let mut flow_rngs: BTreeMap<(u32, u8), sim_core::SimRng> = BTreeMap::new();
+        for (t, spec) in s.tunnels.iter().enumerate() {
+            if let Some(tr) = &spec.traffic {
+                let at = tr.start.map_or(starts[t], |x| SimTime::ZERO + x);
+                for dir in 0..2u8 {
+                    flow_rngs.insert(
+                        (t as u32, dir),
+                        streams.stream(&format!("traffic/{t}/{dir}")),
+                    );
+                    sched.schedule_at(at, Ev::Traffic { tunnel: t, dir });
                 }
             }
-            Some(Due::Event(Ev::Net(NetEvent::Arrive { link, .. }))) => {
-                built.net.prefetch_link(*link);
-            }
-            _ => {}
         }
-        // What the work of this event costs is counted from here (CPU model).
-        let dh_before = if any_cpu {
-            ike_model::crypto::dh::dh_ops()
-        } else {
-            Vec::new()
-        };
-        let mut bytes_in = 0u64;
-        // Work done by the receiver on arrival, not by a core (see `screen_ike`).
-        let mut screened_out = false;
-        let touched = match ev {
-            Ev::CpuFree { peer } => {
-                let next = match &mut peers[peer].cpu {
-                    Some(c) if c.idle_core(now) => c.queue.pop_front(),
-                    _ => None,
-                };
-                match next {
-                    Some(d) => {
-                        bytes_in = d.packet.payload.len() as u64;
-                        handle_ike(&mut peers[peer], now, &d.packet);
-                        Some(peer)
+        // On/off sources: (on now?, end of the current period) per flow.
+        let mut on_off: BTreeMap<(usize, u8), (bool, SimTime)> = BTreeMap::new();
+        let any_cpu = peers.iter().any(|p| p.cpu.is_some());
+        // What a touched peer sends and reports, drained every event (buffers reused, not
+        // allocated per event).
+        let mut out_buf: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
+        let mut evs_buf = Vec::new();
+        while let Some(t) = sched.peek_time() {
+            if t > end {
+                break;
+            }
+            let (now, ev) = match sched.pop_due().expect("peeked") {
+                (now, Due::Event(ev)) => (now, ev),
+                (now, Due::Timer(peer)) => (
+                    now,
+                    Ev::Wake {
+                        peer: peer as usize,
+                    },
+                ),
+            };
+            // The state the next event will touch starts loading while this one runs.
+            match sched.peek_next() {
+                Some(Due::Timer(o)) => {
+                    if let Some(p) = peers.get(o as usize) {
+                        sim_core::prefetch(p);
                     }
-                    None => None,
                 }
+                Some(Due::Event(Ev::Net(NetEvent::Arrive { link, .. }))) => {
+                    built.net.prefetch_link(*link);
+                }
+                _ => {}
             }
-            Ev::Release { peer, mut out } => {
-                let p = &peers[peer];
+            // What the work of this event costs is counted from here (CPU model).
+            let dh_before = if any_cpu {
+                ike_model::crypto::dh::dh_ops()
+            } else {
+                Vec::new()
+            };
+            let mut bytes_in = 0u64;
+            // Work done by the receiver on arrival, not by a core (see `screen_ike`).
+            let mut screened_out = false;
+            let touched = match ev {
+                Ev::CpuFree { peer } => {
+                    let next = match &mut peers[peer].cpu {
+                        Some(c) if c.idle_core(now) => c.queue.pop_front(),
+                        _ => None,
+                    };
+                    match next {
+                        Some(d) => {
+                            bytes_in = d.packet.payload.len() as u64;
+                            handle_ike(&mut peers[peer], now, &d.packet);
+                            Some(peer)
+                        }
+                        None => None,
+                    }
+                }
+                Ev::Release { peer, mut out } => {
+                    let p = &peers[peer];
+                    send_ike(
+                        &mut built.net,
+                        &mut sched,
+                        &mut trace,
+                        s.outputs.messages.then_some(&mut messages),
+                        &addr_names,
+                        (p.node, &p.name),
+                        now,
+                        &mut out,
+                    );
+                    None
+                }
+                Ev::Start { tunnel } => {
+                    let i = initiators[tunnel];
+                    start_tunnel(&mut peers[i], s, tunnel, now);
+                    Some(i)
+                }
+                Ev::Action { index } => {
+                    let a = &s.actions[index];
+                    let spec = &s.tunnels[a.tunnel];
+                    let who = a.peer.as_deref().unwrap_or(&spec.initiator);
+                    let i = peer_index(who);
+                    let tunnel = a.tunnel as u32;
+                    let r: std::result::Result<(), String> =
+                        if spec.version == ScenarioVersion::IKEv2 {
+                            let ep = &mut peers[i].ep;
+                            match a.action {
+                                Action::CreateChild => ep.create_child(now, tunnel),
+                                Action::RekeyChild => ep.rekey_child(now, tunnel),
+                                Action::DeleteChild => ep.delete_child(now, tunnel),
+                                Action::DeleteIke => ep.delete_ike(now, tunnel),
+                                Action::RekeyIke => ep.rekey_ike(now, tunnel),
+                            }
+                            .map_err(|e| e.to_string())
+                        } else {
+                            let done = peers[i].v1.as_mut().is_some_and(|v1| match a.action {
+                                Action::CreateChild => v1.quick_mode(now, tunnel, None),
+                                Action::RekeyChild => v1.rekey_child(now, tunnel),
+                                Action::DeleteChild => v1.delete_child(now, tunnel),
+                                Action::DeleteIke => v1.delete_ike(now, tunnel),
+                                // An ISAKMP "rekey" is a re-authentication, not modelled yet.
+                                Action::RekeyIke => false,
+                            });
+                            if done {
+                                Ok(())
+                            } else {
+                                Err(format!(
+                                    "tunnel {tunnel} has no ISAKMP SA or IPsec SA here for that"
+                                ))
+                            }
+                        };
+                    let node = peers[i].node;
+                    trace.emit(now, || TraceEvent::Note {
+                        node: Some(node),
+                        category: "command".into(),
+                        text: match &r {
+                            Ok(()) => format!("{:?} on tunnel {tunnel}", a.action),
+                            Err(e) => format!("{:?} refused: {e}", a.action),
+                        },
+                    });
+                    if r.is_err() {
+                        commands_refused += 1;
+                    }
+                    Some(i)
+                }
+                Ev::Traffic { tunnel, dir } => {
+                    let spec = &s.tunnels[tunnel];
+                    let tr = spec.traffic.as_ref().expect("scheduled for traffic");
+                    if let Some(oo) = &tr.on_off {
+                        // Walk the on/off periods up to now; while off, wake at the next on.
+                        let rng = flow_rngs
+                            .get_mut(&(tunnel as u32, dir))
+                            .expect("flow stream");
+                        let st = on_off.entry((tunnel, dir)).or_insert((
+                            true,
+                            now + crate::dataplane::period(oo.on, oo.exponential, rng),
+                        ));
+                        while st.1 <= now {
+                            st.0 = !st.0;
+                            let mean = if st.0 { oo.on } else { oo.off };
+                            st.1 += crate::dataplane::period(mean, oo.exponential, rng);
+                        }
+                        if !st.0 {
+                            sched.schedule_at(st.1, Ev::Traffic { tunnel, dir });
+                            continue;
+                        }
+                    }
+                    let (from, to) = if dir == 0 {
+                        (&spec.initiator, &spec.responder)
+                    } else {
+                        (&spec.responder, &spec.initiator)
+                    };
+                    let (si, src, dst) =
+                        (peer_index(from), s.peers[from].address, s.peers[to].address);
+                    let t = tunnel as u32;
+                    let outbound = if spec.version == ScenarioVersion::IKEv2 {
+                        peers[si].ep.esp_outbound(t)
+                    } else {
+                        peers[si].v1.as_ref().and_then(|v1| v1.esp_outbound(t))
+                    };
+                    let rng = flow_rngs.get_mut(&(t, dir)).expect("flow stream");
+                    // Behind a NAT the SA knows where the peer really is (address and port).
+                    let to_addr = outbound
+                        .as_ref()
+                        .and_then(|o| o.3)
+                        .unwrap_or(SocketAddr::new(dst, NATT_PORT));
+                    let outbound = outbound.map(|(spi, k, encap, _)| (spi, k, encap));
+                    if let Some(esp) = dataplane.offer(
+                        now,
+                        (t, dir),
+                        outbound,
+                        (src, dst),
+                        to_addr.ip(),
+                        tr.bytes,
+                        rng,
+                    ) {
+                        let pkt = if esp.encap {
+                            Packet::udp(src, NATT_PORT, to_addr.ip(), to_addr.port(), esp.bytes)
+                        } else {
+                            Packet::esp(src, to_addr.ip(), esp.bytes)
+                        };
+                        let id = built.net.send(&mut sched, &mut trace, peers[si].node, pkt);
+                        dataplane.sent_as((t, dir), id);
+                        if spec.version == ScenarioVersion::IKEv2 {
+                            peers[si].ep.esp_sent(now, t);
+                        } else if let Some(v1) = &mut peers[si].v1 {
+                            v1.esp_sent(now, t);
+                        }
+                    }
+                    let gap = crate::dataplane::next_gap(tr.rate_pps, tr.poisson, rng);
+                    sched.schedule_at(now + gap, Ev::Traffic { tunnel, dir });
+                    None
+                }
+                Ev::Wake { peer } => {
+                    peers[peer].ep.handle_timeout(now);
+                    if let Some(v1) = &mut peers[peer].v1 {
+                        v1.handle_timeout(now);
+                    }
+                    Some(peer)
+                }
+                Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
+                    let i = peer_on_node[d.node.0 as usize]?;
+                    let esp = match d.packet.transport {
+                        Transport::Esp => Some(&d.packet.payload[..]),
+                        Transport::Udp { dst_port, .. }
+                            if dst_port == NATT_PORT
+                                && d.packet.payload.len() > 4
+                                && d.packet.payload[..4] != [0, 0, 0, 0] =>
+                        {
+                            Some(&d.packet.payload[..])
+                        }
+                        _ => None,
+                    };
+                    if let Some(bytes) = esp {
+                        let spi = crate::dataplane::DataPlane::spi(bytes);
+                        let keys = spi.and_then(|spi| {
+                            peers[i]
+                                .ep
+                                .esp_inbound(spi)
+                                .or_else(|| peers[i].v1.as_ref()?.esp_inbound(spi))
+                                .map(|(_, k)| k)
+                        });
+                        if dataplane.receive(d.packet.id, bytes, keys)
+                            && let Some(spi) = spi
+                        {
+                            peers[i].ep.esp_received(now, spi);
+                        }
+                        return None;
+                    }
+                    if s.outputs.messages {
+                        messages.received(d.packet.id, now);
+                    }
+                    if !screen_ike(&mut peers[i], now, &d.packet) {
+                        screened_out = true;
+                        return Some(i);
+                    }
+                    let node = peers[i].node;
+                    if let Some(cpu) = &mut peers[i].cpu
+                        && !cpu.idle_core(now)
+                    {
+                        // Every core is busy: the datagram waits (or is dropped, queue full).
+                        if !cpu.enqueue(d) {
+                            trace.emit(now, || TraceEvent::Note {
+                                node: Some(node),
+                                category: "cpu".into(),
+                                text: "IKE datagram dropped: CPU queue full".into(),
+                            });
+                        }
+                        return None;
+                    }
+                    bytes_in = d.packet.payload.len() as u64;
+                    handle_ike(&mut peers[i], now, &d.packet);
+                    Some(i)
+                }),
+            };
+            if let Some(i) = touched {
+                let p = &mut peers[i];
+                let out = &mut out_buf;
+                while let Some(tx) = p.ep.poll_transmit() {
+                    out.push((tx.src, tx.dst, tx.payload));
+                }
+                while let Some(tx) = p.v1.as_mut().and_then(|v1| v1.poll_transmit()) {
+                    out.push(tx);
+                }
+                // With a CPU model the answers leave when the work is done.
+                if let Some(cpu) = &mut p.cpu
+                    && !screened_out
+                {
+                    let delta: Vec<u64> = ike_model::crypto::dh::dh_ops()
+                        .iter()
+                        .zip(&dh_before)
+                        .map(|(a, b)| a.1 - b.1)
+                        .collect();
+                    let bytes = bytes_in + out.iter().map(|o| o.2.len() as u64).sum::<u64>();
+                    let msgs = u64::from(bytes_in > 0) + out.len() as u64;
+                    let cost = cpu.cost(msgs, bytes, &delta);
+                    let done = cpu.charge(now, cost);
+                    sched.schedule_at(done, Ev::CpuFree { peer: i });
+                    if done > now && !out.is_empty() {
+                        sched.schedule_at(
+                            done,
+                            Ev::Release {
+                                peer: i,
+                                out: std::mem::take(out),
+                            },
+                        );
+                    }
+                }
                 send_ike(
                     &mut built.net,
                     &mut sched,
@@ -356,276 +608,37 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
                     &addr_names,
                     (p.node, &p.name),
                     now,
-                    &mut out,
+                    out,
                 );
-                None
-            }
-            Ev::Start { tunnel } => {
-                let spec = &s.tunnels[tunnel];
-                let i = peer_index(&spec.initiator);
-                let dst = s.peers[&spec.responder].address;
-                match spec.version {
-                    ScenarioVersion::IKEv2 => peers[i].ep.start_tunnel(now, tunnel as u32, dst),
-                    v => {
-                        if let Some(v1) = &mut peers[i].v1 {
-                            v1.start_tunnel(
-                                now,
-                                tunnel as u32,
-                                dst,
-                                v == ScenarioVersion::IKEv1Aggressive,
-                            );
-                        }
-                    }
+                let evs = &mut evs_buf;
+                while let Some(e) = p.ep.poll_event() {
+                    evs.push(e);
                 }
-                Some(i)
-            }
-            Ev::Action { index } => {
-                let a = &s.actions[index];
-                let spec = &s.tunnels[a.tunnel];
-                let who = a.peer.as_deref().unwrap_or(&spec.initiator);
-                let i = peer_index(who);
-                let tunnel = a.tunnel as u32;
-                let r: std::result::Result<(), String> = if spec.version == ScenarioVersion::IKEv2 {
-                    let ep = &mut peers[i].ep;
-                    match a.action {
-                        Action::CreateChild => ep.create_child(now, tunnel),
-                        Action::RekeyChild => ep.rekey_child(now, tunnel),
-                        Action::DeleteChild => ep.delete_child(now, tunnel),
-                        Action::DeleteIke => ep.delete_ike(now, tunnel),
-                        Action::RekeyIke => ep.rekey_ike(now, tunnel),
-                    }
-                    .map_err(|e| e.to_string())
-                } else {
-                    let done = peers[i].v1.as_mut().is_some_and(|v1| match a.action {
-                        Action::CreateChild => v1.quick_mode(now, tunnel, None),
-                        Action::RekeyChild => v1.rekey_child(now, tunnel),
-                        Action::DeleteChild => v1.delete_child(now, tunnel),
-                        Action::DeleteIke => v1.delete_ike(now, tunnel),
-                        // An ISAKMP "rekey" is a re-authentication, not modelled yet.
-                        Action::RekeyIke => false,
+                while let Some(e) = p.v1.as_mut().and_then(|v1| v1.poll_event()) {
+                    evs.push(e);
+                }
+                for (at, e) in evs.drain(..) {
+                    trace.emit(at, || TraceEvent::Note {
+                        node: Some(p.node),
+                        category: "ike".into(),
+                        text: describe(&e),
                     });
-                    if done {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "tunnel {tunnel} has no ISAKMP SA or IPsec SA here for that"
-                        ))
-                    }
-                };
-                let node = peers[i].node;
-                trace.emit(now, || TraceEvent::Note {
-                    node: Some(node),
-                    category: "command".into(),
-                    text: match &r {
-                        Ok(()) => format!("{:?} on tunnel {tunnel}", a.action),
-                        Err(e) => format!("{:?} refused: {e}", a.action),
-                    },
-                });
-                if r.is_err() {
-                    commands_refused += 1;
+                    metrics.record(at, i as u32, e);
                 }
-                Some(i)
+                sched.set_timer(i as u32, p.poll_timeout());
             }
-            Ev::Traffic { tunnel, dir } => {
-                let spec = &s.tunnels[tunnel];
-                let tr = spec.traffic.as_ref().expect("scheduled for traffic");
-                if let Some(oo) = &tr.on_off {
-                    // Walk the on/off periods up to now; while off, wake at the next on.
-                    let rng = flow_rngs
-                        .get_mut(&(tunnel as u32, dir))
-                        .expect("flow stream");
-                    let st = on_off.entry((tunnel, dir)).or_insert((
-                        true,
-                        now + crate::dataplane::period(oo.on, oo.exponential, rng),
-                    ));
-                    while st.1 <= now {
-                        st.0 = !st.0;
-                        let mean = if st.0 { oo.on } else { oo.off };
-                        st.1 += crate::dataplane::period(mean, oo.exponential, rng);
-                    }
-                    if !st.0 {
-                        sched.schedule_at(st.1, Ev::Traffic { tunnel, dir });
-                        continue;
-                    }
-                }
-                let (from, to) = if dir == 0 {
-                    (&spec.initiator, &spec.responder)
-                } else {
-                    (&spec.responder, &spec.initiator)
-                };
-                let (si, src, dst) = (peer_index(from), s.peers[from].address, s.peers[to].address);
-                let t = tunnel as u32;
-                let outbound = if spec.version == ScenarioVersion::IKEv2 {
-                    peers[si].ep.esp_outbound(t)
-                } else {
-                    peers[si].v1.as_ref().and_then(|v1| v1.esp_outbound(t))
-                };
-                let rng = flow_rngs.get_mut(&(t, dir)).expect("flow stream");
-                // Behind a NAT the SA knows where the peer really is (address and port).
-                let to_addr = outbound
-                    .as_ref()
-                    .and_then(|o| o.3)
-                    .unwrap_or(SocketAddr::new(dst, NATT_PORT));
-                let outbound = outbound.map(|(spi, k, encap, _)| (spi, k, encap));
-                if let Some(esp) = dataplane.offer(
-                    now,
-                    (t, dir),
-                    outbound,
-                    (src, dst),
-                    to_addr.ip(),
-                    tr.bytes,
-                    rng,
-                ) {
-                    let pkt = if esp.encap {
-                        Packet::udp(src, NATT_PORT, to_addr.ip(), to_addr.port(), esp.bytes)
-                    } else {
-                        Packet::esp(src, to_addr.ip(), esp.bytes)
-                    };
-                    let id = built.net.send(&mut sched, &mut trace, peers[si].node, pkt);
-                    dataplane.sent_as((t, dir), id);
-                    if spec.version == ScenarioVersion::IKEv2 {
-                        peers[si].ep.esp_sent(now, t);
-                    } else if let Some(v1) = &mut peers[si].v1 {
-                        v1.esp_sent(now, t);
-                    }
-                }
-                let gap = crate::dataplane::next_gap(tr.rate_pps, tr.poisson, rng);
-                sched.schedule_at(now + gap, Ev::Traffic { tunnel, dir });
-                None
-            }
-            Ev::Wake { peer } => {
-                peers[peer].ep.handle_timeout(now);
-                if let Some(v1) = &mut peers[peer].v1 {
-                    v1.handle_timeout(now);
-                }
-                Some(peer)
-            }
-            Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
-                let i = peer_on_node[d.node.0 as usize]?;
-                let esp = match d.packet.transport {
-                    Transport::Esp => Some(&d.packet.payload[..]),
-                    Transport::Udp { dst_port, .. }
-                        if dst_port == NATT_PORT
-                            && d.packet.payload.len() > 4
-                            && d.packet.payload[..4] != [0, 0, 0, 0] =>
-                    {
-                        Some(&d.packet.payload[..])
-                    }
-                    _ => None,
-                };
-                if let Some(bytes) = esp {
-                    let spi = crate::dataplane::DataPlane::spi(bytes);
-                    let keys = spi.and_then(|spi| {
-                        peers[i]
-                            .ep
-                            .esp_inbound(spi)
-                            .or_else(|| peers[i].v1.as_ref()?.esp_inbound(spi))
-                            .map(|(_, k)| k)
-                    });
-                    if dataplane.receive(d.packet.id, bytes, keys)
-                        && let Some(spi) = spi
-                    {
-                        peers[i].ep.esp_received(now, spi);
-                    }
-                    return None;
-                }
-                if s.outputs.messages {
-                    messages.received(d.packet.id, now);
-                }
-                if !screen_ike(&mut peers[i], now, &d.packet) {
-                    screened_out = true;
-                    return Some(i);
-                }
-                let node = peers[i].node;
-                if let Some(cpu) = &mut peers[i].cpu
-                    && !cpu.idle_core(now)
-                {
-                    // Every core is busy: the datagram waits (or is dropped, queue full).
-                    if !cpu.enqueue(d) {
-                        trace.emit(now, || TraceEvent::Note {
-                            node: Some(node),
-                            category: "cpu".into(),
-                            text: "IKE datagram dropped: CPU queue full".into(),
-                        });
-                    }
-                    return None;
-                }
-                bytes_in = d.packet.payload.len() as u64;
-                handle_ike(&mut peers[i], now, &d.packet);
-                Some(i)
-            }),
-        };
-        if let Some(i) = touched {
-            let p = &mut peers[i];
-            let out = &mut out_buf;
-            while let Some(tx) = p.ep.poll_transmit() {
-                out.push((tx.src, tx.dst, tx.payload));
-            }
-            while let Some(tx) = p.v1.as_mut().and_then(|v1| v1.poll_transmit()) {
-                out.push(tx);
-            }
-            // With a CPU model the answers leave when the work is done.
-            if let Some(cpu) = &mut p.cpu
-                && !screened_out
-            {
-                let delta: Vec<u64> = ike_model::crypto::dh::dh_ops()
-                    .iter()
-                    .zip(&dh_before)
-                    .map(|(a, b)| a.1 - b.1)
-                    .collect();
-                let bytes = bytes_in + out.iter().map(|o| o.2.len() as u64).sum::<u64>();
-                let msgs = u64::from(bytes_in > 0) + out.len() as u64;
-                let cost = cpu.cost(msgs, bytes, &delta);
-                let done = cpu.charge(now, cost);
-                sched.schedule_at(done, Ev::CpuFree { peer: i });
-                if done > now && !out.is_empty() {
-                    sched.schedule_at(
-                        done,
-                        Ev::Release {
-                            peer: i,
-                            out: std::mem::take(out),
-                        },
-                    );
-                }
-            }
-            send_ike(
-                &mut built.net,
-                &mut sched,
-                &mut trace,
-                s.outputs.messages.then_some(&mut messages),
-                &addr_names,
-                (p.node, &p.name),
-                now,
-                out,
-            );
-            let evs = &mut evs_buf;
-            while let Some(e) = p.ep.poll_event() {
-                evs.push(e);
-            }
-            while let Some(e) = p.v1.as_mut().and_then(|v1| v1.poll_event()) {
-                evs.push(e);
-            }
-            for (at, e) in evs.drain(..) {
-                trace.emit(at, || TraceEvent::Note {
-                    node: Some(p.node),
-                    category: "ike".into(),
-                    text: describe(&e),
-                });
-                metrics.record(at, i as u32, e);
-            }
-            sched.set_timer(i as u32, p.poll_timeout());
         }
-    }
-
-    let mut metrics = metrics.finish()?;
-    // ESP packets still scheduled to arrive are in flight; the others were lost.
-    let events_processed = sched.processed();
-    let mut travelling = BTreeSet::new();
-    while let Some((_, ev)) = sched.pop() {
-        if let Ev::Net(NetEvent::Arrive { packet, .. }) = ev {
-            travelling.insert(packet.id);
+        let metrics = metrics.finish()?;
+        // ESP packets still scheduled to arrive are in flight; the others were lost.
+        let events_processed = sched.processed();
+        let mut travelling = BTreeSet::new();
+        while let Some((_, ev)) = sched.pop() {
+            if let Ev::Net(NetEvent::Arrive { packet, .. }) = ev {
+                travelling.insert(packet.id);
+            }
         }
-    }
+        (metrics, events_processed, travelling)
+    };
     dataplane.settle(&travelling);
     // The SAD of every peer at the end, as `swanctl --list-sas` would show it.
     if trace.level() != TraceLevel::Off {
@@ -723,6 +736,7 @@ pub fn run(s: &Scenario, seed: u64, out: &Path) -> Result<RunReport> {
     Ok(RunReport {
         summary,
         events: events_processed,
+        parallel,
     })
 }
 
@@ -774,6 +788,25 @@ fn ike_datagram(packet: &Packet) -> Option<(SocketAddr, SocketAddr, bool)> {
         SocketAddr::new(packet.dst, dst_port),
         v1,
     ))
+}
+
+/// Starts tunnel `tunnel` of `s` at its initiator `p`.
+fn start_tunnel(p: &mut Peer, s: &Scenario, tunnel: usize, now: SimTime) {
+    let spec = &s.tunnels[tunnel];
+    let dst = s.peers[&spec.responder].address;
+    match spec.version {
+        ScenarioVersion::IKEv2 => p.ep.start_tunnel(now, tunnel as u32, dst),
+        v => {
+            if let Some(v1) = &mut p.v1 {
+                v1.start_tunnel(
+                    now,
+                    tunnel as u32,
+                    dst,
+                    v == ScenarioVersion::IKEv1Aggressive,
+                );
+            }
+        }
+    }
 }
 
 /// Hands an IKE datagram that reached `p` to the right endpoint.

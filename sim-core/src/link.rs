@@ -323,6 +323,11 @@ impl Link {
         self.fixed_delay
     }
 
+    /// The delay of a fixed-delay link ([`Link::is_fixed_delay`]); `None` for any other.
+    pub fn fixed_delay(&self) -> Option<Duration> {
+        self.fixed_delay.then_some(self.delay)
+    }
+
     /// The parameters the link was made with (they never change afterwards).
     pub fn params(&self) -> &LinkParams {
         &self.params

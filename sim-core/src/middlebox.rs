@@ -42,7 +42,7 @@ pub enum Verdict {
 }
 
 /// Something that sees packets on a node or link.
-pub trait Middlebox: std::fmt::Debug + Send {
+pub trait Middlebox: std::fmt::Debug + Send + Sync {
     /// A name for traces and drop reasons.
     fn name(&self) -> &str;
     /// Looks at (and may rewrite) one packet.

@@ -25,6 +25,8 @@ use crate::rng::RngStreams;
 use crate::time::SimTime;
 use crate::trace::{DropReason, DropSite, PacketInfo, Trace, TraceEvent, TraceNames};
 
+mod static_path;
+
 /// Index of a node in its [`Network`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);

@@ -15,13 +15,16 @@ use super::Metrics;
 
 /// Events per batch: large enough that the hand-over costs little per event, small enough
 /// that a batch stays in cache.
-const BATCH: usize = 1024;
+pub(super) const BATCH: usize = 1024;
 
 /// Batches in flight before the run waits for the recorder (bounds the memory they hold).
 const IN_FLIGHT: usize = 16;
 
-/// One batch: (when, reporting peer's index, event).
-type Batch = Vec<(SimTime, u32, Event)>;
+/// One event: (when, reporting peer's index, event).
+pub(super) type Record = (SimTime, u32, Event);
+
+/// One batch of events.
+pub(super) type Batch = Vec<Record>;
 
 /// A recorder of a run's events on its own thread; [`MetricsThread::finish`] gives the
 /// [`Metrics`] back.
@@ -86,23 +89,24 @@ impl MetricsThread {
             self.hand_over();
         }
         self.to_recorder = None;
-        self.recorder
-            .take()
-            .expect("finished once")
-            .join()
-            .map_err(|panic| {
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                anyhow::anyhow!("the metrics recorder thread panicked: {why}")
-            })
+        joined(self.recorder.take().expect("finished once"))
     }
 }
 
+/// The recorder thread's metrics, or why it has none.
+fn joined(recorder: JoinHandle<Metrics>) -> anyhow::Result<Metrics> {
+    recorder.join().map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        anyhow::anyhow!("the metrics recorder thread panicked: {why}")
+    })
+}
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::metrics::TunnelInfo;
     use ike_model::events::{ExchangeKind, IkeVersion, Outcome, Purpose, SaChange, SaKind, SaRef};
@@ -110,7 +114,7 @@ mod tests {
 
     /// Events of many kinds over several batches, in an order whose rows would differ if a
     /// batch were recorded out of turn or an event twice.
-    fn events() -> Vec<(SimTime, u32, Event)> {
+    pub(crate) fn events() -> Vec<(SimTime, u32, Event)> {
         let mut v = Vec::new();
         for k in 0..(3 * BATCH as u64 + 17) {
             let at = SimTime::ZERO + Duration::from_millis(37 * k);
@@ -152,7 +156,7 @@ mod tests {
         v
     }
 
-    fn tunnels() -> Vec<TunnelInfo> {
+    pub(crate) fn tunnels() -> Vec<TunnelInfo> {
         (0..5)
             .map(|t| TunnelInfo {
                 initiator: "branch".into(),

@@ -41,7 +41,8 @@ fn read_summary(dir: &Path) -> Option<Value> {
 fn run_job(j: &Job, out: &Path) -> Result<()> {
     let tmp = out.join("jobs").join(format!(".tmp-{}", j.key));
     let _ = std::fs::remove_dir_all(&tmp);
-    crate::runner::run(&j.scenario, j.seed, &tmp)
+    // The jobs already share the cores.
+    crate::runner::run_with(&j.scenario, j.seed, &tmp, crate::runner::Engine::Sequential)
         .with_context(|| format!("job {} ({})", j.index, j.key))?;
     std::fs::rename(&tmp, job_dir(out, &j.key))
         .with_context(|| format!("storing job {}", j.index))?;
