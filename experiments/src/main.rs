@@ -35,7 +35,7 @@ enum Command {
         out: PathBuf,
         /// How the events are taken: on one thread, or split between the concentrator and
         /// the other peers on two (the outputs are the same unless two things happen at
-        /// the same nanosecond on both sides); `auto` splits runs of 1,000 tunnels or more
+        /// the same nanosecond on both sides); `auto` splits runs of 20,000 tunnels or more
         /// that can be split.
         #[arg(long, value_enum, default_value_t = Engine::Auto)]
         engine: Engine,

@@ -375,7 +375,7 @@ fn the_scale_benchmark_runs_and_its_numbers_hang_together() {
     assert_eq!(summary["scenario"], "bench");
     assert!(!out.join("messages.csv").exists());
     assert_eq!(j["ike"], "IKEv2");
-    // Below 1,000 tunnels `auto` takes the events on one thread.
+    // Below 20,000 tunnels `auto` takes the events on one thread.
     assert_eq!(j["engine"], "sequential");
     std::fs::remove_dir_all(out).unwrap();
 }
