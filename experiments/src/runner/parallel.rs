@@ -26,7 +26,6 @@ use std::cmp::{Ordering as Order, Reverse};
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
 
 use sim_core::trace::TraceLevel;
 use sim_core::{Due, Duration, Network, NodeId, Packet, Scheduler, SimTime};
@@ -39,6 +38,9 @@ use crate::scenario::Scenario;
 /// smaller run are sparser than the lookahead, and the parts wait for each other: the IKEv2
 /// bench of 10^4 tunnels took as long either way (3.5-4.1 s), on twice the CPU time.
 pub const AUTO_MIN_TUNNELS: usize = 20_000;
+
+/// Datagrams in flight from one part to the other before the sender waits (a few MB).
+const RING: usize = 1 << 16;
 
 /// How a run's events are taken: on one thread, or split in two parts ([`plan`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -220,8 +222,8 @@ pub(super) fn run(
 ) -> anyhow::Result<(Metrics, u64)> {
     let (merged, recorders) = MergedRecorder::new(metrics, names, 2);
     let clocks = [AtomicU64::new(0), AtomicU64::new(0)];
-    let (to_1, from_0) = channel();
-    let (to_0, from_1) = channel();
+    let (to_1, from_0) = rtrb::RingBuffer::new(RING);
+    let (to_0, from_1) = rtrb::RingBuffer::new(RING);
     // Each part holds its own peers, by index.
     let mut owned: [Vec<Option<&mut Peer>>; 2] = [Vec::new(), Vec::new()];
     for (i, p) in peers.iter_mut().enumerate() {
@@ -236,24 +238,22 @@ pub(super) fn run(
         Part::new(0, own_0, plan, sh, (to_1, from_1), rec_0),
         Part::new(1, own_1, plan, sh, (to_0, from_0), rec_1),
     ];
+    // The branches' part runs on this thread, which allocated their state: what they free
+    // is reused here, not left to a thread that will not allocate again.
+    let [mut hub, mut rest] = parts;
     let events = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|mut part| {
-                let (clocks, merged) = (&clocks, &merged);
-                std::thread::Builder::new()
-                    .name(format!("part-{}", part.me))
-                    .spawn_scoped(scope, move || part.run(plan, sh, clocks, merged))
-            })
-            .collect::<std::io::Result<_>>()?;
-        let mut events = 0;
-        for h in handles {
-            events += h
-                .join()
-                .map_err(|_| anyhow::anyhow!("a simulating thread panicked"))?;
-        }
-        anyhow::Ok(events)
+        let (clocks, merged) = (&clocks, &merged);
+        let other = std::thread::Builder::new()
+            .name("part-0".into())
+            .spawn_scoped(scope, move || hub.run(plan, sh, clocks, merged))?;
+        let here = rest.run(plan, sh, clocks, merged);
+        let there = other
+            .join()
+            .map_err(|_| anyhow::anyhow!("a simulating thread panicked"))?;
+        anyhow::Ok(here + there)
     })?;
+    // Its recorder hands over its last events when it goes.
+    drop(rest);
     Ok((merged.finish(), events))
 }
 
@@ -264,8 +264,8 @@ struct Part<'a> {
     sched: Scheduler<PartEv>,
     /// Datagrams from the other part not yet due, earliest first.
     inbox: BinaryHeap<Reverse<Incoming>>,
-    to_other: Sender<Incoming>,
-    from_other: Receiver<Incoming>,
+    to_other: rtrb::Producer<Incoming>,
+    from_other: rtrb::Consumer<Incoming>,
     sent: u64,
     recorder: PartRecorder,
 }
@@ -276,7 +276,7 @@ impl<'a> Part<'a> {
         peers: Vec<Option<&'a mut Peer>>,
         plan: &Plan,
         sh: &Shared,
-        (to_other, from_other): (Sender<Incoming>, Receiver<Incoming>),
+        (to_other, from_other): (rtrb::Producer<Incoming>, rtrb::Consumer<Incoming>),
         recorder: PartRecorder,
     ) -> Self {
         let mut sched = Scheduler::new();
@@ -316,7 +316,7 @@ impl<'a> Part<'a> {
             if next >= bound {
                 // The other part's clock first, then what it sent before it.
                 let theirs = other.load(Ordering::Acquire);
-                while let Ok(m) = self.from_other.try_recv() {
+                while let Ok(m) = self.from_other.pop() {
                     self.inbox.push(Reverse(m));
                 }
                 bound = SimTime(theirs.saturating_add(look));
@@ -398,13 +398,27 @@ impl<'a> Part<'a> {
                     .is_some_and(|j| plan.part[j] as usize != self.me);
                 if theirs {
                     self.sent += 1;
-                    // The other part may have finished only if this arrives after the end.
-                    let _ = self.to_other.send(Incoming {
+                    let mut m = Incoming {
                         at,
                         seq: self.sent,
                         node: to,
                         packet,
-                    });
+                    };
+                    // Full: the other part takes its datagrams whenever it has caught up
+                    // with this part's clock, which has not moved since; meanwhile this part
+                    // takes its own (so two full rings cannot wait for each other). If the
+                    // other part has finished, this arrives after the end: nobody needs it.
+                    let mut waits = 0u32;
+                    while let Err(rtrb::PushError::Full(back)) = self.to_other.push(m) {
+                        if other.load(Ordering::Acquire) == u64::MAX {
+                            break;
+                        }
+                        while let Ok(m) = self.from_other.pop() {
+                            self.inbox.push(Reverse(m));
+                        }
+                        m = back;
+                        wait(&mut waits);
+                    }
                 } else {
                     self.sched
                         .schedule_at(at, PartEv::Deliver { node: to, packet });
