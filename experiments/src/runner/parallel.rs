@@ -1,5 +1,5 @@
 //! A run on two threads: the concentrator (the peer in the most tunnels) is simulated by
-//! one, every other peer by the other, and each records the run's metrics while it waits for
+//! a thread of its own, every other peer by the calling thread, and each records the run's metrics while it waits for
 //! the other ([`MergedRecorder`]). At 10^5 branches the two halves of the work are equal.
 //!
 //! It is conservative parallel simulation with lookahead (Chandy-Misra-Bryant, with the
@@ -7,7 +7,7 @@
 //! *lookahead* to get from a peer of one part to a peer of the other, so a part may take
 //! every event due before the other part's clock plus the lookahead. Each part publishes
 //! its clock, a time before which it will send nothing, and passes its datagrams for the
-//! other part over a channel before it publishes a later clock.
+//! other part over a wait-free ring (rtrb) before it publishes a later clock.
 //!
 //! Outputs depend only on the scenario and the seed, never on how the threads ran: each
 //! part takes its events in (time, timers first, then events in the order they were
@@ -306,6 +306,8 @@ impl<'a> Part<'a> {
         merged: &MergedRecorder,
     ) -> u64 {
         let (mine, other) = (&clocks[self.me], &clocks[1 - self.me]);
+        // However this part ends, even by a panic, the other must not wait for it.
+        let _done = Done(mine);
         let look = plan.lookahead.as_nanos();
         // Events before `bound` are safe: the other part sends nothing that arrives before.
         let mut bound = SimTime::ZERO;
@@ -437,6 +439,15 @@ impl<'a> Part<'a> {
 
     fn peer(&mut self, i: usize) -> &mut Peer {
         self.peers[i].as_deref_mut().expect("a peer of this part")
+    }
+}
+
+/// Publishes the end of a part's clock when the part stops taking events.
+struct Done<'a>(&'a AtomicU64);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.store(u64::MAX, Ordering::Release);
     }
 }
 
