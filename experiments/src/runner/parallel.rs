@@ -311,6 +311,7 @@ impl<'a> Part<'a> {
         let look = plan.lookahead.as_nanos();
         // Events before `bound` are safe: the other part sends nothing that arrives before.
         let mut bound = SimTime::ZERO;
+        let mut published = 0u64;
         let mut waits = 0u32;
         let mut out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
         loop {
@@ -324,8 +325,13 @@ impl<'a> Part<'a> {
                 bound = SimTime(theirs.saturating_add(look));
                 next = self.next_time();
             }
-            // Nothing this part sends from now on leaves before this.
-            mine.store(next.min(bound).0, Ordering::Release);
+            // Nothing this part sends from now on leaves before this. (Stored only when it
+            // moves: the other part reads the line, and each store takes it back.)
+            let clock = next.min(bound).0;
+            if clock != published {
+                mine.store(clock, Ordering::Release);
+                published = clock;
+            }
             if next > sh.end && bound > sh.end {
                 mine.store(u64::MAX, Ordering::Release);
                 break;
@@ -457,7 +463,10 @@ fn wait(waits: &mut u32) {
     if *waits % 4096 == 4095 {
         std::thread::yield_now();
     } else {
-        std::hint::spin_loop();
+        // A few pauses between reads of the other part's clock, whose line it writes.
+        for _ in 0..8 {
+            std::hint::spin_loop();
+        }
     }
     *waits = waits.wrapping_add(1);
 }
