@@ -70,6 +70,42 @@ fn the_parallel_engine_writes_what_the_sequential_one_does() {
     }
 }
 
+/// The bundled `scale-day.ron`, shrunk to 300 branches and 2 hours, is split when asked and
+/// writes what one thread writes; `auto` keeps it on one thread at that size.
+#[test]
+fn the_bundled_scale_day_splits_and_writes_what_one_thread_writes() {
+    let path = format!("{}/scenarios/scale-day.ron", env!("CARGO_MANIFEST_DIR"));
+    let mut src = std::fs::read_to_string(path).unwrap();
+    for (from, to) in [("branches: 100000", "branches: 300"), ("\"24h\"", "\"2h\"")] {
+        assert!(src.contains(from), "scale-day.ron has no {from}");
+        src = src.replace(from, to);
+    }
+    let dir = common::out_dir("parallel-scale-day");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("scale-day-small.ron");
+    std::fs::write(&scenario, src).unwrap();
+    let mut outs = Vec::new();
+    for engine in ["sequential", "parallel", "auto"] {
+        let out = dir.join(engine);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ikesim"))
+            .arg("run")
+            .arg(&scenario)
+            .args(["--engine", engine, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let said = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(said.contains("on two threads"), engine == "parallel", "{engine}: {said}");
+        outs.push(files(&out));
+    }
+    let summary: serde_json::Value = serde_json::from_slice(&outs[0]["summary.json"]).unwrap();
+    assert_eq!(summary["tunnels_established"], 300);
+    assert!(outs[1] == outs[0], "parallel differs from sequential");
+    assert!(outs[2] == outs[0], "auto differs from sequential");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn a_run_that_cannot_be_split_is_refused_with_the_reason() {
     let out = common::out_dir("parallel-refused");
