@@ -96,7 +96,11 @@ fn the_bundled_scale_day_splits_and_writes_what_one_thread_writes() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let said = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert_eq!(said.contains("on two threads"), engine == "parallel", "{engine}: {said}");
+        assert_eq!(
+            said.contains("on two threads"),
+            engine == "parallel",
+            "{engine}: {said}"
+        );
         outs.push(files(&out));
     }
     let summary: serde_json::Value = serde_json::from_slice(&outs[0]["summary.json"]).unwrap();
