@@ -313,6 +313,7 @@ impl<'a> Part<'a> {
         let mut bound = SimTime::ZERO;
         let mut published = 0u64;
         let mut waits = 0u32;
+        let lone = std::thread::available_parallelism().map_or(1, usize::from) < 2;
         let mut out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
         loop {
             let mut next = self.next_time();
@@ -341,7 +342,7 @@ impl<'a> Part<'a> {
                 if waits.is_multiple_of(64) {
                     merged.record_some(32);
                 }
-                wait(&mut waits);
+                wait(&mut waits, lone);
                 continue;
             }
             waits = 0;
@@ -425,7 +426,7 @@ impl<'a> Part<'a> {
                             self.inbox.push(Reverse(m));
                         }
                         m = back;
-                        wait(&mut waits);
+                        wait(&mut waits, lone);
                     }
                 } else {
                     self.sched
@@ -457,10 +458,12 @@ impl Drop for Done<'_> {
     }
 }
 
-/// Waits a little for the other part: spins first (it is usually microseconds away), then
-/// gives the core away (the recorder thread may need it).
-fn wait(waits: &mut u32) {
-    if *waits % 4096 == 4095 {
+/// Waits a little for the other part: spins (it is usually microseconds away), and now and
+/// then gives the core away, in case the other part is waiting for one; on one core
+/// (`lone`) every time.
+fn wait(waits: &mut u32, lone: bool) {
+    // On one core the other part runs only when this one lets it.
+    if lone || *waits % 4096 == 4095 {
         std::thread::yield_now();
     } else {
         // A few pauses between reads of the other part's clock, whose line it writes.
