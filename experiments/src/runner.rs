@@ -74,6 +74,34 @@ struct Peer {
 }
 
 impl Peer {
+    /// Its endpoints' timers, due at `now`.
+    fn handle_timeout(&mut self, now: SimTime) {
+        self.ep.handle_timeout(now);
+        if let Some(v1) = &mut self.v1 {
+            v1.handle_timeout(now);
+        }
+    }
+
+    /// Moves what its endpoints want to send into `out`: (source, destination, bytes).
+    fn take_transmits(&mut self, out: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>) {
+        while let Some(tx) = self.ep.poll_transmit() {
+            out.push((tx.src, tx.dst, tx.payload));
+        }
+        while let Some(tx) = self.v1.as_mut().and_then(|v1| v1.poll_transmit()) {
+            out.push(tx);
+        }
+    }
+
+    /// Moves what its endpoints report into `events`, in the order reported.
+    fn take_events(&mut self, events: &mut Vec<(SimTime, ike_model::events::Event)>) {
+        while let Some(e) = self.ep.poll_event() {
+            events.push(e);
+        }
+        while let Some(e) = self.v1.as_mut().and_then(|v1| v1.poll_event()) {
+            events.push(e);
+        }
+    }
+
     fn poll_timeout(&self) -> Option<SimTime> {
         match (
             self.ep.poll_timeout(),
@@ -506,10 +534,7 @@ pub fn run_with(s: &Scenario, seed: u64, out: &Path, engine: Engine) -> Result<R
                     None
                 }
                 Ev::Wake { peer } => {
-                    peers[peer].ep.handle_timeout(now);
-                    if let Some(v1) = &mut peers[peer].v1 {
-                        v1.handle_timeout(now);
-                    }
+                    peers[peer].handle_timeout(now);
                     Some(peer)
                 }
                 Ev::Net(e) => built.net.handle(&mut sched, &mut trace, e).and_then(|d| {
@@ -570,12 +595,7 @@ pub fn run_with(s: &Scenario, seed: u64, out: &Path, engine: Engine) -> Result<R
             if let Some(i) = touched {
                 let p = &mut peers[i];
                 let out = &mut out_buf;
-                while let Some(tx) = p.ep.poll_transmit() {
-                    out.push((tx.src, tx.dst, tx.payload));
-                }
-                while let Some(tx) = p.v1.as_mut().and_then(|v1| v1.poll_transmit()) {
-                    out.push(tx);
-                }
+                p.take_transmits(out);
                 // With a CPU model the answers leave when the work is done.
                 if let Some(cpu) = &mut p.cpu
                     && !screened_out
@@ -611,12 +631,7 @@ pub fn run_with(s: &Scenario, seed: u64, out: &Path, engine: Engine) -> Result<R
                     out,
                 );
                 let evs = &mut evs_buf;
-                while let Some(e) = p.ep.poll_event() {
-                    evs.push(e);
-                }
-                while let Some(e) = p.v1.as_mut().and_then(|v1| v1.poll_event()) {
-                    evs.push(e);
-                }
+                p.take_events(evs);
                 for (at, e) in evs.drain(..) {
                     trace.emit(at, || TraceEvent::Note {
                         node: Some(p.node),

@@ -40,12 +40,22 @@ pub struct PartRecorder {
 }
 
 impl MergedRecorder {
-    /// A recorder into `metrics` of the events of `parts` parts; `names[i]` is the name of
-    /// the peer with index `i`. Part `k` reports to the `k`-th [`PartRecorder`].
-    pub fn new(metrics: Metrics, names: Arc<[String]>, parts: usize) -> (Self, Vec<PartRecorder>) {
+    /// A recorder into `metrics` of the events of `N` parts; `names[i]` is the name of the
+    /// peer with index `i`. Part `k` reports to the `k`-th [`PartRecorder`].
+    pub fn new<const N: usize>(
+        metrics: Metrics,
+        names: Arc<[String]>,
+    ) -> (Self, [PartRecorder; N]) {
         // Unbounded: a part may run ahead of another by the run's lookahead only.
-        let (senders, receivers): (Vec<Sender<Batch>>, Vec<Receiver<Batch>>) =
-            (0..parts).map(|_| channel()).unzip();
+        let mut receivers = Vec::with_capacity(N);
+        let recorders = std::array::from_fn(|_| {
+            let (tx, rx) = channel();
+            receivers.push(rx);
+            PartRecorder {
+                batch: Vec::with_capacity(BATCH),
+                to_recorder: tx,
+            }
+        });
         let merge = Merge {
             metrics,
             names,
@@ -54,13 +64,6 @@ impl MergedRecorder {
                 .map(|rx| (VecDeque::new(), Some(rx)))
                 .collect(),
         };
-        let recorders = senders
-            .into_iter()
-            .map(|tx| PartRecorder {
-                batch: Vec::with_capacity(BATCH),
-                to_recorder: tx,
-            })
-            .collect();
         (
             Self {
                 merge: Mutex::new(merge),
@@ -152,8 +155,7 @@ impl Drop for PartRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::on_thread::tests::{events, tunnels};
-    use sim_core::Duration;
+    use crate::metrics::on_thread::tests::{assert_same_recording, events, tunnels};
 
     /// Two parts, each reporting its peer's events in time order and recording some of
     /// them at its own pace, are recorded as one thread reporting all of them in time order
@@ -165,7 +167,7 @@ mod tests {
         for (at, peer, e) in events() {
             here.record(at, &names[peer as usize], &e);
         }
-        let (merged, parts) = MergedRecorder::new(Metrics::new(tunnels()), names, 2);
+        let (merged, parts) = MergedRecorder::new::<2>(Metrics::new(tunnels()), names);
         std::thread::scope(|scope| {
             for (k, mut part) in parts.into_iter().enumerate() {
                 let merged = &merged;
@@ -178,15 +180,6 @@ mod tests {
             }
         });
         let mut there = merged.finish();
-        assert_eq!(
-            format!("{:?}", there.exchanges()),
-            format!("{:?}", here.exchanges())
-        );
-        assert_eq!(
-            format!("{:?}", there.sa_rows()),
-            format!("{:?}", here.sa_rows())
-        );
-        let end = SimTime::ZERO + Duration::from_secs(3600);
-        assert_eq!(there.timeline_csv(end), here.timeline_csv(end));
+        assert_same_recording(&mut there, &mut here);
     }
 }

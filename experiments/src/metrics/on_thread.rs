@@ -177,6 +177,18 @@ pub(super) mod tests {
             there.record(at, peer, e);
         }
         let mut there = there.finish().unwrap();
+        assert_same_recording(&mut there, &mut here);
+        let finished = events()
+            .iter()
+            .filter(|e| matches!(e.2, Event::ExchangeFinished { .. }))
+            .count();
+        assert!(finished > 2 * BATCH, "the events span several batches");
+        assert_eq!(there.exchanges().len(), finished);
+    }
+
+    /// That `there` recorded what `here` did: the exchange and SA rows, the timeline and
+    /// the rekey summary of the first hour.
+    pub(crate) fn assert_same_recording(there: &mut Metrics, here: &mut Metrics) {
         assert_eq!(
             format!("{:?}", there.exchanges()),
             format!("{:?}", here.exchanges())
@@ -185,12 +197,6 @@ pub(super) mod tests {
             format!("{:?}", there.sa_rows()),
             format!("{:?}", here.sa_rows())
         );
-        let finished = events()
-            .iter()
-            .filter(|e| matches!(e.2, Event::ExchangeFinished { .. }))
-            .count();
-        assert!(finished > 2 * BATCH, "the events span several batches");
-        assert_eq!(there.exchanges().len(), finished);
         let end = SimTime::ZERO + Duration::from_secs(3600);
         assert_eq!(there.timeline_csv(end), here.timeline_csv(end));
         assert_eq!(there.rekey_summary(end), here.rekey_summary(end));

@@ -58,10 +58,17 @@ pub enum Engine {
 
 /// How a run is split.
 pub(super) struct Plan {
-    /// The part of each peer: 0 for the concentrator, 1 for every other peer.
-    part: Vec<u8>,
+    /// The concentrator's index: part 0 is it, part 1 every other peer.
+    hub: usize,
     /// The least time a datagram takes from a peer of one part to a peer of the other.
     lookahead: Duration,
+}
+
+impl Plan {
+    /// The part that simulates peer `i`.
+    fn part_of(&self, i: usize) -> usize {
+        usize::from(i != self.hub)
+    }
 }
 
 /// Whether `engine` splits the run of `s` over `peers`, and how; or why it cannot when it
@@ -122,11 +129,10 @@ pub(super) fn plan(
         {
             return Err("small, without a concentrator, or on one core");
         }
-        let part: Vec<u8> = (0..peers.len()).map(|i| u8::from(i != hub)).collect();
         let lookahead = lookahead(net, peers, hub).ok_or(
             "a datagram can get from the concentrator to another peer, or back, in no time",
         )?;
-        Ok(Plan { part, lookahead })
+        Ok(Plan { hub, lookahead })
     };
     match (why_not(), engine) {
         (Ok(p), _) => Ok(Some(p)),
@@ -220,20 +226,18 @@ pub(super) fn run(
     metrics: Metrics,
     names: std::sync::Arc<[String]>,
 ) -> anyhow::Result<(Metrics, u64)> {
-    let (merged, recorders) = MergedRecorder::new(metrics, names, 2);
+    let (merged, [rec_0, rec_1]) = MergedRecorder::new(metrics, names);
     let clocks = [AtomicU64::new(0), AtomicU64::new(0)];
     let (to_1, from_0) = rtrb::RingBuffer::new(RING);
     let (to_0, from_1) = rtrb::RingBuffer::new(RING);
     // Each part holds its own peers, by index.
     let mut owned: [Vec<Option<&mut Peer>>; 2] = [Vec::new(), Vec::new()];
     for (i, p) in peers.iter_mut().enumerate() {
-        let k = plan.part[i] as usize;
+        let k = plan.part_of(i);
         owned[k].push(Some(p));
         owned[1 - k].push(None);
     }
     let [own_0, own_1] = owned;
-    let [rec_0, rec_1] =
-        <[PartRecorder; 2]>::try_from(recorders).map_err(|_| anyhow::anyhow!("two recorders"))?;
     let parts = [
         Part::new(0, own_0, plan, sh, (to_1, from_1), rec_0),
         Part::new(1, own_1, plan, sh, (to_0, from_0), rec_1),
@@ -281,7 +285,7 @@ impl<'a> Part<'a> {
     ) -> Self {
         let mut sched = Scheduler::new();
         for (t, at) in sh.starts.iter().enumerate() {
-            if plan.part[sh.initiators[t]] as usize == me {
+            if plan.part_of(sh.initiators[t]) == me {
                 sched.schedule_at(*at, PartEv::Start { tunnel: t });
             }
         }
@@ -315,16 +319,16 @@ impl<'a> Part<'a> {
         let mut waits = 0u32;
         let lone = std::thread::available_parallelism().map_or(1, usize::from) < 2;
         let mut out: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = Vec::new();
+        let mut events = Vec::new();
         loop {
-            let mut next = self.next_time();
+            let local = self.sched.peek_time().unwrap_or(SimTime::MAX);
+            let mut next = local.min(self.next_incoming());
             if next >= bound {
                 // The other part's clock first, then what it sent before it.
                 let theirs = other.load(Ordering::Acquire);
-                while let Ok(m) = self.from_other.pop() {
-                    self.inbox.push(Reverse(m));
-                }
+                self.take_incoming();
                 bound = SimTime(theirs.saturating_add(look));
-                next = self.next_time();
+                next = local.min(self.next_incoming());
             }
             // Nothing this part sends from now on leaves before this. (Stored only when it
             // moves: the other part reads the line, and each store takes it back.)
@@ -346,7 +350,6 @@ impl<'a> Part<'a> {
                 continue;
             }
             waits = 0;
-            let local = self.sched.peek_time().unwrap_or(SimTime::MAX);
             let (now, due) = if self.inbox.peek().is_some_and(|m| m.0.at < local) {
                 // Straight from the inbox: it goes first.
                 let Reverse(m) = self.inbox.pop().expect("peeked");
@@ -365,11 +368,7 @@ impl<'a> Part<'a> {
             };
             let touched = match due {
                 Due::Timer(i) => {
-                    let p = self.peer(i as usize);
-                    p.ep.handle_timeout(now);
-                    if let Some(v1) = &mut p.v1 {
-                        v1.handle_timeout(now);
-                    }
+                    self.peer(i as usize).handle_timeout(now);
                     Some(i as usize)
                 }
                 Due::Event(PartEv::Start { tunnel }) => {
@@ -384,27 +383,20 @@ impl<'a> Part<'a> {
             };
             let Some(i) = touched else { continue };
             let p = self.peers[i].as_deref_mut().expect("a peer of this part");
-            while let Some(tx) = p.ep.poll_transmit() {
-                out.push((tx.src, tx.dst, tx.payload));
-            }
-            while let Some(tx) = p.v1.as_mut().and_then(|v1| v1.poll_transmit()) {
-                out.push(tx);
-            }
-            while let Some((at, e)) = p.ep.poll_event() {
-                self.recorder.record(at, i as u32, e);
-            }
-            while let Some((at, e)) = p.v1.as_mut().and_then(|v1| v1.poll_event()) {
-                self.recorder.record(at, i as u32, e);
-            }
+            p.take_transmits(&mut out);
+            p.take_events(&mut events);
             let (node, due) = (p.node, p.poll_timeout());
+            for (at, e) in events.drain(..) {
+                self.recorder.record(at, i as u32, e);
+            }
             self.sched.set_timer(i as u32, due);
             for (src, dst, payload) in out.drain(..) {
                 let mut packet = Packet::udp(src.ip(), src.port(), dst.ip(), dst.port(), payload);
                 let Some((to, at)) = sh.net.static_delivery(node, now, &mut packet) else {
                     continue;
                 };
-                let theirs = sh.peer_on_node[to.0 as usize]
-                    .is_some_and(|j| plan.part[j] as usize != self.me);
+                let theirs =
+                    sh.peer_on_node[to.0 as usize].is_some_and(|j| plan.part_of(j) != self.me);
                 if theirs {
                     self.sent += 1;
                     let mut m = Incoming {
@@ -422,9 +414,7 @@ impl<'a> Part<'a> {
                         if other.load(Ordering::Acquire) == u64::MAX {
                             break;
                         }
-                        while let Ok(m) = self.from_other.pop() {
-                            self.inbox.push(Reverse(m));
-                        }
+                        self.take_incoming();
                         m = back;
                         wait(&mut waits, lone);
                     }
@@ -437,11 +427,16 @@ impl<'a> Part<'a> {
         self.sched.processed()
     }
 
-    /// When the next event of this part is due, as far as it knows now.
-    fn next_time(&mut self) -> SimTime {
-        let local = self.sched.peek_time().unwrap_or(SimTime::MAX);
-        let incoming = self.inbox.peek().map_or(SimTime::MAX, |m| m.0.at);
-        local.min(incoming)
+    /// When the earliest datagram from the other part in hand is due.
+    fn next_incoming(&self) -> SimTime {
+        self.inbox.peek().map_or(SimTime::MAX, |m| m.0.at)
+    }
+
+    /// Takes into the inbox what the other part has sent so far.
+    fn take_incoming(&mut self) {
+        while let Ok(m) = self.from_other.pop() {
+            self.inbox.push(Reverse(m));
+        }
     }
 
     fn peer(&mut self, i: usize) -> &mut Peer {
